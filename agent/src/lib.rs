@@ -1,0 +1,1 @@
+//! mfa-agent and mfa-add: key custody on a local socket (work in progress).

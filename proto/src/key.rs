@@ -1,0 +1,160 @@
+//! RSA keys on the wire: the `ssh-rsa` public key blob (RFC 4253 section 6.6), the private key
+//! fields of an add-identity request (RFC 9987), and `SHA256:` fingerprints as ssh-keygen prints.
+
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use base64::Engine;
+use rsa::traits::{PrivateKeyParts, PublicKeyParts};
+use rsa::{BigUint, RsaPrivateKey, RsaPublicKey};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::signing::check_key_size;
+use crate::wire::{Reader, Writer};
+use crate::{Error, Result};
+
+/// The one key algorithm the agent holds.
+pub const SSH_RSA: &str = "ssh-rsa";
+
+/// Encodes a public key as an `ssh-rsa` blob: string "ssh-rsa", mpint e, mpint n.
+pub fn public_key_blob(key: &RsaPublicKey) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.string(SSH_RSA.as_bytes())
+        .mpint(&key.e().to_bytes_be())
+        .mpint(&key.n().to_bytes_be());
+    w.into_vec()
+}
+
+/// Decodes an `ssh-rsa` public key blob.
+pub fn parse_public_key_blob(blob: &[u8]) -> Result<RsaPublicKey> {
+    let mut r = Reader::new(blob);
+    let algorithm = r.utf8()?;
+    if algorithm != SSH_RSA {
+        return Err(Error::NotRsa(algorithm.to_owned()));
+    }
+    let e = BigUint::from_bytes_be(r.mpint()?);
+    let n = BigUint::from_bytes_be(r.mpint()?);
+    r.finish()?;
+    Ok(RsaPublicKey::new(n, e)?)
+}
+
+/// The fingerprint `ssh-keygen -l` prints: `SHA256:` and unpadded base64 of the blob's hash.
+pub fn fingerprint(blob: &[u8]) -> String {
+    format!("SHA256:{}", STANDARD_NO_PAD.encode(Sha256::digest(blob)))
+}
+
+/// The private fields of an `ssh-rsa` add-identity request, wiped when dropped.
+pub struct RsaKeyMaterial {
+    n: Vec<u8>,
+    e: Vec<u8>,
+    d: Zeroizing<Vec<u8>>,
+    iqmp: Zeroizing<Vec<u8>>,
+    p: Zeroizing<Vec<u8>>,
+    q: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for RsaKeyMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RsaKeyMaterial({} bits, private fields hidden)", self.n.len() * 8)
+    }
+}
+
+impl RsaKeyMaterial {
+    /// Takes the fields out of a key, for sending it to the agent.
+    pub fn from_key(key: &RsaPrivateKey) -> Result<Self> {
+        let primes = key.primes();
+        if primes.len() != 2 {
+            return Err(Error::NotRsa("multi-prime RSA".to_owned()));
+        }
+        let (p, q) = (&primes[0], &primes[1]);
+        let iqmp = q
+            .clone()
+            .modpow(&(p - BigUint::from(2u8)), p);
+        Ok(RsaKeyMaterial {
+            n: key.n().to_bytes_be(),
+            e: key.e().to_bytes_be(),
+            d: Zeroizing::new(key.d().to_bytes_be()),
+            iqmp: Zeroizing::new(iqmp.to_bytes_be()),
+            p: Zeroizing::new(p.to_bytes_be()),
+            q: Zeroizing::new(q.to_bytes_be()),
+        })
+    }
+
+    /// Reads the fields after the key type string: mpint n, e, d, iqmp, p, q.
+    pub fn decode(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(RsaKeyMaterial {
+            n: r.mpint()?.to_vec(),
+            e: r.mpint()?.to_vec(),
+            d: Zeroizing::new(r.mpint()?.to_vec()),
+            iqmp: Zeroizing::new(r.mpint()?.to_vec()),
+            p: Zeroizing::new(r.mpint()?.to_vec()),
+            q: Zeroizing::new(r.mpint()?.to_vec()),
+        })
+    }
+
+    /// Writes the key type string and the fields.
+    pub fn encode(&self, w: &mut Writer) {
+        w.string(SSH_RSA.as_bytes())
+            .mpint(&self.n)
+            .mpint(&self.e)
+            .mpint(&self.d)
+            .mpint(&self.iqmp)
+            .mpint(&self.p)
+            .mpint(&self.q);
+    }
+
+    /// Builds and checks the key: consistent fields, at least 2048 bits.
+    pub fn to_private_key(&self) -> Result<RsaPrivateKey> {
+        let mut key = RsaPrivateKey::from_components(
+            BigUint::from_bytes_be(&self.n),
+            BigUint::from_bytes_be(&self.e),
+            BigUint::from_bytes_be(&self.d),
+            vec![
+                BigUint::from_bytes_be(&self.p),
+                BigUint::from_bytes_be(&self.q),
+            ],
+        )?;
+        key.validate()?;
+        check_key_size(&key.to_public_key())?;
+        key.precompute()?;
+        Ok(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::OsRng;
+
+    #[test]
+    fn key_material_round_trips_through_the_wire() {
+        let key = RsaPrivateKey::new(&mut OsRng, 2048).expect("key");
+        let mut w = Writer::new();
+        RsaKeyMaterial::from_key(&key).expect("fields").encode(&mut w);
+        let bytes = w.into_vec();
+        let mut r = Reader::new(&bytes);
+        assert_eq!(r.utf8().expect("type"), SSH_RSA);
+        let back = RsaKeyMaterial::decode(&mut r)
+            .expect("decode")
+            .to_private_key()
+            .expect("valid");
+        r.finish().expect("no trailing bytes");
+        assert_eq!(back, key);
+    }
+
+    #[test]
+    fn small_keys_are_refused() {
+        let key = RsaPrivateKey::new(&mut OsRng, 1024).expect("key");
+        let material = RsaKeyMaterial::from_key(&key).expect("fields");
+        assert!(matches!(
+            material.to_private_key(),
+            Err(Error::KeyTooSmall { bits: 1024, .. })
+        ));
+    }
+
+    #[test]
+    fn public_blob_round_trips() {
+        let key = RsaPrivateKey::new(&mut OsRng, 2048).expect("key");
+        let blob = public_key_blob(&key.to_public_key());
+        assert_eq!(parse_public_key_blob(&blob).expect("parse"), key.to_public_key());
+    }
+}

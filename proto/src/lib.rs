@@ -1,0 +1,15 @@
+//! The CloudHSM MFA protocol without I/O: token files, the signing rule, and the ssh-agent
+//! wire protocol with our token-signing extension.
+//!
+//! Everything here works on byte slices. The agent, the wrapper and the tests depend on this
+//! crate and never on each other, so the format has one definition.
+
+pub mod client;
+pub mod error;
+pub mod key;
+pub mod message;
+pub mod signing;
+pub mod tokenfile;
+pub mod wire;
+
+pub use error::{Error, Result};

@@ -1,0 +1,491 @@
+//! ssh-agent messages (RFC 9987, formerly draft-miller-ssh-agent) and our token-signing
+//! extension, one enum per direction.
+//!
+//! `decode` takes a frame body (no length header) and consumes all of it; an unknown message
+//! id is [`Error::Unsupported`], never a panic.
+
+use zeroize::Zeroizing;
+
+use crate::key::{RsaKeyMaterial, SSH_RSA};
+use crate::signing::TOKEN_LEN;
+use crate::tokenfile::MAX_TOKENS;
+use crate::wire::{Reader, Writer};
+use crate::{Error, Result};
+
+/// Message ids of RFC 9987 section 5.1.
+pub mod id {
+    pub const FAILURE: u8 = 5;
+    pub const SUCCESS: u8 = 6;
+    pub const REQUEST_IDENTITIES: u8 = 11;
+    pub const IDENTITIES_ANSWER: u8 = 12;
+    pub const SIGN_REQUEST: u8 = 13;
+    pub const SIGN_RESPONSE: u8 = 14;
+    pub const ADD_IDENTITY: u8 = 17;
+    pub const REMOVE_IDENTITY: u8 = 18;
+    pub const REMOVE_ALL_IDENTITIES: u8 = 19;
+    pub const LOCK: u8 = 22;
+    pub const UNLOCK: u8 = 23;
+    pub const ADD_ID_CONSTRAINED: u8 = 25;
+    pub const EXTENSION: u8 = 27;
+    pub const EXTENSION_FAILURE: u8 = 28;
+    pub const EXTENSION_RESPONSE: u8 = 29;
+}
+
+/// Key constraint ids (RFC 9987 section 3.2.7).
+const CONSTRAIN_LIFETIME: u8 = 1;
+const CONSTRAIN_CONFIRM: u8 = 2;
+const CONSTRAIN_EXTENSION: u8 = 255;
+
+/// Sign-request flags for RSA keys (RFC 9987 section 3.6.1).
+pub const SIGN_RSA_SHA2_256: u32 = 2;
+pub const SIGN_RSA_SHA2_512: u32 = 4;
+
+/// The `query` extension: lists the extensions an agent supports.
+pub const QUERY_EXTENSION: &str = "query";
+
+/// Our vendor extension: sign CloudHSM tokens by the raw-digest rule.
+pub const TOKEN_SIGN_EXTENSION: &str = "cloudhsm-token-sign@cloudhsm-mfa";
+
+/// A constraint on an added key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Constraint {
+    /// Forget the key after this many seconds.
+    Lifetime(u32),
+    /// Ask the user before each use.
+    Confirm,
+}
+
+/// What a client asks of the agent.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Request {
+    RequestIdentities,
+    Sign {
+        key_blob: Vec<u8>,
+        data: Vec<u8>,
+        flags: u32,
+    },
+    AddIdentity {
+        key: RsaKeyMaterial,
+        comment: String,
+        constraints: Vec<Constraint>,
+    },
+    RemoveIdentity {
+        key_blob: Vec<u8>,
+    },
+    RemoveAllIdentities,
+    Lock {
+        passphrase: Zeroizing<Vec<u8>>,
+    },
+    Unlock {
+        passphrase: Zeroizing<Vec<u8>>,
+    },
+    /// The `query` extension.
+    Query,
+    /// Our token-signing extension.
+    TokenSign(TokenSignRequest),
+    /// An extension we do not implement; the agent answers FAILURE.
+    UnknownExtension {
+        name: String,
+    },
+}
+
+/// Sign these tokens, in order, with the key whose blob is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSignRequest {
+    pub key_blob: Vec<u8>,
+    pub tokens: Vec<[u8; TOKEN_LEN]>,
+}
+
+/// One identity in an identities answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub key_blob: Vec<u8>,
+    pub comment: String,
+}
+
+/// What the agent answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Response {
+    Failure,
+    Success,
+    Identities(Vec<Identity>),
+    /// An SSH signature blob: string algorithm, string signature.
+    Sign {
+        signature: Vec<u8>,
+    },
+    ExtensionFailure,
+    /// The `query` reply: the names of the supported extensions.
+    Query(Vec<String>),
+    /// The token-signing reply: one signature per token, in request order.
+    TokenSign(Vec<Vec<u8>>),
+}
+
+impl Request {
+    pub fn message_id(&self) -> u8 {
+        match self {
+            Request::RequestIdentities => id::REQUEST_IDENTITIES,
+            Request::Sign { .. } => id::SIGN_REQUEST,
+            Request::AddIdentity { constraints, .. } if constraints.is_empty() => {
+                id::ADD_IDENTITY
+            }
+            Request::AddIdentity { .. } => id::ADD_ID_CONSTRAINED,
+            Request::RemoveIdentity { .. } => id::REMOVE_IDENTITY,
+            Request::RemoveAllIdentities => id::REMOVE_ALL_IDENTITIES,
+            Request::Lock { .. } => id::LOCK,
+            Request::Unlock { .. } => id::UNLOCK,
+            Request::Query | Request::TokenSign(_) | Request::UnknownExtension { .. } => {
+                id::EXTENSION
+            }
+        }
+    }
+
+    /// Decodes a frame body.
+    pub fn decode(body: &[u8]) -> Result<Self> {
+        let mut r = Reader::new(body);
+        let message_id = r.u8()?;
+        let request = match message_id {
+            id::REQUEST_IDENTITIES => Request::RequestIdentities,
+            id::SIGN_REQUEST => Request::Sign {
+                key_blob: r.string()?.to_vec(),
+                data: r.string()?.to_vec(),
+                flags: r.u32()?,
+            },
+            id::ADD_IDENTITY | id::ADD_ID_CONSTRAINED => {
+                let algorithm = r.utf8()?;
+                if algorithm != SSH_RSA {
+                    return Err(Error::NotRsa(algorithm.to_owned()));
+                }
+                let key = RsaKeyMaterial::decode(&mut r)?;
+                let comment = String::from_utf8_lossy(r.string()?).into_owned();
+                let mut constraints = Vec::new();
+                if message_id == id::ADD_ID_CONSTRAINED {
+                    while !r.is_empty() {
+                        constraints.push(decode_constraint(&mut r)?);
+                    }
+                }
+                Request::AddIdentity {
+                    key,
+                    comment,
+                    constraints,
+                }
+            }
+            id::REMOVE_IDENTITY => Request::RemoveIdentity {
+                key_blob: r.string()?.to_vec(),
+            },
+            id::REMOVE_ALL_IDENTITIES => Request::RemoveAllIdentities,
+            id::LOCK => Request::Lock {
+                passphrase: Zeroizing::new(r.string()?.to_vec()),
+            },
+            id::UNLOCK => Request::Unlock {
+                passphrase: Zeroizing::new(r.string()?.to_vec()),
+            },
+            id::EXTENSION => {
+                let name = r.utf8()?;
+                match name {
+                    QUERY_EXTENSION => Request::Query,
+                    TOKEN_SIGN_EXTENSION => Request::TokenSign(decode_token_sign(&mut r)?),
+                    other => {
+                        // The contents of an unknown extension have no shape we can check.
+                        return Ok(Request::UnknownExtension {
+                            name: other.to_owned(),
+                        });
+                    }
+                }
+            }
+            other => return Err(Error::Unsupported { id: other }),
+        };
+        r.finish()?;
+        Ok(request)
+    }
+
+    /// Encodes the frame body.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.u8(self.message_id());
+        match self {
+            Request::RequestIdentities | Request::RemoveAllIdentities => {}
+            Request::Sign {
+                key_blob,
+                data,
+                flags,
+            } => {
+                w.string(key_blob).string(data).u32(*flags);
+            }
+            Request::AddIdentity {
+                key,
+                comment,
+                constraints,
+            } => {
+                key.encode(&mut w);
+                w.string(comment.as_bytes());
+                for c in constraints {
+                    match c {
+                        Constraint::Lifetime(secs) => w.u8(CONSTRAIN_LIFETIME).u32(*secs),
+                        Constraint::Confirm => w.u8(CONSTRAIN_CONFIRM),
+                    };
+                }
+            }
+            Request::RemoveIdentity { key_blob } => {
+                w.string(key_blob);
+            }
+            Request::Lock { passphrase } | Request::Unlock { passphrase } => {
+                w.string(passphrase);
+            }
+            Request::Query => {
+                w.string(QUERY_EXTENSION.as_bytes());
+            }
+            Request::TokenSign(req) => {
+                w.string(TOKEN_SIGN_EXTENSION.as_bytes())
+                    .string(&req.key_blob)
+                    .u32(req.tokens.len() as u32);
+                for token in &req.tokens {
+                    w.string(token);
+                }
+            }
+            Request::UnknownExtension { name } => {
+                w.string(name.as_bytes());
+            }
+        }
+        w.into_vec()
+    }
+}
+
+fn decode_constraint(r: &mut Reader<'_>) -> Result<Constraint> {
+    match r.u8()? {
+        CONSTRAIN_LIFETIME => Ok(Constraint::Lifetime(r.u32()?)),
+        CONSTRAIN_CONFIRM => Ok(Constraint::Confirm),
+        // An extension constraint we do not know limits the key in a way we cannot honour,
+        // so the whole request must fail (as OpenSSH's agent does).
+        CONSTRAIN_EXTENSION => Err(Error::UnsupportedConstraint(
+            String::from_utf8_lossy(r.string()?).into_owned(),
+        )),
+        other => Err(Error::UnsupportedConstraint(format!("id {other}"))),
+    }
+}
+
+fn decode_token_sign(r: &mut Reader<'_>) -> Result<TokenSignRequest> {
+    let key_blob = r.string()?.to_vec();
+    let count = r.u32()? as usize;
+    if count == 0 {
+        return Err(Error::NoTokens);
+    }
+    if count > MAX_TOKENS {
+        return Err(Error::TooManyTokens {
+            count,
+            max: MAX_TOKENS,
+        });
+    }
+    let mut tokens = Vec::with_capacity(count);
+    for index in 1..=count {
+        let raw = r.string()?;
+        let token: [u8; TOKEN_LEN] = raw.try_into().map_err(|_| Error::TokenLength {
+            index,
+            len: raw.len(),
+        })?;
+        tokens.push(token);
+    }
+    Ok(TokenSignRequest { key_blob, tokens })
+}
+
+impl Response {
+    pub fn message_id(&self) -> u8 {
+        match self {
+            Response::Failure => id::FAILURE,
+            Response::Success => id::SUCCESS,
+            Response::Identities(_) => id::IDENTITIES_ANSWER,
+            Response::Sign { .. } => id::SIGN_RESPONSE,
+            Response::ExtensionFailure => id::EXTENSION_FAILURE,
+            Response::Query(_) | Response::TokenSign(_) => id::EXTENSION_RESPONSE,
+        }
+    }
+
+    /// Decodes a frame body.
+    pub fn decode(body: &[u8]) -> Result<Self> {
+        let mut r = Reader::new(body);
+        let response = match r.u8()? {
+            id::FAILURE => Response::Failure,
+            id::SUCCESS => Response::Success,
+            id::EXTENSION_FAILURE => Response::ExtensionFailure,
+            id::IDENTITIES_ANSWER => {
+                let count = r.u32()? as usize;
+                // Each identity takes at least 8 bytes, which bounds the allocation.
+                let mut identities = Vec::with_capacity(count.min(body.len() / 8));
+                for _ in 0..count {
+                    identities.push(Identity {
+                        key_blob: r.string()?.to_vec(),
+                        comment: String::from_utf8_lossy(r.string()?).into_owned(),
+                    });
+                }
+                Response::Identities(identities)
+            }
+            id::SIGN_RESPONSE => Response::Sign {
+                signature: r.string()?.to_vec(),
+            },
+            id::EXTENSION_RESPONSE => match r.utf8()? {
+                QUERY_EXTENSION => {
+                    let mut names = Vec::new();
+                    while !r.is_empty() {
+                        names.push(r.utf8()?.to_owned());
+                    }
+                    Response::Query(names)
+                }
+                TOKEN_SIGN_EXTENSION => {
+                    let count = r.u32()? as usize;
+                    if count > MAX_TOKENS {
+                        return Err(Error::TooManyTokens {
+                            count,
+                            max: MAX_TOKENS,
+                        });
+                    }
+                    let mut signatures = Vec::with_capacity(count);
+                    for _ in 0..count {
+                        signatures.push(r.string()?.to_vec());
+                    }
+                    Response::TokenSign(signatures)
+                }
+                _ => return Err(Error::UnexpectedResponse("reply to an unknown extension")),
+            },
+            other => return Err(Error::Unsupported { id: other }),
+        };
+        r.finish()?;
+        Ok(response)
+    }
+
+    /// Encodes the frame body.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.u8(self.message_id());
+        match self {
+            Response::Failure | Response::Success | Response::ExtensionFailure => {}
+            Response::Identities(identities) => {
+                w.u32(identities.len() as u32);
+                for identity in identities {
+                    w.string(&identity.key_blob)
+                        .string(identity.comment.as_bytes());
+                }
+            }
+            Response::Sign { signature } => {
+                w.string(signature);
+            }
+            Response::Query(names) => {
+                w.string(QUERY_EXTENSION.as_bytes());
+                for name in names {
+                    w.string(name.as_bytes());
+                }
+            }
+            Response::TokenSign(signatures) => {
+                w.string(TOKEN_SIGN_EXTENSION.as_bytes())
+                    .u32(signatures.len() as u32);
+                for signature in signatures {
+                    w.string(signature);
+                }
+            }
+        }
+        w.into_vec()
+    }
+}
+
+/// The SSH signature blob for an RSA signature (RFC 8332 section 3).
+pub fn ssh_signature_blob(algorithm: &str, signature: &[u8]) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.string(algorithm.as_bytes()).string(signature);
+    w.into_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_sign_round_trips() {
+        let req = Request::TokenSign(TokenSignRequest {
+            key_blob: b"blob".to_vec(),
+            tokens: vec![[1; 32], [2; 32]],
+        });
+        let bytes = req.encode();
+        match Request::decode(&bytes).expect("decode") {
+            Request::TokenSign(back) => {
+                assert_eq!(back.key_blob, b"blob");
+                assert_eq!(back.tokens, vec![[1; 32], [2; 32]]);
+            }
+            other => panic!("decoded as {other:?}"),
+        }
+        let resp = Response::TokenSign(vec![vec![9; 256], vec![8; 256]]);
+        assert_eq!(Response::decode(&resp.encode()).expect("decode"), resp);
+    }
+
+    #[test]
+    fn query_reply_round_trips() {
+        let resp = Response::Query(vec![QUERY_EXTENSION.into(), TOKEN_SIGN_EXTENSION.into()]);
+        let bytes = resp.encode();
+        assert_eq!(bytes[0], id::EXTENSION_RESPONSE);
+        assert_eq!(Response::decode(&bytes).expect("decode"), resp);
+    }
+
+    #[test]
+    fn trailing_bytes_are_rejected() {
+        assert!(matches!(
+            Request::decode(&[id::REQUEST_IDENTITIES, 0]),
+            Err(Error::TrailingBytes { extra: 1 })
+        ));
+    }
+
+    #[test]
+    fn unknown_ids_are_a_typed_error() {
+        assert!(matches!(
+            Request::decode(&[200]),
+            Err(Error::Unsupported { id: 200 })
+        ));
+        assert!(matches!(Request::decode(&[]), Err(Error::Truncated)));
+    }
+
+    #[test]
+    fn short_token_in_extension_is_named() {
+        let mut w = Writer::new();
+        w.u8(id::EXTENSION)
+            .string(TOKEN_SIGN_EXTENSION.as_bytes())
+            .string(b"k")
+            .u32(2)
+            .string(&[0; 32])
+            .string(&[0; 31]);
+        assert!(matches!(
+            Request::decode(&w.into_vec()),
+            Err(Error::TokenLength { index: 2, len: 31 })
+        ));
+    }
+
+    #[test]
+    fn unknown_extension_constraint_fails_the_add() {
+        let mut w = Writer::new();
+        w.u8(id::ADD_ID_CONSTRAINED).string(SSH_RSA.as_bytes());
+        for _ in 0..6 {
+            w.mpint(&[1]);
+        }
+        w.string(b"comment")
+            .u8(CONSTRAIN_EXTENSION)
+            .string(b"restrict-destination-v00@openssh.com");
+        assert!(matches!(
+            Request::decode(&w.into_vec()),
+            Err(Error::UnsupportedConstraint(_))
+        ));
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        // Every prefix of every valid message, and a byte flipped at each position.
+        let req = Request::TokenSign(TokenSignRequest {
+            key_blob: vec![3; 10],
+            tokens: vec![[4; 32]],
+        })
+        .encode();
+        for end in 0..req.len() {
+            let _ = Request::decode(&req[..end]);
+            let mut flipped = req.clone();
+            flipped[end] ^= 0xff;
+            let _ = Request::decode(&flipped);
+            let _ = Response::decode(&flipped);
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! mfa-login and mfa-sign (work in progress).
