@@ -1,1 +1,5 @@
-//! The CloudHSM CLI simulator and the end-to-end test harness (work in progress).
+//! The end-to-end harness shared by the integration tests, and the CloudHSM CLI simulator's
+//! library code (`cloudhsm-cli-sim` is a thin binary over [`sim`]).
+
+pub mod harness;
+pub mod sim;

@@ -1,0 +1,6 @@
+//! End-to-end tests: the real binaries, judged by openssl, ssh-add, ssh-keygen and the simulator.
+
+mod agent;
+mod login;
+mod sign;
+mod sim;
