@@ -30,7 +30,11 @@ pub enum Error {
     #[error("token {index} is not the SHA-256 of its approval_data; refusing to sign it")]
     ApprovalMismatch { index: usize },
     #[error("token {index}: approval_data is {len} bytes, over the limit of {max} bytes")]
-    ApprovalTooLong { index: usize, len: usize, max: usize },
+    ApprovalTooLong {
+        index: usize,
+        len: usize,
+        max: usize,
+    },
     #[error("a quorum approval needs the approver's user name (--approver NAME)")]
     ApproverRequired,
     #[error("{got} signatures for {expected} tokens")]

@@ -54,7 +54,11 @@ pub struct RsaKeyMaterial {
 
 impl std::fmt::Debug for RsaKeyMaterial {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "RsaKeyMaterial({} bits, private fields hidden)", self.n.len() * 8)
+        write!(
+            f,
+            "RsaKeyMaterial({} bits, private fields hidden)",
+            self.n.len() * 8
+        )
     }
 }
 
@@ -66,9 +70,7 @@ impl RsaKeyMaterial {
             return Err(Error::NotRsa("multi-prime RSA".to_owned()));
         }
         let (p, q) = (&primes[0], &primes[1]);
-        let iqmp = q
-            .clone()
-            .modpow(&(p - BigUint::from(2u8)), p);
+        let iqmp = q.clone().modpow(&(p - BigUint::from(2u8)), p);
         Ok(RsaKeyMaterial {
             n: key.n().to_bytes_be(),
             e: key.e().to_bytes_be(),
@@ -129,7 +131,9 @@ mod tests {
     fn key_material_round_trips_through_the_wire() {
         let key = RsaPrivateKey::new(&mut OsRng, 2048).expect("key");
         let mut w = Writer::new();
-        RsaKeyMaterial::from_key(&key).expect("fields").encode(&mut w);
+        RsaKeyMaterial::from_key(&key)
+            .expect("fields")
+            .encode(&mut w);
         let bytes = w.into_vec();
         let mut r = Reader::new(&bytes);
         assert_eq!(r.utf8().expect("type"), SSH_RSA);
@@ -155,6 +159,9 @@ mod tests {
     fn public_blob_round_trips() {
         let key = RsaPrivateKey::new(&mut OsRng, 2048).expect("key");
         let blob = public_key_blob(&key.to_public_key());
-        assert_eq!(parse_public_key_blob(&blob).expect("parse"), key.to_public_key());
+        assert_eq!(
+            parse_public_key_blob(&blob).expect("parse"),
+            key.to_public_key()
+        );
     }
 }

@@ -127,9 +127,7 @@ impl Request {
         match self {
             Request::RequestIdentities => id::REQUEST_IDENTITIES,
             Request::Sign { .. } => id::SIGN_REQUEST,
-            Request::AddIdentity { constraints, .. } if constraints.is_empty() => {
-                id::ADD_IDENTITY
-            }
+            Request::AddIdentity { constraints, .. } if constraints.is_empty() => id::ADD_IDENTITY,
             Request::AddIdentity { .. } => id::ADD_ID_CONSTRAINED,
             Request::RemoveIdentity { .. } => id::REMOVE_IDENTITY,
             Request::RemoveAllIdentities => id::REMOVE_ALL_IDENTITIES,

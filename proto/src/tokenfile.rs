@@ -69,12 +69,10 @@ fn b64_field(obj: &Map<String, Value>, index: usize, field: &'static str) -> Res
 
 fn token_field(obj: &Map<String, Value>, index: usize, field: &'static str) -> Result<Token> {
     let raw = b64_field(obj, index, field)?;
-    raw.as_slice()
-        .try_into()
-        .map_err(|_| Error::TokenLength {
-            index,
-            len: raw.len(),
-        })
+    raw.as_slice().try_into().map_err(|_| Error::TokenLength {
+        index,
+        len: raw.len(),
+    })
 }
 
 /// Checks `token == SHA-256(approval_data)` for quorum files.
@@ -97,7 +95,9 @@ fn check_version(obj: &Map<String, Value>, field: &str, expected: &'static str) 
     match obj.get(field) {
         Some(Value::String(v)) if v == expected => Ok(()),
         Some(other) => Err(Error::UnknownVersion {
-            found: other.as_str().map_or_else(|| other.to_string(), str::to_owned),
+            found: other
+                .as_str()
+                .map_or_else(|| other.to_string(), str::to_owned),
             expected,
         }),
         None => Err(Error::UnknownKind(format!("no {field:?} field"))),
@@ -130,7 +130,9 @@ fn entries<'a>(
     list.iter()
         .enumerate()
         .map(|(i, v)| {
-            as_object(v).ok_or_else(|| Error::UnknownKind(format!("entry {} of {field:?} is not an object", i + 1)))
+            as_object(v).ok_or_else(|| {
+                Error::UnknownKind(format!("entry {} of {field:?} is not an object", i + 1))
+            })
         })
         .collect()
 }
@@ -147,7 +149,9 @@ impl TokenFile {
         let value: Value =
             serde_json::from_slice(bytes).map_err(|e| Error::NotJson(e.to_string()))?;
         let Value::Object(doc) = value else {
-            return Err(Error::UnknownKind("the top level is not a JSON object".into()));
+            return Err(Error::UnknownKind(
+                "the top level is not a JSON object".into(),
+            ));
         };
         let kind = detect(&doc)?;
         let tokens = match kind {
@@ -321,18 +325,14 @@ fn detect(doc: &Map<String, Value>) -> Result<TokenFileKind> {
 
 /// Decodes a token given as base64 (a line of text), checking its length.
 pub fn decode_token_b64(text: &str) -> Result<Token> {
-    let raw = STANDARD
-        .decode(text.trim())
-        .map_err(|_| Error::NotBase64 {
-            index: 1,
-            field: "token",
-        })?;
-    raw.as_slice()
-        .try_into()
-        .map_err(|_| Error::TokenLength {
-            index: 1,
-            len: raw.len(),
-        })
+    let raw = STANDARD.decode(text.trim()).map_err(|_| Error::NotBase64 {
+        index: 1,
+        field: "token",
+    })?;
+    raw.as_slice().try_into().map_err(|_| Error::TokenLength {
+        index: 1,
+        len: raw.len(),
+    })
 }
 
 const _: () = assert!(TOKEN_LEN == 32);

@@ -160,7 +160,10 @@ mod tests {
         let mut w = Writer::new();
         w.mpint(&[0, 0, 0x80, 1]).mpint(&[0x7f]).mpint(&[]);
         let bytes = w.into_vec();
-        assert_eq!(bytes, [0, 0, 0, 3, 0, 0x80, 1, 0, 0, 0, 1, 0x7f, 0, 0, 0, 0]);
+        assert_eq!(
+            bytes,
+            [0, 0, 0, 3, 0, 0x80, 1, 0, 0, 0, 1, 0x7f, 0, 0, 0, 0]
+        );
         let mut r = Reader::new(&bytes);
         assert_eq!(r.mpint().expect("a"), &[0x80, 1]);
         assert_eq!(r.mpint().expect("b"), &[0x7f]);
