@@ -1,1 +1,18 @@
-//! mfa-login and mfa-sign (work in progress).
+//! mfa-login and mfa-sign: answer CloudHSM's token-sign MFA prompts with signatures made by
+//! mfa-agent, so a login needs no private key on disk and no copy and paste.
+//!
+//! The binaries in `src/bin/` only parse arguments; the logic lives here.
+//!
+//! - [`agent_client`]: talks to mfa-agent over `$MFA_AUTH_SOCK`, picks the key, signs tokens.
+//! - [`token_sign`]: reads a token file, signs it through the agent, rewrites it atomically.
+//! - [`prompt`]: recognises the CLI's prompts in a stream of terminal output.
+//! - [`line_tracker`]: rebuilds the command line a user typed, to find its `--token`.
+//! - [`pty`], [`terminal`], [`signals`]: the platform parts (Unix PTY, raw mode, signals).
+//! - [`session`]: mfa-login's loop tying them together; [`login`] its configuration.
+//! - [`transcript`]: the `--debug` transcript, with typed secrets redacted.
+
+pub mod agent_client;
+pub mod error;
+pub mod token_sign;
+
+pub use error::{Error, Result};

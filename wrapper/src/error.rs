@@ -1,0 +1,92 @@
+//! The wrapper's error type: each variant is one line for the user, with a hint.
+
+use std::path::PathBuf;
+
+/// Everything mfa-login and mfa-sign can fail at. The `Display` text is the one line the user
+/// sees after `error: `; [`Error::hint`] says what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("MFA_AUTH_SOCK is not set, so there is no agent to sign with")]
+    NoAgentVariable,
+    #[error("cannot reach mfa-agent at {path}: {source}")]
+    NoAgent {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("mfa-agent did not answer: {0}")]
+    AgentIo(#[source] proto::Error),
+    #[error("mfa-agent holds no RSA key")]
+    NoKeys,
+    #[error("mfa-agent holds {count} RSA keys and --key does not choose one")]
+    SeveralKeys { count: usize, fingerprints: String },
+    #[error("no key in mfa-agent matches --key {0}")]
+    NoSuchKey(String),
+    #[error("--key {0} matches more than one key in mfa-agent")]
+    AmbiguousKey(String),
+    #[error("mfa-agent refused to sign the tokens")]
+    AgentRefused,
+    #[error("mfa-agent returned a signature that does not verify with the key")]
+    BadSignature,
+    #[error("cannot read the token file {path}: {source}")]
+    ReadTokenFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    BadTokenFile { path: PathBuf, source: proto::Error },
+    #[error("{path} was not written for this login (it is older than the command)")]
+    StaleTokenFile { path: PathBuf },
+    #[error("{path} is already signed")]
+    AlreadySigned { path: PathBuf },
+    #[error("cannot write {path}: {source}")]
+    WriteTokenFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot tell which token file to sign")]
+    NoTokenFile,
+    #[error("cannot write the public key file for change-mfa: {0}")]
+    PublicKeyFile(#[source] std::io::Error),
+}
+
+impl Error {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        let hint = match self {
+            Error::NoAgentVariable | Error::NoAgent { .. } => {
+                "start an agent with `eval $(mfa-agent)` and load your key with `mfa-add KEY`"
+                    .to_owned()
+            }
+            Error::AgentIo(_) => "check that mfa-agent is still running".to_owned(),
+            Error::NoKeys => "load your MFA key first: mfa-add KEY".to_owned(),
+            Error::SeveralKeys { fingerprints, .. } => {
+                format!("choose one with --key FINGERPRINT ({fingerprints})")
+            }
+            Error::NoSuchKey(_) | Error::AmbiguousKey(_) => {
+                "list the loaded keys with `mfa-add -l`".to_owned()
+            }
+            Error::AgentRefused => {
+                "the agent may be locked (`mfa-add -X`) or the key removed; see its log".to_owned()
+            }
+            Error::BadSignature => "restart mfa-agent and load the key again".to_owned(),
+            Error::ReadTokenFile { .. } | Error::WriteTokenFile { .. } => {
+                "check the path and its permissions".to_owned()
+            }
+            Error::BadTokenFile { .. } => {
+                "the file must be a token file written by cloudhsm-cli, unchanged".to_owned()
+            }
+            Error::StaleTokenFile { .. } => {
+                "it may be left from an earlier login; sign it yourself if you are sure".to_owned()
+            }
+            Error::AlreadySigned { .. } => {
+                "it may be left from an earlier login; use --force to sign it again".to_owned()
+            }
+            Error::NoTokenFile => "name it with --token-file FILE".to_owned(),
+            Error::PublicKeyFile(_) => "check that the temporary folder is writable".to_owned(),
+        };
+        Some(hint)
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,214 @@
+//! Signing a token file through the agent and rewriting it atomically; shared by mfa-sign and
+//! mfa-login.
+//!
+//! Nothing is written until every token is signed and every signature verified, and the write
+//! goes to a temporary file in the same folder that replaces the original by `rename`, so on
+//! any error the original file is untouched.
+
+use std::fs::{self, File, Permissions};
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use proto::tokenfile::{TokenFile, TokenFileKind, MAX_FILE_BYTES};
+
+use crate::agent_client::{AgentClient, AgentKey};
+use crate::{Error, Result};
+
+/// How much older than the command a token file may look and still count as written for it.
+/// File times come from a coarse kernel clock that can lag the system clock slightly, and
+/// some file systems keep whole seconds.
+const MTIME_SLACK: Duration = Duration::from_secs(1);
+
+/// A token file read from disk and checked.
+#[derive(Debug)]
+pub struct LoadedTokenFile {
+    /// Where it is, symlinks resolved, so the rewrite replaces the file and not the link.
+    pub path: PathBuf,
+    pub file: TokenFile,
+    mode: u32,
+    modified: Option<SystemTime>,
+}
+
+/// What was signed.
+#[derive(Debug)]
+pub struct SignedFile {
+    pub path: PathBuf,
+    pub kind: TokenFileKind,
+    pub tokens: usize,
+}
+
+impl LoadedTokenFile {
+    /// Reads and checks a token file.
+    pub fn read(path: &Path) -> Result<Self> {
+        let read_err = |source| Error::ReadTokenFile {
+            path: path.to_path_buf(),
+            source,
+        };
+        let real = fs::canonicalize(path).map_err(read_err)?;
+        let meta = fs::metadata(&real).map_err(read_err)?;
+        if meta.len() > MAX_FILE_BYTES as u64 {
+            return Err(Error::BadTokenFile {
+                path: path.to_path_buf(),
+                source: proto::Error::FileTooLarge {
+                    len: usize::try_from(meta.len()).unwrap_or(usize::MAX),
+                    max: MAX_FILE_BYTES,
+                },
+            });
+        }
+        let bytes = fs::read(&real).map_err(read_err)?;
+        let file = TokenFile::parse(&bytes).map_err(|source| Error::BadTokenFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(LoadedTokenFile {
+            path: real,
+            file,
+            mode: meta.permissions().mode() & 0o7777,
+            modified: meta.modified().ok(),
+        })
+    }
+
+    /// Refuses a file that cannot have been written for a command started at `started`:
+    /// one modified before it, or one that already carries signatures.
+    pub fn check_fresh(&self, started: SystemTime) -> Result<()> {
+        if let Some(modified) = self.modified {
+            if modified + MTIME_SLACK < started {
+                return Err(Error::StaleTokenFile {
+                    path: self.path.clone(),
+                });
+            }
+        }
+        self.check_unsigned()
+    }
+
+    /// Refuses a file whose tokens already carry signatures.
+    pub fn check_unsigned(&self) -> Result<()> {
+        if self.file.is_unsigned() {
+            Ok(())
+        } else {
+            Err(Error::AlreadySigned {
+                path: self.path.clone(),
+            })
+        }
+    }
+
+    /// Signs every token through the agent and returns the rewritten file's bytes.
+    pub fn sign(
+        &self,
+        agent: &AgentClient,
+        key: &AgentKey,
+        approver: Option<&str>,
+    ) -> Result<Vec<u8>> {
+        let bad = |source| Error::BadTokenFile {
+            path: self.path.clone(),
+            source,
+        };
+        if self.file.kind() == TokenFileKind::QuorumApproval && approver.is_none() {
+            return Err(bad(proto::Error::ApproverRequired));
+        }
+        let signatures = agent.sign_tokens(key, self.file.tokens())?;
+        let mut file = self.file.clone();
+        file.fill(&signatures, approver).map_err(bad)?;
+        Ok(file.to_bytes())
+    }
+
+    /// Signs and writes the result to `output` (the file itself when `None`).
+    pub fn sign_and_write(
+        &self,
+        agent: &AgentClient,
+        key: &AgentKey,
+        approver: Option<&str>,
+        output: Option<&Path>,
+    ) -> Result<SignedFile> {
+        let bytes = self.sign(agent, key, approver)?;
+        let target = match output {
+            Some(out) => out.to_path_buf(),
+            None => self.path.clone(),
+        };
+        write_atomically(&target, &bytes, self.mode).map_err(|source| Error::WriteTokenFile {
+            path: target.clone(),
+            source,
+        })?;
+        Ok(SignedFile {
+            path: target,
+            kind: self.file.kind(),
+            tokens: self.file.tokens().len(),
+        })
+    }
+}
+
+/// Replaces `path` with `bytes`: a temporary file in the same folder, the permissions of the
+/// file it replaces (`default_mode` for a new file), fsync, rename, fsync of the folder.
+pub fn write_atomically(path: &Path, bytes: &[u8], default_mode: u32) -> std::io::Result<()> {
+    let target = match fs::canonicalize(path) {
+        Ok(real) => real,
+        Err(_) => path.to_path_buf(),
+    };
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mode = fs::metadata(&target)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(default_mode);
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(&dir)?;
+    temp.as_file()
+        .set_permissions(Permissions::from_mode(mode))?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    temp.persist(&target).map_err(|e| e.error)?;
+    File::open(&dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_keeps_the_mode_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("token.json");
+        fs::write(&path, b"old").expect("write");
+        fs::set_permissions(&path, Permissions::from_mode(0o640)).expect("chmod");
+        write_atomically(&path, b"new", 0o600).expect("rewrite");
+        assert_eq!(fs::read(&path).expect("read"), b"new");
+        let mode = fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        let names: Vec<_> = fs::read_dir(dir.path()).expect("ls").collect();
+        assert_eq!(names.len(), 1);
+
+        let fresh = dir.path().join("out.json");
+        write_atomically(&fresh, b"x", 0o600).expect("new file");
+        let mode = fs::metadata(&fresh).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn a_malformed_file_is_named_in_the_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("bad.json");
+        fs::write(
+            &path,
+            b"{\"version\": \"2.0\", \"tokens\": [{\"unsigned\": \"AAAA\", \"signed\": \"\"}]}",
+        )
+        .expect("write");
+        match LoadedTokenFile::read(&path) {
+            Err(Error::BadTokenFile { source, .. }) => {
+                assert!(matches!(
+                    source,
+                    proto::Error::TokenLength { index: 1, len: 3 }
+                ))
+            }
+            other => panic!("expected a bad token file, got {other:?}"),
+        }
+    }
+}
