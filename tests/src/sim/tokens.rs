@@ -1,0 +1,92 @@
+//! Token handling: write a fresh unsigned token file (one random token per HSM, version 2.0,
+//! pretty JSON like cloudhsm-cli) and check the signed file the user gives back.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use proto::signing::{verify_token, Token, TOKEN_LEN};
+use proto::tokenfile::{TokenFile, TokenFileKind};
+use rand::rngs::OsRng;
+use rand::RngCore;
+use rsa::RsaPublicKey;
+use serde_json::{json, Value};
+
+/// Writes `path` with one fresh random token per HSM and `signed: ""`; returns the tokens.
+pub fn issue(path: &Path, hsms: usize) -> Result<Vec<Token>> {
+    let tokens: Vec<Token> = (0..hsms)
+        .map(|_| {
+            let mut token = [0u8; TOKEN_LEN];
+            OsRng.fill_bytes(&mut token);
+            token
+        })
+        .collect();
+    let entries: Vec<Value> = tokens
+        .iter()
+        .map(|t| json!({"unsigned": STANDARD.encode(t), "signed": ""}))
+        .collect();
+    let text = serde_json::to_string_pretty(&json!({"version": "2.0", "tokens": entries}))?;
+    fs::write(path, text)
+        .with_context(|| format!("cannot write the token file {}", path.display()))?;
+    Ok(tokens)
+}
+
+/// The file named at the signed-token prompt: Enter alone means the unsigned token file.
+pub fn signed_path<'a>(answer: &'a str, unsigned: &'a Path) -> &'a Path {
+    let answer = answer.trim();
+    if answer.is_empty() {
+        unsigned
+    } else {
+        Path::new(answer)
+    }
+}
+
+/// Checks that `path` holds exactly the issued tokens, in order, each signed with `key` by
+/// the CloudHSM rule. The error says which token failed, as an HSM would.
+pub fn check_signed(path: &Path, issued: &[Token], key: &RsaPublicKey) -> Result<()> {
+    let bytes = fs::read(path)
+        .with_context(|| format!("cannot read the signed token file {}", path.display()))?;
+    let file = TokenFile::parse(&bytes)
+        .map_err(|e| anyhow!("invalid signed token file {}: {e}", path.display()))?;
+    if file.kind() != TokenFileKind::MfaLogin {
+        bail!(
+            "{} is a {}, not an MFA token file",
+            path.display(),
+            file.kind().describe()
+        );
+    }
+    if file.tokens() != issued {
+        bail!(
+            "the tokens in {} are not the ones this login issued",
+            path.display()
+        );
+    }
+    for (i, (token, signature)) in issued.iter().zip(signatures(&bytes)?).enumerate() {
+        let index = i + 1;
+        let Some(signature) = signature else {
+            bail!("token {index} is not signed");
+        };
+        verify_token(key, token, &signature)
+            .map_err(|_| anyhow!("the signature of token {index} does not verify"))?;
+    }
+    Ok(())
+}
+
+/// Each token's decoded `signed` field; None when it is missing, empty or not base64.
+fn signatures(bytes: &[u8]) -> Result<Vec<Option<Vec<u8>>>> {
+    let doc: Value = serde_json::from_slice(bytes)?;
+    let entries = doc["tokens"]
+        .as_array()
+        .context("the token file has no tokens")?;
+    Ok(entries
+        .iter()
+        .map(|e| {
+            e.get("signed")
+                .and_then(Value::as_str)
+                .filter(|s| !s.trim().is_empty())
+                .and_then(|s| STANDARD.decode(s.trim()).ok())
+        })
+        .collect())
+}
