@@ -13,6 +13,14 @@
 
 pub mod agent_client;
 pub mod error;
+pub mod line_tracker;
+pub mod login;
+pub mod prompt;
+pub mod pty;
+pub mod session;
+pub mod signals;
+pub mod terminal;
 pub mod token_sign;
+pub mod transcript;
 
 pub use error::{Error, Result};

@@ -1,0 +1,234 @@
+//! Recognises cloudhsm-cli's prompts in the stream of terminal output it writes.
+//!
+//! Output arrives in arbitrary pieces: a prompt may be split across reads, coloured with ANSI
+//! escape sequences, written with `\r\n` line ends, and end with or without a space. The
+//! matcher keeps a bounded copy of the current line with escapes and `\r` removed (for
+//! matching only; the user sees the bytes unchanged) and reports a prompt when a piece of
+//! output ends with one: a prompt is complete when the CLI stops writing and waits.
+
+/// A prompt mfa-login knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prompt {
+    /// `Enter password:`
+    Password,
+    /// `Confirm password:` (change-mfa)
+    ConfirmPassword,
+    /// `Enter signed token file path (press enter if same as the unsigned token file):`
+    SignedTokenFile,
+    /// `Enter public key PEM file path:` (change-mfa)
+    PublicKeyFile,
+    /// The interactive mode's `aws-cloudhsm >` (or `aws-cloudhsm>`).
+    Interactive,
+}
+
+/// The text of each prompt, as it ends a line. Matched after trailing spaces are trimmed.
+const PROMPTS: &[(&str, Prompt)] = &[
+    (
+        "Enter signed token file path (press enter if same as the unsigned token file):",
+        Prompt::SignedTokenFile,
+    ),
+    ("Enter public key PEM file path:", Prompt::PublicKeyFile),
+    ("Confirm password:", Prompt::ConfirmPassword),
+    ("Enter password:", Prompt::Password),
+    ("aws-cloudhsm >", Prompt::Interactive),
+    ("aws-cloudhsm>", Prompt::Interactive),
+];
+
+/// The longest line the matcher keeps; longer lines keep their end. Twice the longest prompt.
+const WINDOW: usize = 256;
+
+impl Prompt {
+    /// A short name for messages and the transcript.
+    pub fn name(self) -> &'static str {
+        match self {
+            Prompt::Password => "password",
+            Prompt::ConfirmPassword => "password confirmation",
+            Prompt::SignedTokenFile => "signed token file path",
+            Prompt::PublicKeyFile => "public key PEM file path",
+            Prompt::Interactive => "interactive prompt",
+        }
+    }
+}
+
+/// Where the escape-sequence filter is between two bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Escape {
+    #[default]
+    None,
+    /// After ESC.
+    Start,
+    /// After ESC and intermediate bytes (`ESC ( B`).
+    Intermediate,
+    /// Inside a CSI sequence (`ESC [ ... final`).
+    Csi,
+    /// Inside an OSC, DCS, PM or APC string, which ends with BEL or `ESC \`.
+    String,
+    /// After ESC inside such a string.
+    StringEnd,
+}
+
+/// The streaming prompt matcher.
+#[derive(Debug, Default)]
+pub struct PromptMatcher {
+    escape: Escape,
+    /// The current line, printable text only.
+    line: Vec<u8>,
+    /// The text echoed after the last interactive prompt, until its newline.
+    echo: Option<Vec<u8>>,
+    /// The last complete line echoed after an interactive prompt.
+    echoed_command: Option<String>,
+}
+
+impl PromptMatcher {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds a piece of output; returns the prompt it ends with, if any.
+    pub fn feed(&mut self, bytes: &[u8]) -> Option<Prompt> {
+        for &b in bytes {
+            if let Some(text_byte) = self.filter(b) {
+                self.push(text_byte);
+            }
+        }
+        let text = String::from_utf8_lossy(&self.line);
+        let text = text.trim_end_matches(' ');
+        let prompt = PROMPTS
+            .iter()
+            .find(|(p, _)| text.ends_with(p))
+            .map(|&(_, prompt)| prompt)?;
+        // Report each prompt once: what follows it starts a new match.
+        self.line.clear();
+        self.echo = (prompt == Prompt::Interactive).then(Vec::new);
+        Some(prompt)
+    }
+
+    /// The command line echoed after the most recent interactive prompt, once its line ended.
+    pub fn take_echoed_command(&mut self) -> Option<String> {
+        self.echoed_command.take()
+    }
+
+    /// Drops escape sequences and `\r`; returns the bytes that are text.
+    fn filter(&mut self, b: u8) -> Option<u8> {
+        const ESC: u8 = 0x1b;
+        const BEL: u8 = 0x07;
+        let (next, out) = match (self.escape, b) {
+            (Escape::None, ESC) => (Escape::Start, None),
+            (Escape::None, b'\r') => (Escape::None, None),
+            (Escape::None, _) => (Escape::None, Some(b)),
+            (Escape::Start, b'[') => (Escape::Csi, None),
+            (Escape::Start, b']' | b'P' | b'X' | b'^' | b'_') => (Escape::String, None),
+            (Escape::Start | Escape::Intermediate, 0x20..=0x2f) => (Escape::Intermediate, None),
+            (Escape::Start | Escape::Intermediate, _) => (Escape::None, None),
+            (Escape::Csi, 0x40..=0x7e) => (Escape::None, None),
+            (Escape::Csi, _) => (Escape::Csi, None),
+            (Escape::String, BEL) => (Escape::None, None),
+            (Escape::String, ESC) => (Escape::StringEnd, None),
+            (Escape::String, _) => (Escape::String, None),
+            (Escape::StringEnd, b'\\') => (Escape::None, None),
+            (Escape::StringEnd, _) => (Escape::String, None),
+        };
+        self.escape = next;
+        out
+    }
+
+    fn push(&mut self, b: u8) {
+        match b {
+            b'\n' => {
+                self.line.clear();
+                if let Some(echo) = self.echo.take() {
+                    self.echoed_command = Some(String::from_utf8_lossy(&echo).into_owned());
+                }
+            }
+            // Backspace as a terminal echoes it (`\b \b`): moves back over one character.
+            0x08 | 0x7f => {
+                pop_char(&mut self.line);
+                if let Some(echo) = &mut self.echo {
+                    pop_char(echo);
+                }
+            }
+            b'\t' => self.push_text(b' '),
+            0x00..=0x1f => {}
+            _ => self.push_text(b),
+        }
+    }
+
+    fn push_text(&mut self, b: u8) {
+        if self.line.len() >= WINDOW {
+            self.line.drain(..WINDOW / 2);
+        }
+        self.line.push(b);
+        if let Some(echo) = &mut self.echo {
+            if echo.len() < crate::line_tracker::MAX_LINE {
+                echo.push(b);
+            }
+        }
+    }
+}
+
+/// Removes the last UTF-8 character of a byte string.
+pub(crate) fn pop_char(text: &mut Vec<u8>) {
+    while let Some(b) = text.pop() {
+        // Continuation bytes are 10xxxxxx; stop after the lead byte.
+        if b & 0xc0 != 0x80 {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN_PROMPT: &str =
+        "Enter signed token file path (press enter if same as the unsigned token file):";
+
+    #[test]
+    fn a_prompt_split_at_every_byte_is_found_once() {
+        let out = format!("Enter password:\r\n{TOKEN_PROMPT} ");
+        let mut m = PromptMatcher::new();
+        let found: Vec<Prompt> = out.bytes().filter_map(|b| m.feed(&[b])).collect();
+        assert_eq!(found, [Prompt::Password, Prompt::SignedTokenFile]);
+    }
+
+    #[test]
+    fn colour_and_carriage_returns_are_ignored() {
+        let mut m = PromptMatcher::new();
+        let coloured = "\x1b[1;32mEnter \x1b[0mpass\rword:\x1b[0m";
+        assert_eq!(m.feed(coloured.as_bytes()), Some(Prompt::Password));
+        assert_eq!(
+            m.feed(b"\x1b]0;title\x07aws-cloudhsm>"),
+            Some(Prompt::Interactive)
+        );
+        assert_eq!(m.feed(b"\x1b(Baws-cloudhsm > "), Some(Prompt::Interactive));
+    }
+
+    #[test]
+    fn text_after_a_prompt_is_not_a_prompt() {
+        let mut m = PromptMatcher::new();
+        assert_eq!(m.feed(b"usage: Enter password: is asked next\n"), None);
+        assert_eq!(m.feed(b"Enter password:x"), None);
+    }
+
+    #[test]
+    fn the_echoed_command_follows_line_editing() {
+        let mut m = PromptMatcher::new();
+        assert_eq!(m.feed(b"aws-cloudhsm > "), Some(Prompt::Interactive));
+        m.feed(b"login --token a.jsox\x08 \x08n\r\n");
+        assert_eq!(
+            m.take_echoed_command().as_deref(),
+            Some("login --token a.json")
+        );
+        assert_eq!(m.take_echoed_command(), None);
+    }
+
+    #[test]
+    fn long_lines_stay_bounded() {
+        let mut m = PromptMatcher::new();
+        for _ in 0..10_000 {
+            m.feed(b"xxxxxxxxxxxxxxxx");
+        }
+        assert!(m.line.len() <= WINDOW);
+        assert_eq!(m.feed(b"Enter password: "), Some(Prompt::Password));
+    }
+}

@@ -1,0 +1,142 @@
+//! The child in a pseudo-terminal (Unix, through portable-pty), and the traps around it.
+//!
+//! - The child would start in `$HOME`: the working directory is set explicitly.
+//! - Dropping portable-pty's writer types a newline and EOF into the child: [`PtyProcess`]
+//!   keeps it until the child has been reaped.
+//! - portable-pty's `wait` loses the number of the signal that killed the child: the child
+//!   is reaped here with `waitpid`, which reports it ([`wait_for_exit`]).
+//! - A slave descriptor left open in mfa-login means the master never reports EOF: the slave
+//!   is dropped right after the spawn, and its settings are applied through a short-lived
+//!   descriptor opened by name.
+//! - EIO on the master means the child side is gone; portable-pty's reader turns it into
+//!   EOF, after the kernel has handed over everything still buffered.
+
+use std::ffi::OsString;
+use std::fs::OpenOptions;
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::termios::{tcsetattr, SetArg, Termios};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
+
+/// A child running in a PTY, with the master's writing end.
+pub struct PtyProcess {
+    master: Box<dyn MasterPty + Send>,
+    writer: Box<dyn Write + Send>,
+    pid: Pid,
+    // Held so portable-pty's handle outlives the child; never waited on through it.
+    _child: Box<dyn Child + Send + Sync>,
+}
+
+/// What [`spawn`] returns: the child, and the reading end of its output.
+pub struct Spawned {
+    pub process: PtyProcess,
+    pub output: Box<dyn Read + Send>,
+}
+
+/// Starts `program` (an already resolved path) with `args` in a new PTY of `size`, in `cwd`,
+/// with the terminal settings `settings` (the PTY's defaults when `None`).
+pub fn spawn(
+    program: &Path,
+    args: &[OsString],
+    cwd: &Path,
+    settings: Option<&Termios>,
+    size: PtySize,
+) -> anyhow::Result<Spawned> {
+    let pair = native_pty_system()
+        .openpty(size)
+        .context("cannot open a pseudo-terminal")?;
+    if let (Some(settings), Some(name)) = (settings, pair.master.tty_name()) {
+        apply_settings(&name, settings)
+            .with_context(|| format!("cannot set up the terminal {}", name.display()))?;
+    }
+    let mut command = CommandBuilder::new(program);
+    command.args(args);
+    command.cwd(cwd);
+    let child = pair
+        .slave
+        .spawn_command(command)
+        .with_context(|| format!("cannot start {}", program.display()))?;
+    drop(pair.slave);
+    let pid = child
+        .process_id()
+        .and_then(|id| i32::try_from(id).ok())
+        .map(Pid::from_raw)
+        .context("the child has no process id")?;
+    let output = pair.master.try_clone_reader()?;
+    let writer = pair.master.take_writer()?;
+    Ok(Spawned {
+        process: PtyProcess {
+            master: pair.master,
+            writer,
+            pid,
+            _child: child,
+        },
+        output,
+    })
+}
+
+/// Sets the slave's terminal settings through a descriptor of its own, closed at once.
+fn apply_settings(tty: &Path, settings: &Termios) -> std::io::Result<()> {
+    let slave = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(OFlag::O_NOCTTY.bits())
+        .open(tty)?;
+    tcsetattr(&slave, SetArg::TCSANOW, settings)?;
+    Ok(())
+}
+
+impl PtyProcess {
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// Types bytes into the child.
+    pub fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.writer.write_all(bytes)?;
+        self.writer.flush()
+    }
+
+    pub fn resize(&self, size: PtySize) {
+        let _ = self.master.resize(size);
+    }
+
+    /// True when the child's terminal echoes what is typed; false at a password prompt.
+    pub fn echo_enabled(&self) -> bool {
+        self.master
+            .get_termios()
+            .is_none_or(|t| t.local_flags.bits() & nix::libc::ECHO != 0)
+    }
+
+    /// Sends a signal to the child.
+    pub fn signal(&self, signal: Signal) {
+        let _ = kill(self.pid, signal);
+    }
+
+    /// The child's current working directory, where its relative paths point.
+    pub fn cwd(&self) -> Option<PathBuf> {
+        std::fs::read_link(format!("/proc/{}/cwd", self.pid)).ok()
+    }
+}
+
+/// Waits for the child to end and returns its exit status as a shell reports it: the exit
+/// code, or 128+N after signal N.
+pub fn wait_for_exit(pid: Pid) -> i32 {
+    loop {
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Exited(_, code)) => return code,
+            Ok(WaitStatus::Signaled(_, signal, _)) => return 128 + signal as i32,
+            Ok(_) | Err(Errno::EINTR) => continue,
+            // ECHILD: someone else reaped it; nothing more can be known.
+            Err(_) => return 125,
+        }
+    }
+}

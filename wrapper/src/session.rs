@@ -1,0 +1,462 @@
+//! mfa-login's session: the child runs in a PTY, its output is copied to the user byte for
+//! byte as it arrives, the user's keys go to the child, and the prompts mfa-login knows are
+//! answered: the signed-token-file prompt with the token file signed through the agent, the
+//! public-key prompt of change-mfa with the agent key's PEM, and the password prompts from
+//! `--password-file`.
+//!
+//! Threads read the child's output, read stdin, reap the child and catch signals; each sends
+//! an [`Event`] to one loop, which blocks on the channel (no polling). Safety rules: a failure
+//! is reported in one line and the prompt is left unanswered; a prompt that comes straight
+//! back after mfa-login answered it is not answered again, since each wrong answer costs one
+//! of the five attempts before the account locks.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::sys::signal::Signal;
+use rsa::pkcs8::{EncodePublicKey, LineEnding};
+use tempfile::NamedTempFile;
+
+use crate::agent_client::{AgentClient, DEFAULT_TIMEOUT};
+use crate::line_tracker::{split_words, token_argument, LineTracker, TypedLine};
+use crate::login::{Config, EXIT_NOT_EXECUTABLE, EXIT_OWN_FAILURE};
+use crate::prompt::{Prompt, PromptMatcher};
+use crate::pty::{self, PtyProcess};
+use crate::token_sign::LoadedTokenFile;
+use crate::{signals, terminal, Error};
+
+/// How long the output may stay silent after the child exited before mfa-login stops
+/// waiting for the rest (a background process may hold the terminal open).
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// How long a child told to stop (SIGTERM) gets before SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// Something the session loop reacts to.
+#[derive(Debug)]
+enum Event {
+    Output(Vec<u8>),
+    OutputEnd,
+    Input(Vec<u8>),
+    InputEnd,
+    Signal(i32),
+    Exited(i32),
+}
+
+/// Runs COMMAND under mfa-login and returns the exit status to exit with.
+pub fn run(config: Config) -> i32 {
+    let settings = terminal::stdin_settings();
+    let cwd = match std::env::current_dir() {
+        Ok(cwd) => cwd,
+        Err(err) => {
+            terminal::notice(&format!(
+                "mfa-login: error: the current directory is gone: {err}"
+            ));
+            return EXIT_OWN_FAILURE;
+        }
+    };
+    let spawned = match pty::spawn(
+        &config.program,
+        &config.args,
+        &cwd,
+        settings.as_ref(),
+        terminal::window_size(),
+    ) {
+        Ok(spawned) => spawned,
+        Err(err) => {
+            terminal::notice(&format!("mfa-login: error: {err:#}"));
+            return EXIT_NOT_EXECUTABLE;
+        }
+    };
+    let raw = match terminal::RawMode::enter() {
+        Ok(raw) => raw,
+        Err(err) => {
+            spawned.process.signal(Signal::SIGHUP);
+            pty::wait_for_exit(spawned.process.pid());
+            terminal::notice(&format!(
+                "mfa-login: error: cannot put the terminal in raw mode: {err}"
+            ));
+            return EXIT_OWN_FAILURE;
+        }
+    };
+    let (tx, rx) = channel();
+    start_threads(&tx, spawned.output, spawned.process.pid());
+    let mut session = Session::new(config, spawned.process, raw.is_some());
+    let code = session.run(&rx);
+    drop(session);
+    drop(raw);
+    code
+}
+
+fn start_threads(tx: &Sender<Event>, mut output: Box<dyn Read + Send>, pid: nix::unistd::Pid) {
+    let out_tx = tx.clone();
+    let _ = std::thread::Builder::new()
+        .name("child-output".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; 8192];
+            loop {
+                match output.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if out_tx.send(Event::Output(buf[..n].to_vec())).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            let _ = out_tx.send(Event::OutputEnd);
+        });
+    let in_tx = tx.clone();
+    let _ = std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || {
+            let mut stdin = std::io::stdin().lock();
+            let mut buf = vec![0u8; 4096];
+            loop {
+                match stdin.read(&mut buf) {
+                    Ok(0) => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                    Ok(n) => {
+                        if in_tx.send(Event::Input(buf[..n].to_vec())).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            let _ = in_tx.send(Event::InputEnd);
+        });
+    let exit_tx = tx.clone();
+    let _ = std::thread::Builder::new()
+        .name("reaper".into())
+        .spawn(move || {
+            let _ = exit_tx.send(Event::Exited(pty::wait_for_exit(pid)));
+        });
+    let signal_tx = tx.clone();
+    let _ = signals::watch(move |signal| {
+        let _ = signal_tx.send(Event::Signal(signal));
+    });
+}
+
+struct Session {
+    config: Config,
+    child: PtyProcess,
+    /// stdin is a terminal: a person can take over when mfa-login cannot answer.
+    attended: bool,
+    matcher: PromptMatcher,
+    tracker: LineTracker,
+    typed_line: Option<TypedLine>,
+    echoed_line: Option<String>,
+    /// When the command that the next token file belongs to was started or typed.
+    command_started: SystemTime,
+    /// The prompt mfa-login answered last, until another prompt shows up.
+    last_answered: Option<Prompt>,
+    public_key_file: Option<NamedTempFile>,
+    own_failure: bool,
+    exit_code: Option<i32>,
+    output_done: bool,
+    run_deadline: Option<Instant>,
+    kill_deadline: Option<Instant>,
+    drain_deadline: Option<Instant>,
+}
+
+impl Session {
+    fn new(config: Config, child: PtyProcess, attended: bool) -> Self {
+        let attended = attended || std::io::stdin().is_terminal();
+        let run_deadline = match (attended, config.timeout) {
+            (false, Some(limit)) => Some(Instant::now() + limit),
+            _ => None,
+        };
+        Session {
+            config,
+            child,
+            attended,
+            matcher: PromptMatcher::new(),
+            tracker: LineTracker::new(),
+            typed_line: None,
+            echoed_line: None,
+            command_started: SystemTime::now(),
+            last_answered: None,
+            public_key_file: None,
+            own_failure: false,
+            exit_code: None,
+            output_done: false,
+            run_deadline,
+            kill_deadline: None,
+            drain_deadline: None,
+        }
+    }
+
+    fn run(&mut self, rx: &Receiver<Event>) -> i32 {
+        loop {
+            if let (Some(code), true) = (self.exit_code, self.output_done) {
+                return self.final_code(code);
+            }
+            let deadline = [self.run_deadline, self.kill_deadline, self.drain_deadline]
+                .into_iter()
+                .flatten()
+                .min();
+            let event = match deadline {
+                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                Some(at) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
+            };
+            match event {
+                Ok(event) => self.handle(event),
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Some(code) = self.on_deadline() {
+                        return self.final_code(code);
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return self.final_code(EXIT_OWN_FAILURE),
+            }
+        }
+    }
+
+    fn final_code(&self, child_code: i32) -> i32 {
+        if self.own_failure {
+            EXIT_OWN_FAILURE
+        } else {
+            child_code
+        }
+    }
+
+    /// A deadline passed; returns the exit status when the session is over.
+    fn on_deadline(&mut self) -> Option<i32> {
+        let now = Instant::now();
+        if self.drain_deadline.is_some_and(|at| at <= now) {
+            return self.exit_code;
+        }
+        if self.kill_deadline.is_some_and(|at| at <= now) {
+            self.kill_deadline = None;
+            self.child.signal(Signal::SIGKILL);
+        }
+        if self.run_deadline.is_some_and(|at| at <= now) {
+            self.run_deadline = None;
+            let limit = self.config.timeout.unwrap_or_default().as_secs();
+            self.fail(
+                &format!("the command did not finish within --timeout {limit}"),
+                None,
+            );
+        }
+        None
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Output(bytes) => self.on_output(&bytes),
+            Event::OutputEnd => self.output_done = true,
+            Event::Input(bytes) => self.on_input(&bytes),
+            Event::InputEnd => {}
+            Event::Signal(signal) if signals::is_resize(signal) => {
+                self.child.resize(terminal::window_size());
+            }
+            Event::Signal(signal) => {
+                if self.exit_code.is_none() {
+                    if let Ok(signal) = Signal::try_from(signal) {
+                        self.config
+                            .transcript
+                            .event(&format!("passing {signal} on to the command"));
+                        self.child.signal(signal);
+                    }
+                }
+            }
+            Event::Exited(code) => {
+                self.exit_code = Some(code);
+                self.kill_deadline = None;
+                self.run_deadline = None;
+                self.drain_deadline = Some(Instant::now() + DRAIN_GRACE);
+                self.public_key_file = None;
+            }
+        }
+    }
+
+    fn on_output(&mut self, bytes: &[u8]) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(bytes);
+        let _ = out.flush();
+        drop(out);
+        self.config.transcript.output(bytes);
+        if let Some(at) = &mut self.drain_deadline {
+            *at = Instant::now() + DRAIN_GRACE;
+        }
+        let prompt = self.matcher.feed(bytes);
+        if let Some(line) = self.matcher.take_echoed_command() {
+            self.echoed_line = Some(line);
+        }
+        if let Some(prompt) = prompt {
+            if self.exit_code.is_none() {
+                self.on_prompt(prompt);
+            }
+        }
+    }
+
+    fn on_input(&mut self, bytes: &[u8]) {
+        if self.exit_code.is_some() {
+            return;
+        }
+        let echo = self.child.echo_enabled();
+        self.config.transcript.typed(bytes, echo);
+        // What is typed without echo is a password, not a command line.
+        if echo {
+            if let Some(line) = self.tracker.feed(bytes).pop() {
+                self.typed_line = Some(line);
+                self.command_started = SystemTime::now();
+            }
+        }
+        let _ = self.child.write_all(bytes);
+    }
+
+    fn on_prompt(&mut self, prompt: Prompt) {
+        let transcript = &self.config.transcript;
+        transcript.event(&format!("prompt: {}", prompt.name()));
+        if prompt == Prompt::Interactive {
+            self.last_answered = None;
+            self.public_key_file = None;
+            return;
+        }
+        if self.last_answered == Some(prompt) {
+            self.fail(
+                &format!(
+                    "the {} prompt came back right after mfa-login answered it; not answering \
+                     again (each wrong answer counts toward the account lockout)",
+                    prompt.name()
+                ),
+                Some("check the message above; answer it yourself or press ^C"),
+            );
+            return;
+        }
+        let answer = match prompt {
+            Prompt::Password | Prompt::ConfirmPassword => match &self.config.password {
+                Some(password) => {
+                    let mut typed = zeroize::Zeroizing::new(password.as_bytes().to_vec());
+                    typed.push(b'\r');
+                    transcript.event("answered with the password from --password-file (redacted)");
+                    Ok(Some(typed))
+                }
+                None => Ok(None),
+            },
+            Prompt::SignedTokenFile => self
+                .sign_token_file()
+                .map(|()| Some(zeroize::Zeroizing::new(b"\r".to_vec()))),
+            Prompt::PublicKeyFile => self.public_key_path().map(|path| {
+                let mut typed = path.into_os_string().into_encoded_bytes();
+                typed.push(b'\r');
+                Some(zeroize::Zeroizing::new(typed))
+            }),
+            Prompt::Interactive => Ok(None),
+        };
+        match answer {
+            Ok(Some(typed)) => {
+                self.last_answered = Some(prompt);
+                if let Err(err) = self.child.write_all(&typed) {
+                    self.fail(&format!("cannot type into the command: {err}"), None);
+                }
+            }
+            Ok(None) => self.last_answered = None,
+            Err(err) => {
+                self.last_answered = None;
+                let hint = err.hint();
+                self.fail(&err.to_string(), hint.as_deref());
+            }
+        }
+    }
+
+    /// Reports a failure in one line; when nobody is at the terminal, also ends the child so
+    /// mfa-login can exit 125.
+    fn fail(&mut self, message: &str, hint: Option<&str>) {
+        let line = match hint {
+            Some(hint) => format!("mfa-login: error: {message} (hint: {hint})"),
+            None => format!("mfa-login: error: {message}"),
+        };
+        self.config.transcript.event(&line);
+        terminal::notice(&line);
+        if !self.attended && !self.own_failure {
+            self.own_failure = true;
+            self.child.signal(Signal::SIGTERM);
+            self.kill_deadline = Some(Instant::now() + KILL_GRACE);
+        }
+    }
+
+    fn agent(&self) -> crate::Result<AgentClient> {
+        AgentClient::from_env(self.config.timeout.unwrap_or(DEFAULT_TIMEOUT))
+    }
+
+    /// Signs the token file of the current login in place.
+    fn sign_token_file(&mut self) -> crate::Result<()> {
+        let path = self.token_path()?;
+        let loaded = LoadedTokenFile::read(&path)?;
+        loaded.check_fresh(self.command_started)?;
+        let agent = self.agent()?;
+        let key = agent.choose_key(self.config.key.as_deref())?;
+        let signed = loaded.sign_and_write(&agent, &key, None, None)?;
+        self.config.transcript.event(&format!(
+            "signed {} token(s) in {} with {}",
+            signed.tokens,
+            signed.path.display(),
+            key.fingerprint
+        ));
+        Ok(())
+    }
+
+    /// The token file: `--token-file`, else `--token` in COMMAND's arguments, else the
+    /// `--token` of the command line typed at the interactive prompt. Relative paths are the
+    /// child's.
+    fn token_path(&self) -> crate::Result<PathBuf> {
+        let path = self
+            .config
+            .token_file
+            .clone()
+            .or_else(|| token_argument(&self.config.args))
+            .or_else(|| self.typed_token())
+            .ok_or(Error::NoTokenFile)?;
+        if path.is_absolute() {
+            return Ok(path);
+        }
+        let base = self
+            .child
+            .cwd()
+            .or_else(|| std::env::current_dir().ok())
+            .unwrap_or_default();
+        Ok(base.join(path))
+    }
+
+    /// `--token` of the typed line; of the echoed line when typing used keys the tracker does
+    /// not follow (history recall, completion).
+    fn typed_token(&self) -> Option<PathBuf> {
+        let from = |line: &str| token_argument(&split_words(line));
+        let typed = self.typed_line.as_ref();
+        let certain = typed.filter(|t| t.certain).and_then(|t| from(&t.text));
+        certain
+            .or_else(|| self.echoed_line.as_deref().and_then(from))
+            .or_else(|| typed.and_then(|t| from(&t.text)))
+    }
+
+    /// Writes the agent key's public key as a PEM file only the user can read, kept until the
+    /// next interactive prompt or the end of the session.
+    fn public_key_path(&mut self) -> crate::Result<PathBuf> {
+        let agent = self.agent()?;
+        let key = agent.choose_key(self.config.key.as_deref())?;
+        let pem = key
+            .public
+            .to_public_key_pem(LineEnding::LF)
+            .map_err(|e| Error::PublicKeyFile(std::io::Error::other(e.to_string())))?;
+        let mut file = tempfile::Builder::new()
+            .prefix("mfa-login-")
+            .suffix(".pem")
+            .tempfile()
+            .map_err(Error::PublicKeyFile)?;
+        file.write_all(pem.as_bytes())
+            .and_then(|()| file.as_file().sync_all())
+            .map_err(Error::PublicKeyFile)?;
+        let path = file.path().to_path_buf();
+        self.config.transcript.event(&format!(
+            "answered the public key prompt with {} ({})",
+            path.display(),
+            key.fingerprint
+        ));
+        self.public_key_file = Some(file);
+        Ok(path)
+    }
+}

@@ -1,0 +1,119 @@
+//! The user's terminal: its settings and size, raw mode while mfa-login runs, and the one-line
+//! notices mfa-login prints beside the child's output.
+//!
+//! Raw mode is entered only when stdin is a terminal and is undone on every way out: the
+//! guard's `Drop`, an explicit [`restore`] before `exit`, and a panic hook. SIGTERM and SIGHUP
+//! do not kill mfa-login (see [`crate::signals`]); they reach the child, whose exit then takes
+//! the normal way out.
+
+use std::io::{IsTerminal, Write};
+use std::sync::{Mutex, Once};
+
+use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
+use portable_pty::PtySize;
+
+/// The settings to put back, while raw mode is on.
+static SAVED: Mutex<Option<Termios>> = Mutex::new(None);
+static PANIC_HOOK: Once = Once::new();
+
+/// The terminal settings of stdin, when it is a terminal.
+pub fn stdin_settings() -> Option<Termios> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return None;
+    }
+    tcgetattr(&stdin).ok()
+}
+
+/// The size of the user's terminal (stdin, else stdout, else stderr); 24x80 when none is one.
+pub fn window_size() -> PtySize {
+    let sizes = [
+        rustix::termios::tcgetwinsize(std::io::stdin()),
+        rustix::termios::tcgetwinsize(std::io::stdout()),
+        rustix::termios::tcgetwinsize(std::io::stderr()),
+    ];
+    for ws in sizes.into_iter().flatten() {
+        if ws.ws_row > 0 && ws.ws_col > 0 {
+            return PtySize {
+                rows: ws.ws_row,
+                cols: ws.ws_col,
+                pixel_width: ws.ws_xpixel,
+                pixel_height: ws.ws_ypixel,
+            };
+        }
+    }
+    PtySize::default()
+}
+
+/// Raw mode on the user's terminal, undone when dropped.
+#[derive(Debug)]
+pub struct RawMode(());
+
+impl RawMode {
+    /// Puts stdin's terminal in raw mode; `None` when stdin is not a terminal.
+    pub fn enter() -> std::io::Result<Option<RawMode>> {
+        let Some(original) = stdin_settings() else {
+            return Ok(None);
+        };
+        PANIC_HOOK.call_once(|| {
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                restore();
+                previous(info);
+            }));
+        });
+        let mut raw = original.clone();
+        cfmakeraw(&mut raw);
+        if let Ok(mut saved) = SAVED.lock() {
+            *saved = Some(original);
+        }
+        tcsetattr(std::io::stdin(), SetArg::TCSANOW, &raw)?;
+        Ok(Some(RawMode(())))
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Puts the user's terminal settings back, if raw mode is on. Safe to call more than once.
+pub fn restore() {
+    let saved = match SAVED.lock() {
+        Ok(mut saved) => saved.take(),
+        Err(poisoned) => poisoned.into_inner().take(),
+    };
+    if let Some(original) = saved {
+        let _ = tcsetattr(std::io::stdin(), SetArg::TCSADRAIN, &original);
+    }
+}
+
+fn raw_mode_on() -> bool {
+    SAVED.lock().map(|s| s.is_some()).unwrap_or(false)
+}
+
+/// Prints one line to the user's terminal (stderr), on a line of its own even when the
+/// child's prompt is waiting at the end of the current line. Never goes to the child.
+pub fn notice(line: &str) {
+    let stderr = std::io::stderr();
+    let text = if raw_mode_on() {
+        format!("\r\n{line}\r\n")
+    } else if stderr.is_terminal() {
+        format!("\n{line}\n")
+    } else {
+        format!("{line}\n")
+    };
+    let mut err = stderr.lock();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.flush();
+}
+
+/// Line ends for text mfa-login writes itself: `\r\n` while raw mode is on.
+pub fn newline() -> &'static str {
+    if raw_mode_on() {
+        "\r\n"
+    } else {
+        "\n"
+    }
+}
