@@ -41,11 +41,12 @@ pub struct Pty {
 }
 
 impl Pty {
-    /// Spawns `command` (with its args, env and current dir) on a new PTY.
+    /// Spawns `command` (with its args, env and current dir) on a new PTY set up like a
+    /// user's terminal: canonical mode with echo on.
     pub fn spawn(command: Command) -> Pty {
         let label = format!("{command:?}");
-        let session =
-            Session::spawn(command).unwrap_or_else(|e| panic!("spawn {label} in a PTY: {e}"));
+        let session = Session::spawn(with_echo_on(&command))
+            .unwrap_or_else(|e| panic!("spawn {label} in a PTY: {e}"));
         Pty {
             session,
             label,
@@ -192,6 +193,32 @@ impl Pty {
             self.transcript()
         );
     }
+}
+
+/// `command` run through `sh -c 'stty echo; exec "$@"'`.
+///
+/// ptyprocess turns echo off in the child before exec, which would make every prompt look
+/// like a password prompt. Turning it back on from the parent after spawning races with the
+/// child's own terminal changes, so the child does it itself, then execs the real program
+/// (same pid, same args, env and current dir).
+fn with_echo_on(command: &Command) -> Command {
+    let mut wrapped = Command::new("/bin/sh");
+    wrapped
+        .arg("-c")
+        .arg("stty echo 2>/dev/null; exec \"$@\"")
+        .arg("sh")
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => wrapped.env(name, value),
+            None => wrapped.env_remove(name),
+        };
+    }
+    if let Some(dir) = command.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    wrapped
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

@@ -6,6 +6,7 @@
 pub mod args;
 pub mod commands;
 pub mod config;
+pub mod fixture;
 pub mod state;
 pub mod term;
 pub mod tokens;
