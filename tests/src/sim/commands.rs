@@ -14,7 +14,7 @@ use super::args::{AddUserArgs, ChangeMfaArgs, LoginArgs, LoginMfa};
 use super::config::Config;
 use super::state::{State, User, MAX_FAILED_LOGINS, ROLES};
 use super::term::Terminal;
-use super::tokens;
+use super::tokens::{self, SignedFileError};
 
 pub const PASSWORD_PROMPT: &str = "Enter password:";
 pub const CONFIRM_PROMPT: &str = "Confirm password:";
@@ -131,8 +131,12 @@ pub fn login(ctx: &mut Context, args: LoginArgs) -> Result<Outcome> {
             let issued = tokens::issue(&token, ctx.config.hsms)?;
             let answer = ctx.term.ask(SIGNED_TOKEN_PROMPT)?;
             let signed = tokens::signed_path(&answer, &token);
-            if let Err(e) = tokens::check_signed(signed, &issued, &key) {
-                return failed_login(&ctx.config, &args.username, format!("MFA failed: {e:#}"));
+            match tokens::check_signed(signed, &issued, &key) {
+                Ok(()) => {}
+                Err(e @ SignedFileError::Unusable(_)) => return fail(e.to_string()),
+                Err(e @ SignedFileError::Rejected(_)) => {
+                    return failed_login(&ctx.config, &args.username, format!("MFA failed: {e}"))
+                }
             }
         }
     }
@@ -172,7 +176,7 @@ pub fn change_mfa(ctx: &mut Context, args: ChangeMfaArgs) -> Result<Outcome> {
     };
     if let Err(e) = tokens::check_signed(&signed, &issued, &key) {
         return fail(format!(
-            "the tokens do not verify with the new public key: {e:#}"
+            "the tokens do not verify with the new public key: {e}"
         ));
     }
     update_user(&ctx.config, &args.username, |u| u.public_key = Some(pem))?;

@@ -43,9 +43,39 @@ pub fn signed_path<'a>(answer: &'a str, unsigned: &'a Path) -> &'a Path {
     }
 }
 
+/// Why a signed token file was not accepted.
+#[derive(Debug)]
+pub enum SignedFileError {
+    /// The CLI could not read or parse the file: nothing reached the HSMs.
+    Unusable(anyhow::Error),
+    /// The HSMs refused the tokens: a failed login.
+    Rejected(anyhow::Error),
+}
+
+impl std::fmt::Display for SignedFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignedFileError::Unusable(e) | SignedFileError::Rejected(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
 /// Checks that `path` holds exactly the issued tokens, in order, each signed with `key` by
 /// the CloudHSM rule. The error says which token failed, as an HSM would.
-pub fn check_signed(path: &Path, issued: &[Token], key: &RsaPublicKey) -> Result<()> {
+pub fn check_signed(
+    path: &Path,
+    issued: &[Token],
+    key: &RsaPublicKey,
+) -> std::result::Result<(), SignedFileError> {
+    let signed = read_signed(path).map_err(SignedFileError::Unusable)?;
+    verify_all(&signed, issued, key).map_err(SignedFileError::Rejected)
+}
+
+/// A token and its decoded signature (None when missing, empty or not base64).
+type SignedToken = (Token, Option<Vec<u8>>);
+
+/// The tokens of a signed file with their signatures.
+fn read_signed(path: &Path) -> Result<Vec<SignedToken>> {
     let bytes = fs::read(path)
         .with_context(|| format!("cannot read the signed token file {}", path.display()))?;
     let file = TokenFile::parse(&bytes)
@@ -57,18 +87,26 @@ pub fn check_signed(path: &Path, issued: &[Token], key: &RsaPublicKey) -> Result
             file.kind().describe()
         );
     }
-    if file.tokens() != issued {
-        bail!(
-            "the tokens in {} are not the ones this login issued",
-            path.display()
-        );
+    Ok(file
+        .tokens()
+        .iter()
+        .copied()
+        .zip(signatures(&bytes)?)
+        .collect())
+}
+
+/// What the HSMs check: the tokens they issued, in order, each signed by the rule.
+fn verify_all(signed: &[SignedToken], issued: &[Token], key: &RsaPublicKey) -> Result<()> {
+    let tokens: Vec<Token> = signed.iter().map(|(t, _)| *t).collect();
+    if tokens != issued {
+        bail!("the tokens in the signed file are not the ones this command issued");
     }
-    for (i, (token, signature)) in issued.iter().zip(signatures(&bytes)?).enumerate() {
+    for (i, (token, signature)) in signed.iter().enumerate() {
         let index = i + 1;
         let Some(signature) = signature else {
             bail!("token {index} is not signed");
         };
-        verify_token(key, token, &signature)
+        verify_token(key, token, signature)
             .map_err(|_| anyhow!("the signature of token {index} does not verify"))?;
     }
     Ok(())

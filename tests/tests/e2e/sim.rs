@@ -272,6 +272,14 @@ fn rejects_signatures_that_break_the_rule() {
             "{what} counts as a failed login"
         );
     }
+    // A signed file the CLI cannot read never reaches the HSMs: refused, but not counted.
+    let failures = s.cluster.user(USER).failed_logins;
+    let mut pty = s.spawn_login(&["--password", PASSWORD]);
+    pty.expect(SIGNED_TOKEN_PROMPT);
+    pty.send_line(&s.dir.join("no-such-file.json").to_string_lossy());
+    let json = result_json(&pty.read_to_eof());
+    assert_refused(&json, pty.wait(), "cannot read");
+    assert_eq!(s.cluster.user(USER).failed_logins, failures);
     // The right signatures still work (four failures do not lock) and reset the count.
     let (json, exit) = s.login_with(|token| sign_token_file_openssl(&s.key, token));
     assert_logged_in(&json);
