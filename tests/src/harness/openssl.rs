@@ -87,8 +87,7 @@ pub fn cached_key(name: &str, bits: u32) -> PathBuf {
         return path;
     }
     let scratch = dir.join(unique(name));
-    let bits = bits.to_string();
-    openssl(&["genrsa", "-out", path_str(&scratch), &bits], b"");
+    genpkey_rsa(&scratch, bits);
     let published = fs::hard_link(&scratch, &path);
     let _ = fs::remove_file(&scratch);
     if let Err(e) = published {
@@ -99,6 +98,24 @@ pub fn cached_key(name: &str, bits: u32) -> PathBuf {
         );
     }
     path
+}
+
+/// Generates an RSA key as unencrypted PKCS#8 PEM (`BEGIN PRIVATE KEY`), what OpenSSL 3's
+/// `openssl genrsa` writes; `genpkey` writes the same with OpenSSL 1.1 too.
+fn genpkey_rsa(out: &Path, bits: u32) {
+    let bits = format!("rsa_keygen_bits:{bits}");
+    openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            &bits,
+            "-out",
+            path_str(out),
+        ],
+        b"",
+    );
 }
 
 /// `dir/name`: an RSA private key as OpenSSL 3's `openssl genrsa` writes it (PKCS#8
@@ -113,7 +130,7 @@ pub fn genrsa(dir: &Path, name: &str, bits: u32) -> PathBuf {
 /// Like [`genrsa`] but always a new key, never cached.
 pub fn genrsa_fresh(dir: &Path, name: &str, bits: u32) -> PathBuf {
     let out = dir.join(name);
-    openssl(&["genrsa", "-out", path_str(&out), &bits.to_string()], b"");
+    genpkey_rsa(&out, bits);
     set_mode(&out, 0o600);
     out
 }

@@ -200,7 +200,8 @@ impl Pty {
 /// ptyprocess turns echo off in the child before exec, which would make every prompt look
 /// like a password prompt. Turning it back on from the parent after spawning races with the
 /// child's own terminal changes, so the child does it itself, then execs the real program
-/// (same pid, same args, env and current dir).
+/// (same pid, same args, env and current dir). A program that cannot be run therefore shows
+/// up as the shell's exit status 127 or 126 rather than as a spawn error.
 fn with_echo_on(command: &Command) -> Command {
     let mut wrapped = Command::new("/bin/sh");
     wrapped

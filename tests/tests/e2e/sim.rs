@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use cloudhsm_mfa_tests::harness::openssl::{
-    genrsa, genrsa_traditional, public_key_pem, random_token, read_signatures,
+    genrsa, genrsa_fresh, genrsa_traditional, public_key_pem, random_token, read_signatures,
     read_unsigned_tokens, sign_hashed_again, sign_token_file_openssl, sign_token_openssl,
     verify_openssl, write_signatures,
 };
@@ -436,7 +436,15 @@ fn harness_openssl_signs_by_the_token_rule() {
     let text = std::fs::read_to_string(traditional).expect("read");
     assert!(text.contains("BEGIN RSA PRIVATE KEY"), "{text}");
     let public = public_key_pem(&key, &dir.join("officer1.pub"));
+    let fresh = genrsa_fresh(dir.path(), "fresh.key", 2048);
+    assert!(dir.read_string("fresh.key").contains("BEGIN PRIVATE KEY"));
+    assert_ne!(dir.read("fresh.key"), dir.read("officer1.key"));
     let token = random_token();
+    assert!(!verify_openssl(
+        &fresh,
+        &token,
+        &sign_token_openssl(&key, &token)
+    ));
     let sig = sign_token_openssl(&key, &token);
     assert_eq!(sig.len(), 256);
     assert!(verify_openssl(&public, &token, &sig));
