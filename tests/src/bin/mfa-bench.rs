@@ -1,0 +1,238 @@
+//! mfa-bench: measures what a user waits for. Two figures, written into the README:
+//! the time from the signed-token prompt's last byte to the Enter that mfa-login sends
+//! (1, 3 and 7 tokens), and token signatures per second through mfa-agent beside
+//! `openssl speed rsa2048` on the same machine.
+//!
+//! Run: `cargo build --release --workspace --bins && target/release/mfa-bench`.
+//! `mfa-bench fake-cli --token F --count N --out R` is the stand-in CLI it drives.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use proto::message::{Request, Response, TokenSignRequest};
+
+const SIGNED_TOKEN_PROMPT: &str =
+    "Enter signed token file path (press enter if same as the unsigned token file): ";
+const RUNS: usize = 30;
+const SIGN_SECONDS: u64 = 3;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("fake-cli") {
+        return fake_cli(&args[1..]);
+    }
+    bench()
+}
+
+fn sibling(name: &str) -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let path = exe.with_file_name(name);
+    if !path.exists() {
+        bail!(
+            "{} is missing: run cargo build --release --workspace --bins",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// Stands in for cloudhsm-cli: writes N fresh tokens, prints the prompt, and times how long
+/// the answer takes to arrive.
+fn fake_cli(args: &[String]) -> Result<()> {
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .with_context(|| format!("fake-cli needs {name}"))
+    };
+    let token_file = flag("--token")?;
+    let count: usize = flag("--count")?.parse()?;
+    let out = flag("--out")?;
+    let tokens: Vec<serde_json::Value> = (0..count)
+        .map(|_| {
+            let token: [u8; 32] = rand::random();
+            serde_json::json!({"unsigned": STANDARD.encode(token), "signed": ""})
+        })
+        .collect();
+    let doc = serde_json::json!({"version": "2.0", "tokens": tokens});
+    std::fs::write(token_file, serde_json::to_string_pretty(&doc)?)?;
+
+    let mut stdout = std::io::stdout();
+    stdout.write_all(SIGNED_TOKEN_PROMPT.as_bytes())?;
+    stdout.flush()?;
+    let start = Instant::now();
+    let mut byte = [0u8; 1];
+    loop {
+        if std::io::stdin().read(&mut byte)? == 0 || byte[0] == b'\n' || byte[0] == b'\r' {
+            break;
+        }
+    }
+    let elapsed = start.elapsed();
+    let file = proto::tokenfile::TokenFile::parse(&std::fs::read(token_file)?)?;
+    if file.is_unsigned() {
+        bail!("Enter arrived but the token file was not signed");
+    }
+    std::fs::write(out, elapsed.as_micros().to_string())?;
+    Ok(())
+}
+
+struct Agent {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_agent(dir: &Path) -> Result<Agent> {
+    let socket = dir.join("agent.sock");
+    let child = Command::new(sibling("mfa-agent")?)
+        .args(["-D", "-a"])
+        .arg(&socket)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while UnixStream::connect(&socket).is_err() {
+        if Instant::now() > deadline {
+            bail!("mfa-agent did not start");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(Agent { child, socket })
+}
+
+fn run(cmd: &mut Command) -> Result<String> {
+    let out = cmd.output()?;
+    if !out.status.success() {
+        bail!("{:?} failed: {}", cmd, String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn bench() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let key = dir.path().join("bench.key");
+    run(Command::new("openssl")
+        .args(["genrsa", "-out"])
+        .arg(&key)
+        .arg("2048")
+        .stderr(Stdio::null()))?;
+    let agent = start_agent(dir.path())?;
+    run(Command::new(sibling("mfa-add")?)
+        .arg(&key)
+        .env("MFA_AUTH_SOCK", &agent.socket))?;
+
+    println!("machine: {} cores; {}", num_cores(), cpu_model());
+    println!();
+    println!("prompt's last byte -> Enter sent by mfa-login ({RUNS} runs each)");
+    println!("tokens  median     p95        max");
+    for count in [1usize, 3, 7] {
+        let mut micros = Vec::with_capacity(RUNS);
+        for i in 0..RUNS {
+            let token = dir.path().join(format!("t{count}-{i}.json"));
+            let out = dir.path().join(format!("r{count}-{i}"));
+            let status = Command::new(sibling("mfa-login")?)
+                .arg("--")
+                .arg(std::env::current_exe()?)
+                .args(["fake-cli", "--token"])
+                .arg(&token)
+                .args(["--count", &count.to_string(), "--out"])
+                .arg(&out)
+                .env("MFA_AUTH_SOCK", &agent.socket)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .status()?;
+            if !status.success() {
+                bail!("mfa-login run failed: {status}");
+            }
+            micros.push(std::fs::read_to_string(&out)?.trim().parse::<u64>()?);
+        }
+        micros.sort_unstable();
+        let at = |q: f64| micros[((micros.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
+        println!(
+            "{count:>6}  {:>6.1} ms  {:>6.1} ms  {:>6.1} ms",
+            at(0.5),
+            at(0.95),
+            at(1.0)
+        );
+    }
+
+    println!();
+    let (per_sec, batch) = agent_signs_per_second(&agent.socket)?;
+    println!("token signatures per second through mfa-agent (RSA-2048, one connection):");
+    println!("  1 token per request:  {per_sec:>8.0}/s");
+    println!("  7 tokens per request: {batch:>8.0}/s");
+    println!(
+        "openssl speed rsa2048, one core: {:>8.0} sign/s",
+        openssl_speed()?
+    );
+    Ok(())
+}
+
+fn agent_signs_per_second(socket: &Path) -> Result<(f64, f64)> {
+    let mut stream = UnixStream::connect(socket)?;
+    let Response::Identities(ids) = proto::client::call(&mut stream, &Request::RequestIdentities)?
+    else {
+        bail!("agent did not list identities");
+    };
+    let key_blob = ids.first().context("no key in the agent")?.key_blob.clone();
+    let mut rate = |count: usize| -> Result<f64> {
+        let request = Request::TokenSign(TokenSignRequest {
+            key_blob: key_blob.clone(),
+            tokens: (0..count).map(|_| rand::random()).collect(),
+        });
+        let start = Instant::now();
+        let mut signed = 0usize;
+        while start.elapsed() < Duration::from_secs(SIGN_SECONDS) {
+            match proto::client::call(&mut stream, &request)? {
+                Response::TokenSign(sigs) if sigs.len() == count => signed += count,
+                other => bail!("unexpected reply {other:?}"),
+            }
+        }
+        Ok(signed as f64 / start.elapsed().as_secs_f64())
+    };
+    Ok((rate(1)?, rate(7)?))
+}
+
+fn openssl_speed() -> Result<f64> {
+    let out = run(Command::new("openssl")
+        .args(["speed", "-seconds", &SIGN_SECONDS.to_string(), "rsa2048"])
+        .stderr(Stdio::null()))?;
+    // "rsa 2048 bits 0.000604s 0.000018s   1655.6  55555.6": sign/s is the third number.
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("rsa 2048 bits"))
+        .context("no rsa 2048 line in openssl speed output")?;
+    let numbers: Vec<&str> = line.split_whitespace().skip(3).collect();
+    Ok(numbers
+        .get(2)
+        .context("short openssl speed line")?
+        .parse()?)
+}
+
+fn num_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
