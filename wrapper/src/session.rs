@@ -34,6 +34,10 @@ const DRAIN_GRACE: Duration = Duration::from_secs(2);
 /// How long a child told to stop (SIGTERM) gets before SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(5);
 
+/// How long a password prompt may take to turn echo off before mfa-login refuses to type
+/// the password into it.
+const ECHO_OFF_WAIT: Duration = Duration::from_secs(2);
+
 /// Something the session loop reacts to.
 #[derive(Debug)]
 enum Event {
@@ -329,6 +333,13 @@ impl Session {
         }
         let answer = match prompt {
             Prompt::Password | Prompt::ConfirmPassword => match &self.config.password {
+                Some(_) if !self.echo_turns_off() => {
+                    self.fail(
+                        "the password prompt echoes what is typed; not typing the password",
+                        Some("type it yourself, or check the command's terminal settings"),
+                    );
+                    return;
+                }
                 Some(password) => {
                     let mut typed = zeroize::Zeroizing::new(password.as_bytes().to_vec());
                     typed.push(b'\r');
@@ -361,6 +372,20 @@ impl Session {
                 self.fail(&err.to_string(), hint.as_deref());
             }
         }
+    }
+
+    /// Waits briefly for the child to turn echo off at a password prompt: some programs
+    /// print the prompt first and change the terminal after, and a password typed in between
+    /// would be echoed to the screen.
+    fn echo_turns_off(&self) -> bool {
+        let deadline = Instant::now() + ECHO_OFF_WAIT;
+        while self.child.echo_enabled() {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
     }
 
     /// Reports a failure in one line; when nobody is at the terminal, also ends the child so
