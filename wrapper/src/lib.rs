@@ -8,7 +8,8 @@
 //! - [`prompt`]: recognises the CLI's prompts in a stream of terminal output.
 //! - [`line_tracker`]: rebuilds the command line a user typed, to find its `--token`.
 //! - [`pty`], [`terminal`], [`signals`]: the platform parts (Unix PTY, raw mode, signals).
-//! - [`session`]: mfa-login's loop tying them together; [`login`] its configuration.
+//! - [`session`]: mfa-login's loop tying them together (`session::answers`: what it types);
+//!   [`login`]: its configuration.
 //! - [`transcript`]: the `--debug` transcript, with typed secrets redacted.
 
 pub mod agent_client;

@@ -41,6 +41,16 @@ pub struct Spawned {
     pub output: Box<dyn Read + Send>,
 }
 
+/// Why [`spawn`] failed: no pseudo-terminal (mfa-login's failure) or the command would not
+/// start (found, but not executable: the shell's 126).
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error("{0:#}")]
+    Terminal(anyhow::Error),
+    #[error("{0:#}")]
+    Command(anyhow::Error),
+}
+
 /// Starts `program` (an already resolved path) with `args` in a new PTY of `size`, in `cwd`,
 /// with the terminal settings `settings` (the PTY's defaults when `None`).
 pub fn spawn(
@@ -49,13 +59,15 @@ pub fn spawn(
     cwd: &Path,
     settings: Option<&Termios>,
     size: PtySize,
-) -> anyhow::Result<Spawned> {
+) -> Result<Spawned, SpawnError> {
     let pair = native_pty_system()
         .openpty(size)
-        .context("cannot open a pseudo-terminal")?;
+        .context("cannot open a pseudo-terminal")
+        .map_err(SpawnError::Terminal)?;
     if let (Some(settings), Some(name)) = (settings, pair.master.tty_name()) {
         apply_settings(&name, settings)
-            .with_context(|| format!("cannot set up the terminal {}", name.display()))?;
+            .with_context(|| format!("cannot set up the terminal {}", name.display()))
+            .map_err(SpawnError::Terminal)?;
     }
     let mut command = CommandBuilder::new(program);
     command.args(args);
@@ -63,15 +75,20 @@ pub fn spawn(
     let child = pair
         .slave
         .spawn_command(command)
-        .with_context(|| format!("cannot start {}", program.display()))?;
+        .with_context(|| format!("cannot start {}", program.display()))
+        .map_err(SpawnError::Command)?;
     drop(pair.slave);
     let pid = child
         .process_id()
         .and_then(|id| i32::try_from(id).ok())
         .map(Pid::from_raw)
-        .context("the child has no process id")?;
-    let output = pair.master.try_clone_reader()?;
-    let writer = pair.master.take_writer()?;
+        .context("the child has no process id")
+        .map_err(SpawnError::Terminal)?;
+    let output = pair
+        .master
+        .try_clone_reader()
+        .map_err(SpawnError::Terminal)?;
+    let writer = pair.master.take_writer().map_err(SpawnError::Terminal)?;
     Ok(Spawned {
         process: PtyProcess {
             master: pair.master,

@@ -11,21 +11,19 @@
 //! of the five attempts before the account locks.
 
 use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::sys::signal::Signal;
-use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use tempfile::NamedTempFile;
 
-use crate::agent_client::{AgentClient, DEFAULT_TIMEOUT};
-use crate::line_tracker::{split_words, token_argument, LineTracker, TypedLine};
+use crate::line_tracker::{LineTracker, TypedLine};
 use crate::login::{Config, EXIT_NOT_EXECUTABLE, EXIT_OWN_FAILURE};
 use crate::prompt::{Prompt, PromptMatcher};
 use crate::pty::{self, PtyProcess};
-use crate::token_sign::LoadedTokenFile;
-use crate::{signals, terminal, Error};
+use crate::{signals, terminal};
+
+mod answers;
 
 /// How long the output may stay silent after the child exited before mfa-login stops
 /// waiting for the rest (a background process may hold the terminal open).
@@ -70,8 +68,11 @@ pub fn run(config: Config) -> i32 {
     ) {
         Ok(spawned) => spawned,
         Err(err) => {
-            terminal::notice(&format!("mfa-login: error: {err:#}"));
-            return EXIT_NOT_EXECUTABLE;
+            terminal::notice(&format!("mfa-login: error: {err}"));
+            return match err {
+                pty::SpawnError::Command(_) => EXIT_NOT_EXECUTABLE,
+                pty::SpawnError::Terminal(_) => EXIT_OWN_FAILURE,
+            };
         }
     };
     let raw = match terminal::RawMode::enter() {
@@ -402,86 +403,5 @@ impl Session {
             self.child.signal(Signal::SIGTERM);
             self.kill_deadline = Some(Instant::now() + KILL_GRACE);
         }
-    }
-
-    fn agent(&self) -> crate::Result<AgentClient> {
-        AgentClient::from_env(self.config.timeout.unwrap_or(DEFAULT_TIMEOUT))
-    }
-
-    /// Signs the token file of the current login in place.
-    fn sign_token_file(&mut self) -> crate::Result<()> {
-        let path = self.token_path()?;
-        let loaded = LoadedTokenFile::read(&path)?;
-        loaded.check_fresh(self.command_started)?;
-        let agent = self.agent()?;
-        let key = agent.choose_key(self.config.key.as_deref())?;
-        let signed = loaded.sign_and_write(&agent, &key, None, None)?;
-        self.config.transcript.event(&format!(
-            "signed {} token(s) in {} with {}",
-            signed.tokens,
-            signed.path.display(),
-            key.fingerprint
-        ));
-        Ok(())
-    }
-
-    /// The token file: `--token-file`, else `--token` in COMMAND's arguments, else the
-    /// `--token` of the command line typed at the interactive prompt. Relative paths are the
-    /// child's.
-    fn token_path(&self) -> crate::Result<PathBuf> {
-        let path = self
-            .config
-            .token_file
-            .clone()
-            .or_else(|| token_argument(&self.config.args))
-            .or_else(|| self.typed_token())
-            .ok_or(Error::NoTokenFile)?;
-        if path.is_absolute() {
-            return Ok(path);
-        }
-        let base = self
-            .child
-            .cwd()
-            .or_else(|| std::env::current_dir().ok())
-            .unwrap_or_default();
-        Ok(base.join(path))
-    }
-
-    /// `--token` of the typed line; of the echoed line when typing used keys the tracker does
-    /// not follow (history recall, completion).
-    fn typed_token(&self) -> Option<PathBuf> {
-        let from = |line: &str| token_argument(&split_words(line));
-        let typed = self.typed_line.as_ref();
-        let certain = typed.filter(|t| t.certain).and_then(|t| from(&t.text));
-        certain
-            .or_else(|| self.echoed_line.as_deref().and_then(from))
-            .or_else(|| typed.and_then(|t| from(&t.text)))
-    }
-
-    /// Writes the agent key's public key as a PEM file only the user can read, kept until the
-    /// next interactive prompt or the end of the session.
-    fn public_key_path(&mut self) -> crate::Result<PathBuf> {
-        let agent = self.agent()?;
-        let key = agent.choose_key(self.config.key.as_deref())?;
-        let pem = key
-            .public
-            .to_public_key_pem(LineEnding::LF)
-            .map_err(|e| Error::PublicKeyFile(std::io::Error::other(e.to_string())))?;
-        let mut file = tempfile::Builder::new()
-            .prefix("mfa-login-")
-            .suffix(".pem")
-            .tempfile()
-            .map_err(Error::PublicKeyFile)?;
-        file.write_all(pem.as_bytes())
-            .and_then(|()| file.as_file().sync_all())
-            .map_err(Error::PublicKeyFile)?;
-        let path = file.path().to_path_buf();
-        self.config.transcript.event(&format!(
-            "answered the public key prompt with {} ({})",
-            path.display(),
-            key.fingerprint
-        ));
-        self.public_key_file = Some(file);
-        Ok(path)
     }
 }
