@@ -1,0 +1,178 @@
+//! mfa-agent's command line and the validated configuration it turns into.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::lifetime::parse_lifetime;
+use crate::{Error, Result};
+
+const AFTER_HELP: &str = "\
+Modes:
+  mfa-agent [-c|-s]            fork, print shell commands that set MFA_AUTH_SOCK and MFA_AGENT_PID
+                               (use as: eval \"$(mfa-agent -s)\")
+  mfa-agent -D | -d            stay in the foreground (-d: also log debug lines)
+  mfa-agent -k                 kill the agent named by MFA_AGENT_PID
+  mfa-agent [options] -- CMD   run CMD with MFA_AUTH_SOCK and MFA_AGENT_PID set; the agent
+                               stops when CMD ends, and mfa-agent exits with CMD's status
+
+Socket: -a PATH, else a new private folder (0700) under $XDG_RUNTIME_DIR, else $TMPDIR, else /tmp.
+The socket is 0600; only the agent's own uid and root may use it.
+
+Log (one line per signature: time, key fingerprint, token count, peer pid, uid, executable;
+never key material or passphrases): stderr with -D or -d. A forked agent appends to
+--log-file, default $XDG_STATE_HOME/cloudhsm-mfa/agent.log (else
+~/.local/state/cloudhsm-mfa/agent.log), folder 0700, file 0600.
+
+LIFE: seconds, or a time like 90s, 10m, 1h30m, 2d, 1w (as ssh-agent -t).
+Confirm-on-use keys ask MFA_ASKPASS, else SSH_ASKPASS; with neither set they are refused.
+
+Exit status: 0 success; 1 error; 2 usage error; with -- CMD, CMD's status (128+N if it died
+of signal N, 127 if it could not be run).";
+
+/// mfa-agent: keeps CloudHSM MFA keys in memory and signs tokens for mfa-login and mfa-sign.
+#[derive(Debug, Parser)]
+#[command(name = "mfa-agent", version, after_help = AFTER_HELP)]
+pub struct Args {
+    /// Bind the socket at PATH.
+    #[arg(short = 'a', value_name = "PATH")]
+    pub bind: Option<PathBuf>,
+    /// Print C-shell commands.
+    #[arg(short = 'c', conflicts_with = "sh")]
+    pub csh: bool,
+    /// Print Bourne-shell commands.
+    #[arg(short = 's')]
+    pub sh: bool,
+    /// Stay in the foreground.
+    #[arg(short = 'D')]
+    pub foreground: bool,
+    /// Stay in the foreground and log debug lines to stderr.
+    #[arg(short = 'd', conflicts_with = "foreground")]
+    pub debug: bool,
+    /// Kill the agent named by MFA_AGENT_PID.
+    #[arg(short = 'k', conflicts_with_all = ["bind", "foreground", "debug", "lifetime", "command"])]
+    pub kill: bool,
+    /// Default lifetime of added keys.
+    #[arg(short = 't', value_name = "LIFE")]
+    pub lifetime: Option<String>,
+    /// Log file of a forked agent.
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    /// Internal: this process is the child of a forking mfa-agent.
+    #[arg(long, hide = true)]
+    pub detached: bool,
+    /// Internal: the socket's folder was made for this agent; remove it at exit.
+    #[arg(long, hide = true)]
+    pub owns_dir: bool,
+    /// Command to run with the agent (after --).
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    pub command: Vec<OsString>,
+}
+
+/// Which syntax the eval lines use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    Sh,
+    Csh,
+}
+
+/// What this invocation does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Fork an agent and print eval lines.
+    Fork(Shell),
+    /// Serve in this process (`-D`, `-d`, or the forked child).
+    Foreground { detached: bool },
+    /// Kill the agent named by MFA_AGENT_PID.
+    Kill(Shell),
+    /// Run a command beside a forked agent.
+    Command(Vec<OsString>),
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: Mode,
+    pub socket: Option<PathBuf>,
+    pub owns_dir: bool,
+    pub default_lifetime: Option<u32>,
+    pub debug: bool,
+    pub log_file: Option<PathBuf>,
+}
+
+impl Config {
+    pub fn from_args(args: Args) -> Result<Config> {
+        let shell = if args.csh {
+            Shell::Csh
+        } else if args.sh {
+            Shell::Sh
+        } else if std::env::var("SHELL").is_ok_and(|s| s.ends_with("csh")) {
+            Shell::Csh
+        } else {
+            Shell::Sh
+        };
+        let mode = if args.kill {
+            Mode::Kill(shell)
+        } else if args.detached || args.foreground || args.debug {
+            if !args.command.is_empty() {
+                return Err(Error::Agent(
+                    "a command cannot be combined with -D or -d".into(),
+                ));
+            }
+            Mode::Foreground {
+                detached: args.detached,
+            }
+        } else if !args.command.is_empty() {
+            Mode::Command(args.command)
+        } else {
+            Mode::Fork(shell)
+        };
+        let default_lifetime = args.lifetime.as_deref().map(parse_lifetime).transpose()?;
+        Ok(Config {
+            mode,
+            socket: args.bind,
+            owns_dir: args.owns_dir,
+            default_lifetime,
+            debug: args.debug,
+            log_file: args.log_file,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str]) -> Result<Config> {
+        let args = Args::try_parse_from(std::iter::once("mfa-agent").chain(args.iter().copied()))
+            .map_err(|e| Error::Agent(e.to_string()))?;
+        Config::from_args(args)
+    }
+
+    #[test]
+    fn modes_from_flags() {
+        assert_eq!(config(&["-s"]).expect("s").mode, Mode::Fork(Shell::Sh));
+        assert_eq!(config(&["-c"]).expect("c").mode, Mode::Fork(Shell::Csh));
+        assert_eq!(
+            config(&["-D", "-a", "/x"]).expect("D").mode,
+            Mode::Foreground { detached: false }
+        );
+        assert_eq!(
+            config(&["-t", "10m", "--", "sh", "-c", "exit 3"])
+                .expect("cmd")
+                .mode,
+            Mode::Command(vec!["sh".into(), "-c".into(), "exit 3".into()])
+        );
+        assert_eq!(
+            config(&["-t", "1h"]).expect("t").default_lifetime,
+            Some(3600)
+        );
+        assert!(config(&["-t", "soon"]).is_err());
+        assert!(config(&["-k", "-D"]).is_err());
+    }
+}

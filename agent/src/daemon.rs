@@ -1,0 +1,337 @@
+//! Running the agent: in the foreground, forked with eval lines, beside a command, or killing
+//! one.
+//!
+//! A daemon must not fork a running tokio runtime, and `fork` needs `unsafe`, so "forking"
+//! re-executes this program with `--detached`: the child calls `setsid`, binds the socket,
+//! reports `ready` (or its error) on a pipe and serves; the parent prints the eval lines once
+//! the socket accepts connections. The child's stderr is the log file, since a forked agent
+//! has no terminal.
+
+use std::ffi::OsString;
+use std::fs::{self, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::audit::Log;
+use crate::config::{Config, Mode, Shell};
+use crate::confirm::Confirmer;
+use crate::handler::Agent;
+use crate::hardening::harden_process;
+use crate::server::serve;
+use crate::socket::{
+    bind_socket, default_socket_base, make_default_socket_path, prepare_socket_dir,
+};
+use crate::{Error, Result};
+
+/// The line a detached child writes when its socket is ready.
+const READY: &str = "ready";
+/// How long `-k` waits for the agent to remove its socket and exit.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+
+/// Runs the configured mode and returns the process exit status.
+pub fn run(config: Config) -> Result<i32> {
+    match config.mode.clone() {
+        Mode::Foreground { detached } => run_foreground(&config, detached).map(|()| 0),
+        Mode::Fork(shell) => {
+            let (child, socket) = spawn_detached(&config)?;
+            print!("{}", eval_lines(shell, &socket, child.id()));
+            Ok(0)
+        }
+        Mode::Command(command) => run_command(&config, &command),
+        Mode::Kill(shell) => kill_agent(shell).map(|()| 0),
+    }
+}
+
+/// Serves in this process until a stop signal, then removes the socket.
+fn run_foreground(config: &Config, detached: bool) -> Result<()> {
+    if detached {
+        // Leave the caller's session so its terminal's hangup and job control do not reach
+        // us; fails only if we lead a process group, which a spawned child never does.
+        let _ = nix::unistd::setsid();
+    }
+    let log = Log::new(config.debug);
+    let result = bind_and_serve(config, detached, log);
+    if let Err(e) = &result {
+        if detached {
+            // The parent is waiting for a line; tell it why we could not start.
+            println!("error: {e}");
+        }
+        log.info(&format!("error: {e}"));
+    }
+    result
+}
+
+fn bind_and_serve(config: &Config, detached: bool, log: Log) -> Result<()> {
+    harden_process()?;
+    let (socket, owns_dir) = match &config.socket {
+        Some(path) => (absolute(path)?, config.owns_dir),
+        None => (make_default_socket_path(&default_socket_base())?, true),
+    };
+    if let Some(warning) = prepare_socket_dir(&socket)? {
+        log.info(&warning);
+    }
+    let listener = bind_socket(&socket)?;
+    let cleanup = SocketCleanup {
+        socket: socket.clone(),
+        owns_dir,
+    };
+    listener
+        .set_nonblocking(true)
+        .map_err(Error::io("set the socket non-blocking"))?;
+    log.info(&format!(
+        "mfa-agent {} listening on {} (pid {})",
+        env!("CARGO_PKG_VERSION"),
+        socket.display(),
+        std::process::id()
+    ));
+    if detached {
+        println!("{READY}");
+        let _ = std::io::stdout().flush();
+        let _ = nix::unistd::chdir("/");
+    } else {
+        print!("{}", eval_lines(Shell::Sh, &socket, std::process::id()));
+        let _ = std::io::stdout().flush();
+    }
+    let agent = Arc::new(Agent::new(
+        config.default_lifetime,
+        Confirmer::from_env(),
+        log,
+    ));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(Error::io("start the async runtime"))?;
+    runtime.block_on(async {
+        let listener = tokio::net::UnixListener::from_std(listener)
+            .map_err(Error::io("register the socket"))?;
+        serve(listener, agent).await
+    })?;
+    drop(cleanup);
+    Ok(())
+}
+
+/// Removes the socket (and the folder made for it) when the agent stops, even on error.
+struct SocketCleanup {
+    socket: PathBuf,
+    owns_dir: bool,
+}
+
+impl Drop for SocketCleanup {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.socket);
+        if self.owns_dir {
+            if let Some(dir) = self.socket.parent() {
+                let _ = fs::remove_dir(dir);
+            }
+        }
+    }
+}
+
+/// Starts a detached agent (this program with `--detached`) and waits until it serves.
+fn spawn_detached(config: &Config) -> Result<(Child, PathBuf)> {
+    let (socket, owns_dir) = match &config.socket {
+        Some(path) => (absolute(path)?, false),
+        None => (make_default_socket_path(&default_socket_base())?, true),
+    };
+    let log_file = open_log_file(config.log_file.clone())?;
+    let exe = std::env::current_exe().map_err(Error::io("find the mfa-agent program"))?;
+    let mut command = Command::new(exe);
+    command.arg("--detached").arg("-a").arg(&socket);
+    if owns_dir {
+        command.arg("--owns-dir");
+    }
+    if let Some(secs) = config.default_lifetime {
+        command.arg("-t").arg(secs.to_string());
+    }
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log_file))
+        .spawn()
+        .map_err(Error::io("start the agent process"))?;
+    let mut line = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        let _ = BufReader::new(stdout).read_line(&mut line);
+    }
+    if line.trim_end() == READY {
+        return Ok((child, socket));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let message = line.trim_end().trim_start_matches("error: ");
+    Err(Error::Agent(if message.is_empty() {
+        "the agent process exited before it was ready (see its log file)".into()
+    } else {
+        message.to_owned()
+    }))
+}
+
+fn absolute(path: &Path) -> Result<PathBuf> {
+    if path.is_absolute() {
+        return Ok(path.to_path_buf());
+    }
+    Ok(std::env::current_dir()
+        .map_err(Error::io("find the current folder"))?
+        .join(path))
+}
+
+/// The forked agent's log: `--log-file`, else `$XDG_STATE_HOME/cloudhsm-mfa/agent.log`, else
+/// `~/.local/state/cloudhsm-mfa/agent.log`; folder 0700, file 0600, appended.
+fn open_log_file(explicit: Option<PathBuf>) -> Result<fs::File> {
+    let path = match explicit {
+        Some(p) => p,
+        None => {
+            let state = std::env::var_os("XDG_STATE_HOME")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+                .ok_or_else(|| {
+                    Error::Agent("neither XDG_STATE_HOME nor HOME is set; use --log-file".into())
+                })?;
+            state.join("cloudhsm-mfa").join("agent.log")
+        }
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(Error::io(format!("create {}", dir.display())))?;
+    }
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(Error::io(format!("open the log file {}", path.display())))
+}
+
+/// `mfa-agent -- CMD ARGS...`: CMD runs with the variables set; the agent stops when it ends.
+fn run_command(config: &Config, command: &[OsString]) -> Result<i32> {
+    let (mut agent, socket) = spawn_detached(config)?;
+    let agent_pid = agent.id();
+    let status = Command::new(&command[0])
+        .args(&command[1..])
+        .env("MFA_AUTH_SOCK", &socket)
+        .env("MFA_AGENT_PID", agent_pid.to_string())
+        .status();
+    let _ = kill(Pid::from_raw(agent_pid as i32), Signal::SIGTERM);
+    let _ = agent.wait();
+    match status {
+        Ok(status) => Ok(exit_code(status)),
+        Err(e) => {
+            eprintln!("error: cannot run {}: {e}", command[0].to_string_lossy());
+            Ok(if e.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            })
+        }
+    }
+}
+
+/// The shell convention: the exit code, or 128+N for death by signal N.
+fn exit_code(status: ExitStatus) -> i32 {
+    status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1)
+}
+
+/// `-k`: stop the agent named by MFA_AGENT_PID and print the lines that unset the variables.
+fn kill_agent(shell: Shell) -> Result<()> {
+    let text = std::env::var("MFA_AGENT_PID")
+        .map_err(|_| Error::Agent("MFA_AGENT_PID is not set; no agent to kill".into()))?;
+    let pid: i32 = text
+        .trim()
+        .parse()
+        .ok()
+        .filter(|p| *p > 1)
+        .ok_or_else(|| Error::Agent(format!("MFA_AGENT_PID={text:?} is not a process id")))?;
+    kill(Pid::from_raw(pid), Signal::SIGTERM)
+        .map_err(|e| Error::Agent(format!("cannot kill agent pid {pid}: {e}")))?;
+    // Wait until it has removed its socket and exited, so the caller sees no socket left.
+    let deadline = Instant::now() + KILL_WAIT;
+    while is_running(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    print!("{}", unset_lines(shell, pid));
+    Ok(())
+}
+
+/// True while `pid` exists and is not a zombie waiting to be reaped.
+fn is_running(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => kill(Pid::from_raw(pid), None).is_ok(),
+    }
+}
+
+/// The lines for `eval`, as ssh-agent prints them.
+pub fn eval_lines(shell: Shell, socket: &Path, pid: u32) -> String {
+    let sock = shell_quote(&socket.to_string_lossy());
+    match shell {
+        Shell::Sh => format!(
+            "MFA_AUTH_SOCK={sock}; export MFA_AUTH_SOCK;\nMFA_AGENT_PID={pid}; export MFA_AGENT_PID;\necho Agent pid {pid};\n"
+        ),
+        Shell::Csh => format!(
+            "setenv MFA_AUTH_SOCK {sock};\nsetenv MFA_AGENT_PID {pid};\necho Agent pid {pid};\n"
+        ),
+    }
+}
+
+fn unset_lines(shell: Shell, pid: i32) -> String {
+    match shell {
+        Shell::Sh => {
+            format!("unset MFA_AUTH_SOCK;\nunset MFA_AGENT_PID;\necho Agent pid {pid} killed;\n")
+        }
+        Shell::Csh => format!(
+            "unsetenv MFA_AUTH_SOCK;\nunsetenv MFA_AGENT_PID;\necho Agent pid {pid} killed;\n"
+        ),
+    }
+}
+
+/// Single-quotes a path when it holds anything a shell would interpret.
+fn shell_quote(text: &str) -> String {
+    let plain = text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:,@%".contains(c));
+    if plain && !text.is_empty() {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eval_lines_match_ssh_agent() {
+        assert_eq!(
+            eval_lines(Shell::Sh, Path::new("/run/a/agent.sock"), 42),
+            "MFA_AUTH_SOCK=/run/a/agent.sock; export MFA_AUTH_SOCK;\nMFA_AGENT_PID=42; export MFA_AGENT_PID;\necho Agent pid 42;\n"
+        );
+        assert!(eval_lines(Shell::Csh, Path::new("/a b"), 7)
+            .starts_with("setenv MFA_AUTH_SOCK '/a b';\n"));
+    }
+
+    #[test]
+    fn quotes_what_a_shell_would_split() {
+        assert_eq!(shell_quote("/tmp/x"), "/tmp/x");
+        assert_eq!(shell_quote("/tmp/it's"), "'/tmp/it'\\''s'");
+    }
+}

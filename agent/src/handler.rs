@@ -1,0 +1,288 @@
+//! One request in, one response out: the agent's behaviour for every ssh-agent message and the
+//! token-sign extension, over the shared key store and lock state.
+//!
+//! Every refusal is logged with its reason and answered with FAILURE only. RSA work and the
+//! lock's slow hash run on tokio's blocking pool so they never stall other connections.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use proto::message::{
+    Constraint, Request, Response, TokenSignRequest, QUERY_EXTENSION, SIGN_RSA_SHA2_256,
+    SIGN_RSA_SHA2_512, TOKEN_SIGN_EXTENSION,
+};
+use proto::signing::sign_token;
+use rand::rngs::OsRng;
+use rsa::Pkcs1v15Sign;
+use sha2::{Digest, Sha256, Sha512};
+use zeroize::Zeroizing;
+
+use crate::audit::Log;
+use crate::confirm::Confirmer;
+use crate::keystore::{KeyEntry, KeyStore};
+use crate::lock::{LockHash, LockState};
+use crate::socket::Peer;
+
+/// Why a request was refused; logged, never sent.
+type Refusal = String;
+
+/// Everything the agent shares between connections.
+#[derive(Debug)]
+pub struct Agent {
+    keys: Mutex<KeyStore>,
+    lock: Mutex<LockState>,
+    default_lifetime: Option<u32>,
+    confirmer: Confirmer,
+    pub log: Log,
+}
+
+fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave the store half-changed (every change is one
+    // Vec operation), so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Agent {
+    pub fn new(default_lifetime: Option<u32>, confirmer: Confirmer, log: Log) -> Self {
+        Agent {
+            keys: Mutex::new(KeyStore::default()),
+            lock: Mutex::new(LockState::default()),
+            default_lifetime,
+            confirmer,
+            log,
+        }
+    }
+
+    /// The key store, for the expiry timer and the final wipe.
+    pub fn keys(&self) -> MutexGuard<'_, KeyStore> {
+        guard(&self.keys)
+    }
+
+    fn is_locked(&self) -> bool {
+        guard(&self.lock).is_locked()
+    }
+
+    /// Answers one request from `peer`.
+    pub async fn handle(self: &Arc<Self>, request: Request, peer: &Peer) -> Response {
+        let name = request_name(&request);
+        self.log
+            .debug(|| format!("{name} from {}", peer.describe()));
+        match self.dispatch(request, peer).await {
+            Ok(response) => response,
+            Err(why) => {
+                self.log
+                    .info(&format!("refused {name} from {}: {why}", peer.describe()));
+                Response::Failure
+            }
+        }
+    }
+
+    async fn dispatch(
+        self: &Arc<Self>,
+        request: Request,
+        peer: &Peer,
+    ) -> Result<Response, Refusal> {
+        if self.is_locked() {
+            match request {
+                Request::RequestIdentities => return Ok(Response::Identities(Vec::new())),
+                Request::Unlock { passphrase } => return self.unlock(passphrase).await,
+                _ => return Err("the agent is locked".into()),
+            }
+        }
+        match request {
+            Request::RequestIdentities => Ok(Response::Identities(self.keys().identities())),
+            Request::Sign {
+                key_blob,
+                data,
+                flags,
+            } => self.ssh_sign(&key_blob, data, flags, peer).await,
+            Request::TokenSign(req) => self.token_sign(req, peer).await,
+            Request::AddIdentity {
+                key,
+                comment,
+                constraints,
+            } => {
+                let key = tokio::task::spawn_blocking(move || key.to_private_key())
+                    .await
+                    .map_err(|e| format!("key check failed: {e}"))?
+                    .map_err(|e| format!("bad key: {e}"))?;
+                let mut lifetime = None;
+                let mut confirm = false;
+                for c in constraints {
+                    match c {
+                        Constraint::Lifetime(secs) => lifetime = Some(secs),
+                        Constraint::Confirm => confirm = true,
+                    }
+                }
+                let entry =
+                    KeyEntry::new(key, comment, lifetime.or(self.default_lifetime), confirm);
+                self.log.info(&format!(
+                    "added {} {:?} lifetime={} confirm={} by {}",
+                    entry.fingerprint,
+                    entry.comment,
+                    lifetime
+                        .or(self.default_lifetime)
+                        .map_or_else(|| "forever".to_owned(), |s| format!("{s}s")),
+                    confirm,
+                    peer.describe()
+                ));
+                self.keys().add(entry);
+                Ok(Response::Success)
+            }
+            Request::RemoveIdentity { key_blob } => {
+                if self.keys().remove(&key_blob) {
+                    self.log.info(&format!(
+                        "removed {} by {}",
+                        proto::key::fingerprint(&key_blob),
+                        peer.describe()
+                    ));
+                    Ok(Response::Success)
+                } else {
+                    Err("no such key".into())
+                }
+            }
+            Request::RemoveAllIdentities => {
+                let n = self.keys().clear();
+                self.log
+                    .info(&format!("removed all {n} keys by {}", peer.describe()));
+                Ok(Response::Success)
+            }
+            Request::Lock { passphrase } => {
+                let hash = tokio::task::spawn_blocking(move || LockHash::new(&passphrase))
+                    .await
+                    .map_err(|e| format!("lock failed: {e}"))?;
+                if guard(&self.lock).lock(hash) {
+                    self.log.info(&format!("locked by {}", peer.describe()));
+                    Ok(Response::Success)
+                } else {
+                    Err("already locked".into())
+                }
+            }
+            Request::Unlock { .. } => Err("the agent is not locked".into()),
+            Request::Query => Ok(Response::Query(vec![
+                QUERY_EXTENSION.to_owned(),
+                TOKEN_SIGN_EXTENSION.to_owned(),
+            ])),
+            Request::UnknownExtension { name } => Err(format!("unknown extension {name:?}")),
+            _ => Err("unsupported request".into()),
+        }
+    }
+
+    async fn unlock(&self, passphrase: Zeroizing<Vec<u8>>) -> Result<Response, Refusal> {
+        // Hashing takes the salt from the stored hash; the check runs off the async threads.
+        let salt_and_hash = {
+            let lock = guard(&self.lock);
+            lock.hash().cloned()
+        };
+        let Some(hash) = salt_and_hash else {
+            return Err("the agent is not locked".into());
+        };
+        let ok = tokio::task::spawn_blocking(move || hash.matches(&passphrase))
+            .await
+            .map_err(|e| format!("unlock failed: {e}"))?;
+        if ok {
+            guard(&self.lock).unlock();
+            self.log.info("unlocked");
+            Ok(Response::Success)
+        } else {
+            let delay = guard(&self.lock).failed();
+            tokio::time::sleep(delay).await;
+            Err(format!("wrong passphrase (answered after {delay:?})"))
+        }
+    }
+
+    /// The live key for `blob`, after asking the user when the key needs confirmation.
+    async fn key_for_use(&self, blob: &[u8], peer: &Peer) -> Result<Arc<KeyEntry>, Refusal> {
+        let entry = self
+            .keys()
+            .get(blob)
+            .ok_or_else(|| format!("no key {}", proto::key::fingerprint(blob)))?;
+        if entry.confirm {
+            self.confirmer
+                .ask(&entry.fingerprint, &entry.comment, peer)
+                .await
+                .map_err(|why| format!("confirmation for {}: {why}", entry.fingerprint))?;
+        }
+        // The user may have locked the agent while the question was open.
+        if self.is_locked() {
+            return Err("the agent is locked".into());
+        }
+        Ok(entry)
+    }
+
+    async fn ssh_sign(
+        &self,
+        blob: &[u8],
+        data: Vec<u8>,
+        flags: u32,
+        peer: &Peer,
+    ) -> Result<Response, Refusal> {
+        // SHA-1 `ssh-rsa` signatures (flags 0) are refused: OpenSSH itself disabled them by
+        // default in 8.8, and every client that talks to this agent can ask for SHA-2.
+        let algorithm = if flags & SIGN_RSA_SHA2_512 != 0 {
+            "rsa-sha2-512"
+        } else if flags & SIGN_RSA_SHA2_256 != 0 {
+            "rsa-sha2-256"
+        } else {
+            return Err(format!(
+                "ssh-rsa (SHA-1) signatures are not offered (flags {flags})"
+            ));
+        };
+        let entry = self.key_for_use(blob, peer).await?;
+        let signer = Arc::clone(&entry);
+        let signature = tokio::task::spawn_blocking(move || {
+            let (padding, digest) = if algorithm == "rsa-sha2-512" {
+                (
+                    Pkcs1v15Sign::new::<Sha512>(),
+                    Sha512::digest(&data).to_vec(),
+                )
+            } else {
+                (
+                    Pkcs1v15Sign::new::<Sha256>(),
+                    Sha256::digest(&data).to_vec(),
+                )
+            };
+            signer.key.sign_with_rng(&mut OsRng, padding, &digest)
+        })
+        .await
+        .map_err(|e| format!("signing failed: {e}"))?
+        .map_err(|e| format!("signing failed: {e}"))?;
+        self.log.signature(algorithm, &entry.fingerprint, 0, peer);
+        Ok(Response::Sign {
+            signature: proto::message::ssh_signature_blob(algorithm, &signature),
+        })
+    }
+
+    async fn token_sign(&self, req: TokenSignRequest, peer: &Peer) -> Result<Response, Refusal> {
+        let entry = self.key_for_use(&req.key_blob, peer).await?;
+        let signer = Arc::clone(&entry);
+        let count = req.tokens.len();
+        let signatures = tokio::task::spawn_blocking(move || {
+            req.tokens
+                .iter()
+                .map(|t| sign_token(&signer.key, t))
+                .collect::<proto::Result<Vec<_>>>()
+        })
+        .await
+        .map_err(|e| format!("signing failed: {e}"))?
+        .map_err(|e| format!("signing failed: {e}"))?;
+        self.log.signature("token", &entry.fingerprint, count, peer);
+        Ok(Response::TokenSign(signatures))
+    }
+}
+
+/// A short name for the log; never the request's contents.
+fn request_name(request: &Request) -> &'static str {
+    match request {
+        Request::RequestIdentities => "request-identities",
+        Request::Sign { .. } => "sign",
+        Request::AddIdentity { .. } => "add-identity",
+        Request::RemoveIdentity { .. } => "remove-identity",
+        Request::RemoveAllIdentities => "remove-all-identities",
+        Request::Lock { .. } => "lock",
+        Request::Unlock { .. } => "unlock",
+        Request::Query => "query",
+        Request::TokenSign(_) => "token-sign",
+        Request::UnknownExtension { .. } => "unknown-extension",
+        _ => "unknown-request",
+    }
+}

@@ -1,0 +1,156 @@
+//! The keys the agent holds: private key, public blob, comment, lifetime and confirm flag.
+//!
+//! `rsa::RsaPrivateKey` zeroizes itself on drop. Entries are shared as `Arc` so a signature in
+//! progress keeps its key alive; the key is wiped when the last holder lets go after a remove,
+//! an expiry or the agent's exit.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use proto::key::{fingerprint, public_key_blob};
+use proto::message::Identity;
+use rsa::traits::PublicKeyParts;
+use rsa::RsaPrivateKey;
+
+/// One key held by the agent.
+pub struct KeyEntry {
+    pub key: RsaPrivateKey,
+    pub blob: Vec<u8>,
+    pub comment: String,
+    pub fingerprint: String,
+    pub bits: usize,
+    pub expires: Option<Instant>,
+    pub confirm: bool,
+}
+
+impl std::fmt::Debug for KeyEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyEntry")
+            .field("fingerprint", &self.fingerprint)
+            .field("comment", &self.comment)
+            .field("expires", &self.expires)
+            .field("confirm", &self.confirm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyEntry {
+    pub fn new(key: RsaPrivateKey, comment: String, lifetime: Option<u32>, confirm: bool) -> Self {
+        let public = key.to_public_key();
+        let blob = public_key_blob(&public);
+        KeyEntry {
+            fingerprint: fingerprint(&blob),
+            bits: public.n().bits(),
+            key,
+            blob,
+            comment,
+            expires: lifetime.map(|s| Instant::now() + Duration::from_secs(u64::from(s))),
+            confirm,
+        }
+    }
+
+    fn is_expired(&self, now: Instant) -> bool {
+        self.expires.is_some_and(|t| t <= now)
+    }
+}
+
+/// The agent's keys, in the order they were added.
+#[derive(Debug, Default)]
+pub struct KeyStore {
+    entries: Vec<Arc<KeyEntry>>,
+}
+
+impl KeyStore {
+    /// Adds a key; adding a key already held replaces it (new comment and constraints), as
+    /// OpenSSH's agent does.
+    pub fn add(&mut self, entry: KeyEntry) {
+        self.entries.retain(|e| e.blob != entry.blob);
+        self.entries.push(Arc::new(entry));
+    }
+
+    /// Removes the key with this public blob; false if there was none.
+    pub fn remove(&mut self, blob: &[u8]) -> bool {
+        let before = self.entries.len();
+        self.entries.retain(|e| e.blob != blob);
+        self.entries.len() != before
+    }
+
+    /// Removes every key and returns how many there were.
+    pub fn clear(&mut self) -> usize {
+        let n = self.entries.len();
+        self.entries.clear();
+        n
+    }
+
+    /// Drops expired keys and returns their fingerprints.
+    pub fn expire(&mut self, now: Instant) -> Vec<String> {
+        let mut gone = Vec::new();
+        self.entries.retain(|e| {
+            let expired = e.is_expired(now);
+            if expired {
+                gone.push(e.fingerprint.clone());
+            }
+            !expired
+        });
+        gone
+    }
+
+    /// The live key with this public blob.
+    pub fn get(&self, blob: &[u8]) -> Option<Arc<KeyEntry>> {
+        let now = Instant::now();
+        self.entries
+            .iter()
+            .find(|e| e.blob == blob && !e.is_expired(now))
+            .cloned()
+    }
+
+    /// The live keys as an identities answer.
+    pub fn identities(&self) -> Vec<Identity> {
+        let now = Instant::now();
+        self.entries
+            .iter()
+            .filter(|e| !e.is_expired(now))
+            .map(|e| Identity {
+                key_blob: e.blob.clone(),
+                comment: e.comment.clone(),
+            })
+            .collect()
+    }
+
+    /// When the next key expires, for the expiry timer.
+    pub fn next_expiry(&self) -> Option<Instant> {
+        self.entries.iter().filter_map(|e| e.expires).min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::OsRng;
+    use std::sync::OnceLock;
+
+    fn key() -> RsaPrivateKey {
+        static KEY: OnceLock<RsaPrivateKey> = OnceLock::new();
+        KEY.get_or_init(|| RsaPrivateKey::new(&mut OsRng, 2048).expect("key"))
+            .clone()
+    }
+
+    #[test]
+    fn add_replaces_remove_and_expire() {
+        let mut store = KeyStore::default();
+        store.add(KeyEntry::new(key(), "a".into(), None, false));
+        store.add(KeyEntry::new(key(), "b".into(), Some(1), false));
+        let ids = store.identities();
+        assert_eq!(ids.len(), 1);
+        assert_eq!(ids[0].comment, "b");
+        let blob = ids[0].key_blob.clone();
+        assert!(store.get(&blob).is_some());
+        let later = Instant::now() + Duration::from_secs(2);
+        assert_eq!(store.expire(later).len(), 1);
+        assert!(store.get(&blob).is_none());
+        assert!(!store.remove(&blob));
+        store.add(KeyEntry::new(key(), "c".into(), None, true));
+        assert!(store.remove(&blob));
+        assert_eq!(store.clear(), 0);
+    }
+}
