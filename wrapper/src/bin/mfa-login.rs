@@ -55,7 +55,7 @@ struct Args {
     #[arg(long, value_name = "F")]
     password_file: Option<PathBuf>,
     /// Seconds to wait for the agent; without a terminal on stdin, also for the whole run.
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(1..))]
     timeout: Option<u64>,
     /// Write a transcript to stderr (passwords and anything typed without echo redacted).
     #[arg(short = 'v', long)]

@@ -43,7 +43,7 @@ struct Args {
     #[arg(short = 'y', long)]
     yes: bool,
     /// Seconds to wait for the agent's answer.
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(1..))]
     timeout: Option<u64>,
     /// The token file.
     file: PathBuf,
