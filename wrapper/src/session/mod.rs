@@ -171,7 +171,7 @@ impl Session {
     fn new(config: Config, child: PtyProcess, attended: bool) -> Self {
         let attended = attended || std::io::stdin().is_terminal();
         let run_deadline = match (attended, config.timeout) {
-            (false, Some(limit)) => Some(Instant::now() + limit),
+            (false, Some(limit)) => Instant::now().checked_add(limit),
             _ => None,
         };
         Session {
