@@ -1,1 +1,210 @@
-//! (to be written)
+//! mfa-sign against a real mfa-agent: each of the four token-file kinds is signed and every
+//! signature verifies with `openssl pkeyutl -verify`; refusals leave the file untouched.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use cloudhsm_mfa_tests::harness::agent::Agent;
+
+use super::login::agent_in;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use cloudhsm_mfa_tests::harness::bins::bin;
+use cloudhsm_mfa_tests::harness::openssl::{genrsa, public_key_pem, verify_openssl, Token};
+use cloudhsm_mfa_tests::harness::pty::{Exit, Pty};
+use cloudhsm_mfa_tests::harness::workdir::{mode, set_mode, WorkDir};
+use serde_json::Value;
+
+/// The unsigned token files proto's test vectors hold, one of each kind.
+fn vector(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../proto/tests/data/files")
+        .join(name)
+}
+
+fn mfa_sign(agent: &Agent, args: &[&str]) -> Output {
+    Command::new(bin("mfa-sign"))
+        .args(args)
+        .env("MFA_AUTH_SOCK", agent.socket())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run mfa-sign")
+}
+
+fn b64(value: &Value) -> Vec<u8> {
+    STANDARD
+        .decode(value.as_str().expect("a base64 string"))
+        .expect("base64")
+}
+
+fn token(value: &Value) -> Token {
+    b64(value).as_slice().try_into().expect("32 bytes")
+}
+
+/// (token, signature) pairs of a signed file of any kind, read with plain JSON.
+fn signed_pairs(path: &Path, approver: &str) -> Vec<(Token, Vec<u8>)> {
+    let doc: Value = serde_json::from_slice(&fs::read(path).expect("read")).expect("JSON");
+    if let Some(tokens) = doc["tokens"].as_array() {
+        return tokens
+            .iter()
+            .map(|t| (token(&t["unsigned"]), b64(&t["signed"])))
+            .collect();
+    }
+    if let Some(data) = doc["Data"].as_array() {
+        return data
+            .iter()
+            .map(|t| (token(&t["Digest"]), b64(&t["Signature"])))
+            .collect();
+    }
+    let mine = doc["signatures"]
+        .as_array()
+        .expect("signatures")
+        .iter()
+        .find(|s| s["username"] == approver)
+        .expect("the approver's signature");
+    vec![(token(&doc["token"]), b64(&mine["signature"]))]
+}
+
+#[test]
+fn every_kind_is_signed_and_openssl_verifies() {
+    let dir = WorkDir::new();
+    let key = genrsa(dir.path(), "signer.key", 2048);
+    let public = public_key_pem(&key, &dir.join("signer.pub"));
+    let agent = agent_in(&dir, "agent");
+    agent.add_key(&key);
+    for (name, count) in [
+        ("mfa-login.json", 3),
+        ("quorum-registration.json", 2),
+        ("quorum-approval.json", 1),
+        ("legacy-authdata.json", 3),
+    ] {
+        let path = dir.join(name);
+        fs::copy(vector(name), &path).expect("copy the vector");
+        set_mode(&path, 0o640);
+        let output = mfa_sign(
+            &agent,
+            &["--approver", "officer3", path.to_str().expect("UTF-8")],
+        );
+        assert!(output.status.success(), "{name}: {output:?}");
+        let pairs = signed_pairs(&path, "officer3");
+        assert_eq!(pairs.len(), count, "{name}");
+        for (token, signature) in pairs {
+            assert!(
+                verify_openssl(&public, &token, &signature),
+                "{name}: openssl verifies"
+            );
+        }
+        assert_eq!(mode(&path), 0o640, "{name}: permissions kept");
+    }
+    // The approval keeps the earlier approver's signature beside ours.
+    let approval = dir.read_string("quorum-approval.json");
+    assert!(approval.contains("officer2") && approval.contains("officer3"));
+
+    // -o writes elsewhere and leaves the input as it was.
+    let input = dir.join("input.json");
+    fs::copy(vector("mfa-login.json"), &input).expect("copy");
+    let out = dir.join("out.json");
+    let output = mfa_sign(
+        &agent,
+        &[
+            "-o",
+            out.to_str().expect("UTF-8"),
+            input.to_str().expect("UTF-8"),
+        ],
+    );
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        fs::read(&input).expect("read"),
+        fs::read(vector("mfa-login.json")).expect("read")
+    );
+    for (token, signature) in signed_pairs(&out, "") {
+        assert!(verify_openssl(&public, &token, &signature));
+    }
+}
+
+#[test]
+fn refusals_say_why_and_leave_the_file_untouched() {
+    let dir = WorkDir::new();
+    let agent = agent_in(&dir, "agent");
+    agent.add_key(&genrsa(dir.path(), "signer.key", 2048));
+    let tampered = fs::read_to_string(vector("quorum-registration.json"))
+        .expect("read")
+        .replacen("cXVvcnVt", "cXVvcnVu", 1);
+    let signed = fs::read(vector("mfa-login.signed.json")).expect("read");
+    let cases: [(&str, Vec<u8>, &[&str], &str); 4] = [
+        (
+            "approval.json",
+            fs::read(vector("quorum-approval.json")).expect("read"),
+            &[],
+            "--approver",
+        ),
+        (
+            "tampered.json",
+            tampered.into_bytes(),
+            &[],
+            "not the SHA-256 of its approval_data",
+        ),
+        ("signed.json", signed, &[], "already signed"),
+        (
+            "bad.json",
+            b"{\"tokens\": 3}".to_vec(),
+            &[],
+            "unknown token file",
+        ),
+    ];
+    for (name, contents, args, expected) in cases {
+        let path = dir.write(name, &contents);
+        let mut all: Vec<&str> = args.to_vec();
+        all.push(path.to_str().expect("UTF-8"));
+        let output = mfa_sign(&agent, &all);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{name}: {stderr}");
+        assert!(
+            stderr.contains("mfa-sign: error:") && stderr.contains(expected),
+            "{name}: {stderr}"
+        );
+        assert_eq!(fs::read(&path).expect("read"), contents, "{name} untouched");
+    }
+    // No agent at all.
+    let path = dir.write(
+        "lonely.json",
+        fs::read(vector("mfa-login.json")).expect("read"),
+    );
+    let output = Command::new(bin("mfa-sign"))
+        .arg(&path)
+        .env_remove("MFA_AUTH_SOCK")
+        .output()
+        .expect("run mfa-sign");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr.contains("MFA_AUTH_SOCK is not set") && stderr.contains("hint:"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_quorum_approval_on_a_terminal_is_shown_and_confirmed_first() {
+    let dir = WorkDir::new();
+    let agent = agent_in(&dir, "agent");
+    agent.add_key(&genrsa(dir.path(), "signer.key", 2048));
+    let path = dir.join("approval.json");
+    fs::copy(vector("quorum-approval.json"), &path).expect("copy");
+    let original = fs::read(&path).expect("read");
+    for (answer, code) in [("n", 1), ("y", 0)] {
+        let mut command = Command::new(bin("mfa-sign"));
+        command
+            .args(["--approver", "officer3"])
+            .arg(&path)
+            .env("MFA_AUTH_SOCK", agent.socket());
+        let mut pty = Pty::spawn(command);
+        pty.expect("Quorum approval data (58 bytes)");
+        pty.expect("for: key-share 0");
+        pty.expect("Sign this approval? [y/N]");
+        pty.send_line(answer);
+        assert_eq!(pty.wait(), Exit::Code(code), "answer {answer}");
+        let now = fs::read(&path).expect("read");
+        assert_eq!(now == original, answer == "n", "signed only after yes");
+    }
+}
