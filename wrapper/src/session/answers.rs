@@ -17,9 +17,17 @@ impl Session {
         AgentClient::from_env(self.config.timeout.unwrap_or(DEFAULT_TIMEOUT))
     }
 
-    /// Signs the token file of the current login in place.
-    pub(super) fn sign_token_file(&mut self) -> crate::Result<()> {
-        let path = self.token_path()?;
+    /// Signs the token file of the current login in place; returns what to type at the
+    /// prompt: Enter alone when the file is the one the CLI wrote, else its path and Enter.
+    pub(super) fn answer_token_prompt(&mut self) -> crate::Result<Vec<u8>> {
+        let cli_file = token_argument(&self.config.args)
+            .or_else(|| self.typed_token())
+            .map(|path| self.child_path(path));
+        let path = match (&self.config.token_file, &cli_file) {
+            (Some(chosen), _) => self.child_path(chosen.clone()),
+            (None, Some(cli)) => cli.clone(),
+            (None, None) => return Err(Error::NoTokenFile),
+        };
         let loaded = LoadedTokenFile::read(&path)?;
         loaded.check_fresh(self.command_started)?;
         let agent = self.agent()?;
@@ -31,29 +39,30 @@ impl Session {
             signed.path.display(),
             key.fingerprint
         ));
-        Ok(())
+        let same_file = cli_file
+            .and_then(|cli| std::fs::canonicalize(cli).ok())
+            .is_some_and(|cli| cli == signed.path);
+        let mut typed = if same_file {
+            Vec::new()
+        } else {
+            // `--token-file` names a file the CLI may not know: say which one was signed.
+            signed.path.into_os_string().into_encoded_bytes()
+        };
+        typed.push(b'\r');
+        Ok(typed)
     }
 
-    /// The token file: `--token-file`, else `--token` in COMMAND's arguments, else the
-    /// `--token` of the command line typed at the interactive prompt. Relative paths are the
-    /// child's.
-    pub(super) fn token_path(&self) -> crate::Result<PathBuf> {
-        let path = self
-            .config
-            .token_file
-            .clone()
-            .or_else(|| token_argument(&self.config.args))
-            .or_else(|| self.typed_token())
-            .ok_or(Error::NoTokenFile)?;
+    /// A path as COMMAND means it: relative paths start in its working directory.
+    fn child_path(&self, path: PathBuf) -> PathBuf {
         if path.is_absolute() {
-            return Ok(path);
+            return path;
         }
         let base = self
             .child
             .cwd()
             .or_else(|| std::env::current_dir().ok())
             .unwrap_or_default();
-        Ok(base.join(path))
+        base.join(path)
     }
 
     /// `--token` of the typed line; of the echoed line when typing used keys the tracker does

@@ -350,8 +350,8 @@ impl Session {
                 None => Ok(None),
             },
             Prompt::SignedTokenFile => self
-                .sign_token_file()
-                .map(|()| Some(zeroize::Zeroizing::new(b"\r".to_vec()))),
+                .answer_token_prompt()
+                .map(|typed| Some(zeroize::Zeroizing::new(typed))),
             Prompt::PublicKeyFile => self.public_key_path().map(|path| {
                 let mut typed = path.into_os_string().into_encoded_bytes();
                 typed.push(b'\r');
