@@ -25,7 +25,7 @@ use crate::config::{Config, Mode, Shell};
 use crate::confirm::Confirmer;
 use crate::handler::Agent;
 use crate::hardening::harden_process;
-use crate::server::serve;
+use crate::server::{serve, StopSignals};
 use crate::socket::{
     bind_socket, default_socket_base, make_default_socket_path, prepare_socket_dir,
 };
@@ -61,8 +61,9 @@ fn run_foreground(config: &Config, detached: bool) -> Result<()> {
     let result = bind_and_serve(config, detached, log);
     if let Err(e) = &result {
         if detached {
-            // The parent is waiting for a line; tell it why we could not start.
-            println!("error: {e}");
+            // The parent may be waiting for a line; tell it why we could not start. It may
+            // also be gone, so a failed write is not an error of its own.
+            let _ = writeln!(std::io::stdout(), "error: {e}");
         }
         log.info(&format!("error: {e}"));
     }
@@ -71,52 +72,58 @@ fn run_foreground(config: &Config, detached: bool) -> Result<()> {
 
 fn bind_and_serve(config: &Config, detached: bool, log: Log) -> Result<()> {
     harden_process()?;
-    let (socket, owns_dir) = match &config.socket {
-        Some(path) => (absolute(path)?, config.owns_dir),
-        None => (make_default_socket_path(&default_socket_base())?, true),
-    };
-    if let Some(warning) = prepare_socket_dir(&socket)? {
-        log.info(&warning);
-    }
-    let listener = bind_socket(&socket)?;
-    let cleanup = SocketCleanup {
-        socket: socket.clone(),
-        owns_dir,
-    };
-    listener
-        .set_nonblocking(true)
-        .map_err(Error::io("set the socket non-blocking"))?;
-    log.info(&format!(
-        "mfa-agent {} listening on {} (pid {})",
-        env!("CARGO_PKG_VERSION"),
-        socket.display(),
-        std::process::id()
-    ));
-    if detached {
-        println!("{READY}");
-        let _ = std::io::stdout().flush();
-        let _ = nix::unistd::chdir("/");
-    } else {
-        print!("{}", eval_lines(Shell::Sh, &socket, std::process::id()));
-        let _ = std::io::stdout().flush();
-    }
-    let agent = Arc::new(Agent::new(
-        config.default_lifetime,
-        Confirmer::from_env(),
-        log,
-    ));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(Error::io("start the async runtime"))?;
     runtime.block_on(async {
+        // Catch stop signals before anyone can connect, so the socket is always removed.
+        let signals = StopSignals::install()?;
+        let (socket, owns_dir) = match &config.socket {
+            Some(path) => (absolute(path)?, config.owns_dir),
+            None => (make_default_socket_path(&default_socket_base())?, true),
+        };
+        if let Some(warning) = prepare_socket_dir(&socket)? {
+            log.info(&warning);
+        }
+        let listener = bind_socket(&socket)?;
+        let cleanup = SocketCleanup {
+            socket: socket.clone(),
+            owns_dir,
+        };
+        listener
+            .set_nonblocking(true)
+            .map_err(Error::io("set the socket non-blocking"))?;
         let listener = tokio::net::UnixListener::from_std(listener)
             .map_err(Error::io("register the socket"))?;
-        serve(listener, agent).await
-    })?;
-    drop(cleanup);
-    Ok(())
+        log.info(&format!(
+            "mfa-agent {} listening on {} (pid {})",
+            env!("CARGO_PKG_VERSION"),
+            socket.display(),
+            std::process::id()
+        ));
+        let mut stdout = std::io::stdout();
+        if detached {
+            let _ = writeln!(stdout, "{READY}").and_then(|()| stdout.flush());
+            let _ = nix::unistd::chdir("/");
+        } else {
+            let _ = write!(
+                stdout,
+                "{}",
+                eval_lines(Shell::Sh, &socket, std::process::id())
+            )
+            .and_then(|()| stdout.flush());
+        }
+        let agent = Arc::new(Agent::new(
+            config.default_lifetime,
+            Confirmer::from_env(),
+            log,
+        ));
+        serve(listener, agent, signals).await?;
+        drop(cleanup);
+        Ok(())
+    })
 }
 
 /// Removes the socket (and the folder made for it) when the agent stops, even on error.

@@ -167,9 +167,10 @@ impl KeyFile {
                 let plain = info
                     .decrypt(passphrase.ok_or_else(need)?)
                     .map_err(|e| match e {
-                        pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::DecryptFailed) => {
-                            wrong()
-                        }
+                        // pkcs5 0.7 reports bad padding as EncryptFailed even when decrypting.
+                        pkcs8::Error::EncryptedPrivateKey(
+                            pkcs8::pkcs5::Error::DecryptFailed | pkcs8::pkcs5::Error::EncryptFailed,
+                        ) => wrong(),
                         other => bad("cannot decrypt", &other),
                     })?;
                 rsa_from_pkcs8(name, plain.as_bytes()).map_err(|_| wrong())?

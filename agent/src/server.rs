@@ -12,7 +12,7 @@ use proto::message::{Request, Response};
 use proto::wire::{frame, frame_len};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use zeroize::Zeroizing;
 
 use crate::handler::Agent;
@@ -22,11 +22,38 @@ use crate::{Error, Result};
 /// How often expired keys are dropped.
 const EXPIRY_TICK: Duration = Duration::from_millis(500);
 
+/// The signals that stop the agent, caught from the moment this exists.
+///
+/// Create it before the socket accepts anyone: a signal that arrives earlier would kill the
+/// agent without removing its socket.
+pub struct StopSignals {
+    term: Signal,
+    hup: Signal,
+    int: Signal,
+}
+
+impl StopSignals {
+    /// Installs the handlers; must run inside the tokio runtime.
+    pub fn install() -> Result<StopSignals> {
+        Ok(StopSignals {
+            term: signal(SignalKind::terminate()).map_err(Error::io("SIGTERM handler"))?,
+            hup: signal(SignalKind::hangup()).map_err(Error::io("SIGHUP handler"))?,
+            int: signal(SignalKind::interrupt()).map_err(Error::io("SIGINT handler"))?,
+        })
+    }
+}
+
 /// Serves until a stop signal arrives, then wipes every key and returns the signal's name.
-pub async fn serve(listener: UnixListener, agent: Arc<Agent>) -> Result<&'static str> {
-    let mut term = signal(SignalKind::terminate()).map_err(Error::io("SIGTERM handler"))?;
-    let mut hup = signal(SignalKind::hangup()).map_err(Error::io("SIGHUP handler"))?;
-    let mut int = signal(SignalKind::interrupt()).map_err(Error::io("SIGINT handler"))?;
+pub async fn serve(
+    listener: UnixListener,
+    agent: Arc<Agent>,
+    signals: StopSignals,
+) -> Result<&'static str> {
+    let StopSignals {
+        mut term,
+        mut hup,
+        mut int,
+    } = signals;
     let mut expiry = tokio::time::interval(EXPIRY_TICK);
     let stopped_by = loop {
         tokio::select! {

@@ -1,7 +1,7 @@
 //! A running mfa-agent for one test: spawned in the foreground on a socket in the test's
 //! folder, ready when the socket accepts, stopped when dropped.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,8 @@ use super::bins::bin;
 /// How long an agent may take to start or stop before the test fails.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// An mfa-agent child process (`mfa-agent -D -a DIR/agent.sock`), logging to `DIR/agent.log`.
+/// An mfa-agent child process (`mfa-agent -d -a DIR/agent.sock`: foreground like `-D`, with
+/// debug lines), logging to `DIR/agent.log`.
 #[derive(Debug)]
 pub struct Agent {
     child: Child,
@@ -33,6 +34,13 @@ impl Agent {
     /// Like [`Agent::start`], with extra mfa-agent arguments (e.g. `["-t", "10m"]`) and
     /// debug logging (`-d`).
     pub fn start_with(dir: &Path, args: &[&str]) -> Agent {
+        Agent::start_with_env(dir, args, &[])
+    }
+
+    /// Like [`Agent::start_with`], with extra environment variables for the agent (e.g.
+    /// `MFA_ASKPASS` for confirm-on-use keys). The agent does not inherit the test's
+    /// `MFA_ASKPASS` or `SSH_ASKPASS`.
+    pub fn start_with_env(dir: &Path, args: &[&str], env: &[(&str, &OsStr)]) -> Agent {
         let socket = dir.join("agent.sock");
         let log = dir.join("agent.log");
         let log_file = fs::File::create(&log).expect("create the agent log");
@@ -41,6 +49,9 @@ impl Agent {
             .arg("-a")
             .arg(&socket)
             .args(args)
+            .env_remove("MFA_ASKPASS")
+            .env_remove("SSH_ASKPASS")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file)

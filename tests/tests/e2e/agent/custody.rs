@@ -1,0 +1,201 @@
+//! Custody of the socket: private folder and socket modes, other uids refused even when the
+//! modes would let them in, hardening of the running agent, and clients that send garbage,
+//! truncated or oversized frames, stall, or come fifty at once.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::Instant;
+
+use cloudhsm_mfa_tests::harness::agent::Agent;
+use cloudhsm_mfa_tests::harness::bins::bin;
+use cloudhsm_mfa_tests::harness::openssl::{genrsa, random_token, sign_token_openssl};
+use cloudhsm_mfa_tests::harness::workdir::{mode, set_mode, WorkDir};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use proto::message::{Request, Response};
+use proto::wire::frame;
+
+use super::{call, identities, only_key, path_str, stderr, token_sign, DEADLINE};
+
+#[test]
+fn socket_is_0600_in_a_0700_folder_and_the_agent_is_hardened() {
+    let dir = WorkDir::new();
+    // A folder that does not exist yet is created 0700.
+    let sub = dir.join("fresh");
+    let socket = sub.join("agent.sock");
+    let mut child = Command::new(bin("mfa-agent"))
+        .args(["-D", "-a", path_str(&socket)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn mfa-agent");
+    let deadline = Instant::now() + DEADLINE;
+    while UnixStream::connect(&socket).is_err() {
+        assert!(Instant::now() < deadline, "the agent did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(mode(&sub), 0o700);
+    assert_eq!(mode(&socket), 0o600);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id()))
+        .expect("read the agent's limits");
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).expect("stop the agent");
+    child.wait().expect("wait for the agent");
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .expect("core limit line");
+    assert_eq!(
+        core.split_whitespace().skip(4).take(2).collect::<Vec<_>>(),
+        ["0", "0"],
+        "{core}"
+    );
+}
+
+#[test]
+fn another_uid_is_refused_even_when_the_socket_mode_allows_it() {
+    if !nix::unistd::Uid::effective().is_root() {
+        println!("skipped: needs root to run a client as a second user (nobody)");
+        return;
+    }
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        println!("skipped: setpriv is not installed");
+        return;
+    }
+    let dir = WorkDir::new();
+    let key = genrsa(dir.path(), "custody.key", 2048);
+    let agent = Agent::start(dir.path());
+    agent.add_key(&key);
+    set_mode(dir.path(), 0o755);
+    set_mode(agent.socket(), 0o666);
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "ssh-add",
+            "-l",
+        ])
+        .envs(agent.env())
+        .env("HOME", "/")
+        .output()
+        .expect("run setpriv");
+    let log = agent.log_text();
+    assert!(
+        !out.status.success(),
+        "uid 65534 listed the keys: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        log.contains("refused a connection from another user") && log.contains("uid=65534"),
+        "no refusal in the log (ssh-add said: {}):\n{log}",
+        stderr(&out)
+    );
+    // Our own uid is still served.
+    assert_eq!(identities(&agent).len(), 1);
+}
+
+/// Opens a connection, sends `bytes`, and returns what the agent sent back before closing
+/// (or before the read timed out).
+fn send_raw(agent: &Agent, bytes: &[u8]) -> Vec<u8> {
+    let mut stream = UnixStream::connect(agent.socket()).expect("connect");
+    stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    // The agent may close before reading everything; a broken pipe is fine.
+    let _ = stream.write_all(bytes);
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    reply
+}
+
+#[test]
+fn broken_and_hostile_clients_leave_the_agent_serving() {
+    let dir = WorkDir::new();
+    let key = genrsa(dir.path(), "hostile.key", 2048);
+    let agent = Agent::start(dir.path());
+    agent.add_key(&key);
+    let failure = frame(&[proto::message::id::FAILURE]);
+
+    // Garbage: its first four bytes declare a frame far over the cap, so the agent hangs up.
+    assert!(send_raw(&agent, b"GET / HTTP/1.1\r\n\r\n").is_empty());
+    // A 300 KiB frame closes the connection without an answer.
+    let mut big = frame(&vec![proto::message::id::SIGN_REQUEST; 300 * 1024]);
+    big.truncate(64 * 1024);
+    assert!(send_raw(&agent, &big).is_empty());
+    // A truncated frame: the agent waits for the rest, then sees the client go.
+    let mut truncated = frame(&Request::RequestIdentities.encode());
+    truncated.extend_from_slice(&[0, 0, 0, 100, 13, 0]);
+    let reply = send_raw(&agent, &truncated);
+    assert!(
+        matches!(
+            Response::decode(reply.get(4..).unwrap_or(&[])),
+            Ok(Response::Identities(_))
+        ),
+        "the request before the truncated frame was not answered: {reply:?}"
+    );
+    // Unknown and malformed messages get FAILURE and the connection goes on.
+    let mut several = frame(&[200]);
+    several.extend(frame(&[proto::message::id::SIGN_REQUEST, 0, 0]));
+    several.extend(frame(&Request::RequestIdentities.encode()));
+    let reply = send_raw(&agent, &several);
+    assert!(reply.starts_with(&failure), "{reply:?}");
+    assert!(reply[failure.len()..].starts_with(&failure), "{reply:?}");
+    let rest = &reply[2 * failure.len()..];
+    match Response::decode(&rest[4..]) {
+        Ok(Response::Identities(ids)) => assert_eq!(ids.len(), 1),
+        other => panic!("third answer {other:?}"),
+    }
+
+    // A client that stalls mid-frame does not block anyone else.
+    let mut stalled = UnixStream::connect(agent.socket()).expect("connect");
+    stalled.write_all(&[0, 0, 1]).expect("write");
+    let blob = only_key(&agent);
+    let token = random_token();
+    assert_eq!(
+        token_sign(agent.socket(), &blob, &[token]),
+        Response::TokenSign(vec![sign_token_openssl(&key, &token)])
+    );
+    drop(stalled);
+    assert!(matches!(
+        call(agent.socket(), &Request::Query),
+        Response::Query(_)
+    ));
+}
+
+#[test]
+fn fifty_clients_at_once_each_get_their_signature() {
+    let dir = WorkDir::new();
+    let key = genrsa(dir.path(), "fifty.key", 2048);
+    let agent = Agent::start(dir.path());
+    agent.add_key(&key);
+    let blob = only_key(&agent);
+    let tokens: Vec<[u8; 32]> = (0..50).map(|_| random_token()).collect();
+    let expected: Vec<Vec<u8>> = tokens.iter().map(|t| sign_token_openssl(&key, t)).collect();
+    let socket = agent.socket().to_path_buf();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(tokens.len()));
+    let handles: Vec<_> = tokens
+        .iter()
+        .map(|token| {
+            let (socket, blob, token) = (socket.clone(), blob.clone(), *token);
+            let barrier = barrier.clone();
+            thread::spawn(move || {
+                let mut stream = UnixStream::connect(&socket).expect("connect");
+                stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+                barrier.wait();
+                let request = Request::TokenSign(proto::message::TokenSignRequest {
+                    key_blob: blob,
+                    tokens: vec![token],
+                });
+                proto::client::call(&mut stream, &request).expect("reply")
+            })
+        })
+        .collect();
+    for (handle, want) in handles.into_iter().zip(expected) {
+        assert_eq!(
+            handle.join().expect("client thread"),
+            Response::TokenSign(vec![want])
+        );
+    }
+    assert_eq!(agent.log_text().matches("tokens=1 ").count(), 50);
+}

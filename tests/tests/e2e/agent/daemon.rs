@@ -1,0 +1,189 @@
+//! mfa-agent as a program: eval lines in sh and csh, -k, a command run beside the agent, stop
+//! signals, and stale sockets.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use cloudhsm_mfa_tests::harness::agent::Agent;
+use cloudhsm_mfa_tests::harness::bins::bin;
+use cloudhsm_mfa_tests::harness::openssl::genrsa;
+use cloudhsm_mfa_tests::harness::workdir::{mode, WorkDir};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::{identities, path_str, stderr, stdout, DEADLINE};
+
+/// A PATH with the workspace's binaries first.
+fn path_with_bins() -> String {
+    let bins = bin("mfa-agent");
+    let dir = bins.parent().expect("bin dir");
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+fn sh(dir: &WorkDir, script: &str) -> std::process::Output {
+    Command::new("sh")
+        .args(["-c", script])
+        .env("PATH", path_with_bins())
+        .env("XDG_RUNTIME_DIR", dir.path())
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .env_remove("MFA_AUTH_SOCK")
+        .env_remove("MFA_AGENT_PID")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sh")
+}
+
+#[test]
+fn eval_add_and_kill_in_sh_leave_no_socket() {
+    let dir = WorkDir::new();
+    let key = genrsa(dir.path(), "eval.key", 2048);
+    let script = format!(
+        r#"
+        eval "$(mfa-agent -s)" >/dev/null || exit 10
+        s=$MFA_AUTH_SOCK
+        echo "sock=$s"
+        echo "modes=$(stat -c %a "$(dirname "$s")") $(stat -c %a "$s")"
+        mfa-add '{key}' 2>/dev/null || exit 11
+        mfa-add -l || exit 12
+        eval "$(mfa-agent -k)" >/dev/null || exit 13
+        [ -z "$MFA_AUTH_SOCK" ] || exit 14
+        [ -e "$s" ] && exit 15
+        [ -e "$(dirname "$s")" ] && exit 16
+        exit 0
+        "#,
+        key = path_str(&key)
+    );
+    let out = sh(&dir, &script);
+    assert!(
+        out.status.success(),
+        "sh exited {}: {}{}",
+        out.status,
+        stdout(&out),
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    let sock = text
+        .lines()
+        .find_map(|l| l.strip_prefix("sock="))
+        .expect("socket path printed");
+    assert!(
+        Path::new(sock).starts_with(dir.path()),
+        "socket not under XDG_RUNTIME_DIR: {sock}"
+    );
+    assert!(text.contains("modes=700 600"), "{text}");
+    assert!(text.contains(" (RSA)"), "{text}");
+    // The forked agent logged to its private log file.
+    let log = dir.join("state/cloudhsm-mfa/agent.log");
+    assert_eq!(mode(&log), 0o600);
+    assert_eq!(mode(log.parent().expect("log folder")), 0o700);
+    assert!(dir.read_string(&log).contains("listening on"));
+}
+
+#[test]
+fn csh_lines_and_kill() {
+    let dir = WorkDir::new();
+    let out = sh(&dir, "mfa-agent -c");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let mut lines = text.lines();
+    let sock = lines
+        .next()
+        .and_then(|l| l.strip_prefix("setenv MFA_AUTH_SOCK "))
+        .and_then(|l| l.strip_suffix(';'))
+        .expect("setenv MFA_AUTH_SOCK line")
+        .to_owned();
+    let pid = lines
+        .next()
+        .and_then(|l| l.strip_prefix("setenv MFA_AGENT_PID "))
+        .and_then(|l| l.strip_suffix(';'))
+        .expect("setenv MFA_AGENT_PID line")
+        .to_owned();
+    assert_eq!(
+        lines.next(),
+        Some(format!("echo Agent pid {pid};").as_str())
+    );
+    assert!(Path::new(&sock).exists());
+    let out = Command::new(bin("mfa-agent"))
+        .args(["-k", "-c"])
+        .env("MFA_AGENT_PID", &pid)
+        .output()
+        .expect("mfa-agent -k");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("unsetenv MFA_AUTH_SOCK;"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!Path::new(&sock).exists(), "socket left after -k");
+}
+
+#[test]
+fn command_runs_beside_the_agent_and_its_status_is_returned() {
+    let dir = WorkDir::new();
+    let out = sh(
+        &dir,
+        "mfa-agent -- sh -c 'mfa-add -l; echo \"sock=$MFA_AUTH_SOCK\"; exit 3'",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    assert!(text.contains("The agent has no identities."), "{text}");
+    let sock = text
+        .lines()
+        .find_map(|l| l.strip_prefix("sock="))
+        .expect("socket path printed");
+    assert!(
+        !Path::new(sock).exists(),
+        "socket left after the command ended"
+    );
+    let out = sh(&dir, "mfa-agent -- no-such-command-here");
+    assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
+}
+
+#[test]
+fn sighup_and_sigterm_remove_the_socket_and_a_stale_socket_is_replaced() {
+    for signal in [Signal::SIGHUP, Signal::SIGTERM] {
+        let dir = WorkDir::new();
+        let mut agent = Agent::start(dir.path());
+        kill(Pid::from_raw(agent.pid() as i32), signal).expect("signal the agent");
+        assert!(agent.stop(), "the agent did not exit on {signal}");
+        assert!(!agent.socket().exists(), "socket left after {signal}");
+    }
+
+    let dir = WorkDir::new();
+    let key = genrsa(dir.path(), "stale.key", 2048);
+    let first = Agent::start(dir.path());
+    // A second agent on a live socket refuses to start.
+    let out = Command::new(bin("mfa-agent"))
+        .args(["-D", "-a", path_str(first.socket())])
+        .output()
+        .expect("run mfa-agent");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("already listening"),
+        "{}",
+        stderr(&out)
+    );
+    // A dead agent's socket is replaced.
+    kill(Pid::from_raw(first.pid() as i32), Signal::SIGKILL).expect("kill");
+    let deadline = Instant::now() + DEADLINE;
+    while std::os::unix::net::UnixStream::connect(first.socket()).is_ok() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(first.socket().exists(), "SIGKILL cannot remove the socket");
+    let second = Agent::start(dir.path());
+    second.add_key(&key);
+    assert_eq!(identities(&second).len(), 1);
+    drop(first);
+}
