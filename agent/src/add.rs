@@ -110,6 +110,9 @@ impl AddConfig {
             only_adding("-X")?;
             Action::Unlock
         } else if args.delete {
+            if args.lifetime.is_some() || args.confirm {
+                return Err(Error::Agent("-d takes no -t or -c".into()));
+            }
             if args.keys.is_empty() {
                 return Err(Error::Agent(
                     "-d needs a KEYFILE or SHA256:FINGERPRINT".into(),
