@@ -286,3 +286,145 @@ fn request_name(request: &Request) -> &'static str {
         _ => "unknown-request",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::key::{public_key_blob, RsaKeyMaterial};
+    use proto::signing::verify_token;
+    use rsa::RsaPrivateKey;
+    use std::sync::OnceLock;
+
+    fn key() -> RsaPrivateKey {
+        static KEY: OnceLock<RsaPrivateKey> = OnceLock::new();
+        KEY.get_or_init(|| RsaPrivateKey::new(&mut OsRng, 2048).expect("key"))
+            .clone()
+    }
+
+    fn peer() -> Peer {
+        Peer {
+            pid: Some(1),
+            uid: 0,
+            exe: None,
+        }
+    }
+
+    fn agent() -> Arc<Agent> {
+        Arc::new(Agent::new(None, Confirmer::default(), Log::new(false)))
+    }
+
+    async fn add(agent: &Arc<Agent>, constraints: Vec<Constraint>) -> Response {
+        let request = Request::AddIdentity {
+            key: RsaKeyMaterial::from_key(&key()).expect("fields"),
+            comment: "test".into(),
+            constraints,
+        };
+        agent.handle(request, &peer()).await
+    }
+
+    fn token_sign_request(tokens: Vec<[u8; 32]>) -> Request {
+        Request::TokenSign(TokenSignRequest {
+            key_blob: public_key_blob(&key().to_public_key()),
+            tokens,
+        })
+    }
+
+    #[tokio::test]
+    async fn token_sign_signs_each_token_in_order() {
+        let agent = agent();
+        assert_eq!(add(&agent, vec![]).await, Response::Success);
+        let tokens = vec![[1u8; 32], [2u8; 32], [3u8; 32]];
+        match agent
+            .handle(token_sign_request(tokens.clone()), &peer())
+            .await
+        {
+            Response::TokenSign(sigs) => {
+                assert_eq!(sigs.len(), 3);
+                for (t, s) in tokens.iter().zip(&sigs) {
+                    verify_token(&key().to_public_key(), t, s).expect("verifies");
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn locked_agent_lists_nothing_and_signs_nothing() {
+        let agent = agent();
+        assert_eq!(add(&agent, vec![]).await, Response::Success);
+        let lock = |p: &[u8]| Request::Lock {
+            passphrase: Zeroizing::new(p.to_vec()),
+        };
+        let unlock = |p: &[u8]| Request::Unlock {
+            passphrase: Zeroizing::new(p.to_vec()),
+        };
+        assert_eq!(agent.handle(lock(b"pw"), &peer()).await, Response::Success);
+        assert_eq!(
+            agent.handle(Request::RequestIdentities, &peer()).await,
+            Response::Identities(vec![])
+        );
+        assert_eq!(
+            agent
+                .handle(token_sign_request(vec![[0; 32]]), &peer())
+                .await,
+            Response::Failure
+        );
+        assert_eq!(add(&agent, vec![]).await, Response::Failure);
+        assert_eq!(agent.handle(lock(b"pw"), &peer()).await, Response::Failure);
+        assert_eq!(
+            agent.handle(unlock(b"no"), &peer()).await,
+            Response::Failure
+        );
+        assert_eq!(
+            agent.handle(unlock(b"pw"), &peer()).await,
+            Response::Success
+        );
+        assert!(matches!(
+            agent
+                .handle(token_sign_request(vec![[0; 32]]), &peer())
+                .await,
+            Response::TokenSign(_)
+        ));
+        assert_eq!(
+            agent.handle(unlock(b"pw"), &peer()).await,
+            Response::Failure
+        );
+    }
+
+    #[tokio::test]
+    async fn confirm_keys_are_refused_with_nothing_to_ask() {
+        let agent = agent();
+        assert_eq!(
+            add(&agent, vec![Constraint::Confirm]).await,
+            Response::Success
+        );
+        assert_eq!(
+            agent
+                .handle(token_sign_request(vec![[0; 32]]), &peer())
+                .await,
+            Response::Failure
+        );
+    }
+
+    #[tokio::test]
+    async fn remove_and_unknown_keys_fail_cleanly() {
+        let agent = agent();
+        let blob = public_key_blob(&key().to_public_key());
+        let remove = || Request::RemoveIdentity {
+            key_blob: blob.clone(),
+        };
+        assert_eq!(agent.handle(remove(), &peer()).await, Response::Failure);
+        assert_eq!(
+            agent
+                .handle(token_sign_request(vec![[0; 32]]), &peer())
+                .await,
+            Response::Failure
+        );
+        assert_eq!(add(&agent, vec![]).await, Response::Success);
+        assert_eq!(agent.handle(remove(), &peer()).await, Response::Success);
+        assert_eq!(
+            agent.handle(Request::RequestIdentities, &peer()).await,
+            Response::Identities(vec![])
+        );
+    }
+}

@@ -241,3 +241,62 @@ fn rsa_from_pkcs8(name: &str, der: &[u8]) -> Result<RsaPrivateKey> {
     }
     RsaPrivateKey::try_from(info).map_err(|e| Error::KeyFile(format!("{name}: bad RSA key: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::OsRng;
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+    use std::sync::OnceLock;
+
+    fn key() -> RsaPrivateKey {
+        static KEY: OnceLock<RsaPrivateKey> = OnceLock::new();
+        KEY.get_or_init(|| RsaPrivateKey::new(&mut OsRng, 2048).expect("key"))
+            .clone()
+    }
+
+    fn parse(text: &str) -> Result<KeyFile> {
+        KeyFile::parse("test.key", Zeroizing::new(text.to_owned()))
+    }
+
+    #[test]
+    fn reads_pkcs1_and_pkcs8() {
+        let pkcs1 = key().to_pkcs1_pem(LineEnding::LF).expect("pkcs1");
+        let file = parse(&pkcs1).expect("parse");
+        assert_eq!(file.format(), KeyFormat::Pkcs1);
+        assert_eq!(file.decrypt(None).expect("key").key, key());
+        let pkcs8 = key().to_pkcs8_pem(LineEnding::LF).expect("pkcs8");
+        let file = parse(&pkcs8).expect("parse");
+        assert_eq!(file.format(), KeyFormat::Pkcs8);
+        let loaded = file.decrypt(None).expect("key");
+        assert_eq!(loaded.key, key());
+        assert_eq!(loaded.comment, "test.key");
+        assert_eq!(file.public_key(), Some(key().to_public_key()));
+    }
+
+    #[test]
+    fn encrypted_pkcs8_needs_the_right_passphrase() {
+        let pem = key()
+            .to_pkcs8_encrypted_pem(&mut OsRng, b"right", LineEnding::LF)
+            .expect("encrypt");
+        let file = parse(&pem).expect("parse");
+        assert!(file.is_encrypted());
+        assert!(file.public_key().is_none());
+        assert!(matches!(file.decrypt(None), Err(Error::KeyFile(_))));
+        assert!(matches!(
+            file.decrypt(Some(b"wrong")),
+            Err(Error::WrongPassphrase(_))
+        ));
+        assert_eq!(file.decrypt(Some(b"right")).expect("key").key, key());
+    }
+
+    #[test]
+    fn public_keys_and_other_algorithms_are_named() {
+        let public = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
+        assert!(matches!(parse(public), Err(Error::KeyFile(m)) if m.contains("public key")));
+        let ec = "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n";
+        assert!(matches!(parse(ec), Err(Error::KeyFile(m)) if m.contains("not an RSA key")));
+        assert!(matches!(parse("hello"), Err(Error::KeyFile(_))));
+    }
+}
