@@ -52,8 +52,8 @@ pub enum Error {
 
 impl Error {
     /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
-        let hint = match self {
+    pub fn hint(&self) -> String {
+        match self {
             Error::NoAgentVariable | Error::NoAgent { .. } => {
                 "start an agent with `eval $(mfa-agent)` and load your key with `mfa-add KEY`"
                     .to_owned()
@@ -67,7 +67,8 @@ impl Error {
                 "list the loaded keys with `mfa-add -l`".to_owned()
             }
             Error::AgentRefused => {
-                "the agent may be locked (`mfa-add -X`) or the key removed; see its log".to_owned()
+                "the agent may be locked (unlock it: mfa-add -X) or the key gone; see its log"
+                    .to_owned()
             }
             Error::BadSignature => "restart mfa-agent and load the key again".to_owned(),
             Error::ReadTokenFile { .. } | Error::WriteTokenFile { .. } => {
@@ -80,12 +81,11 @@ impl Error {
                 "it may be left from an earlier login; sign it yourself if you are sure".to_owned()
             }
             Error::AlreadySigned { .. } => {
-                "it may be left from an earlier login; use --force to sign it again".to_owned()
+                "it may be left from an earlier login (mfa-sign --force signs it again)".to_owned()
             }
             Error::NoTokenFile => "name it with --token-file FILE".to_owned(),
             Error::PublicKeyFile(_) => "check that the temporary folder is writable".to_owned(),
-        };
-        Some(hint)
+        }
     }
 }
 

@@ -55,8 +55,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("mfa-sign: error: {err}");
-            if let Some(hint) = err.downcast_ref::<Error>().and_then(Error::hint) {
-                eprintln!("hint: {hint}");
+            if let Some(err) = err.downcast_ref::<Error>() {
+                eprintln!("hint: {}", err.hint());
             }
             ExitCode::FAILURE
         }

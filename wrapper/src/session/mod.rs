@@ -369,8 +369,7 @@ impl Session {
             Ok(None) => self.last_answered = None,
             Err(err) => {
                 self.last_answered = None;
-                let hint = err.hint();
-                self.fail(&err.to_string(), hint.as_deref());
+                self.fail(&err.to_string(), Some(&err.hint()));
             }
         }
     }
