@@ -59,7 +59,10 @@ impl Error {
                     .to_owned()
             }
             Error::AgentIo(_) => "check that mfa-agent is still running".to_owned(),
-            Error::NoKeys => "load your MFA key first: mfa-add KEY".to_owned(),
+            Error::NoKeys => {
+                "load your MFA key first: mfa-add KEY (a locked agent lists none: mfa-add -X)"
+                    .to_owned()
+            }
             Error::SeveralKeys { fingerprints, .. } => {
                 format!("choose one with --key FINGERPRINT ({fingerprints})")
             }
