@@ -137,11 +137,14 @@ fn single_command_login_is_hands_free_in_every_style_and_size() {
         let token = format!("single-{i}.json");
         // The first login types its password; the others use --password-file.
         let typed = i == 0;
-        let options: Vec<&str> = if typed {
+        let transcript = s.dir.join(format!("single-{i}.log"));
+        let debug = format!("--debug={}", transcript.display());
+        let mut options: Vec<&str> = if typed {
             vec![]
         } else {
             s.password_option().to_vec()
         };
+        options.push(&debug);
         let mut pty = Pty::spawn(s.mfa_login(cluster, &options, &login_args(&token)));
         if typed {
             pty.expect(PASSWORD_PROMPT);
@@ -151,9 +154,13 @@ fn single_command_login_is_hands_free_in_every_style_and_size() {
         assert_eq!(pty.wait(), Exit::Code(0), "{cluster:?}");
         assert_signed_by(&s.public, &s.dir.join(&token), cluster.hsms);
         pty.assert_absent("mfa-login: error");
-        if !typed {
-            pty.assert_absent(PASSWORD);
-        }
+        pty.assert_absent(PASSWORD);
+        let log = fs::read_to_string(&transcript).expect("the debug transcript");
+        assert!(
+            !log.contains(PASSWORD),
+            "the transcript hides the password: {log}"
+        );
+        assert!(log.contains("redacted"), "{log}");
     }
 }
 
