@@ -5,7 +5,7 @@
 //! `--password-file`.
 //!
 //! Threads read the child's output, read stdin, reap the child and catch signals; each sends
-//! an [`Event`] to one loop, which blocks on the channel (no polling). Safety rules: a failure
+//! an `Event` to one loop, which blocks on the channel (no polling). Safety rules: a failure
 //! is reported in one line and the prompt is left unanswered; a prompt that comes straight
 //! back after mfa-login answered it is not answered again, since each wrong answer costs one
 //! of the five attempts before the account locks.
