@@ -4,10 +4,12 @@
 //! It follows what a cooked terminal or a simple line editor does with the keys: printable
 //! text, Backspace/DEL, ^U (kill line), ^W (kill word), ^C (abandon), Enter (submit).
 //!
-//! Not handled, so the line is marked uncertain and mfa-login prefers the line the terminal
-//! echoed back ([`crate::prompt::PromptMatcher::take_echoed_command`]): cursor movement and
-//! history recall (arrow keys and other escape sequences), Tab completion, ^R search, ^Y
-//! yank, ^V literal next, and pasted text containing control characters.
+//! Not handled, so the line is marked uncertain and mfa-login prefers the line as the CLI
+//! last showed it ([`crate::prompt::PromptMatcher::take_echoed_command`]: the terminal's echo
+//! or a line editor's full redraw): cursor movement and history recall (arrow keys and other
+//! escape sequences), Tab completion, ^R search, ^Y yank, ^V literal next, and pasted text
+//! containing control characters. Editors that redraw only part of the line or move the
+//! cursor inside it defeat both; `--token-file` is the way out.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;

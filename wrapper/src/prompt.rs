@@ -77,6 +77,8 @@ pub struct PromptMatcher {
     echo: Option<Vec<u8>>,
     /// The last complete line echoed after an interactive prompt.
     echoed_command: Option<String>,
+    /// A `\r` was seen: unless `\n` follows, the line is being redrawn from its start.
+    carriage_return: bool,
 }
 
 impl PromptMatcher {
@@ -114,7 +116,6 @@ impl PromptMatcher {
         const BEL: u8 = 0x07;
         let (next, out) = match (self.escape, b) {
             (Escape::None, ESC) => (Escape::Start, None),
-            (Escape::None, b'\r') => (Escape::None, None),
             (Escape::None, _) => (Escape::None, Some(b)),
             (Escape::Start, b'[') => (Escape::Csi, None),
             (Escape::Start, b']' | b'P' | b'X' | b'^' | b'_') => (Escape::String, None),
@@ -133,11 +134,19 @@ impl PromptMatcher {
     }
 
     fn push(&mut self, b: u8) {
+        // A line editor redraws the line as `\r`, the prompt, the text: start the echo over.
+        // (The matching window ignores `\r`, so `\r\n` and bare `\r` prompts match alike.)
+        if std::mem::take(&mut self.carriage_return) && b != b'\n' && b != b'\r' {
+            if let Some(echo) = &mut self.echo {
+                echo.clear();
+            }
+        }
         match b {
+            b'\r' => self.carriage_return = true,
             b'\n' => {
                 self.line.clear();
                 if let Some(echo) = self.echo.take() {
-                    self.echoed_command = Some(String::from_utf8_lossy(&echo).into_owned());
+                    self.echoed_command = Some(after_prompt(&String::from_utf8_lossy(&echo)));
                 }
             }
             // Backspace as a terminal echoes it (`\b \b`): moves back over one character.
@@ -164,6 +173,17 @@ impl PromptMatcher {
             }
         }
     }
+}
+
+/// The text after the last interactive prompt in a redrawn line (all of it when none).
+fn after_prompt(line: &str) -> String {
+    let start = PROMPTS
+        .iter()
+        .filter(|(_, prompt)| *prompt == Prompt::Interactive)
+        .filter_map(|(text, _)| line.rfind(text).map(|at| at + text.len()))
+        .max()
+        .unwrap_or(0);
+    line[start..].trim_start().to_owned()
 }
 
 /// Removes the last UTF-8 character of a byte string.
@@ -220,6 +240,18 @@ mod tests {
             Some("login --token a.json")
         );
         assert_eq!(m.take_echoed_command(), None);
+    }
+
+    #[test]
+    fn a_line_editor_redrawing_the_line_gives_the_final_text() {
+        // What a readline-style editor writes for `lgo`, two backspaces, `ogin x`, Enter.
+        let mut m = PromptMatcher::new();
+        assert_eq!(m.feed(b"aws-cloudhsm > "), Some(Prompt::Interactive));
+        for redraw in ["l", "lg", "lgo", "lg", "l"] {
+            m.feed(format!("\r\x1b[1;36maws-cloudhsm >\x1b[0m {redraw}\x1b[K").as_bytes());
+        }
+        m.feed(b"\raws-cloudhsm > login --token x\x1b[K\r\n");
+        assert_eq!(m.take_echoed_command().as_deref(), Some("login --token x"));
     }
 
     #[test]

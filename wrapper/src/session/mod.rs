@@ -156,6 +156,8 @@ struct Session {
     echoed_line: Option<String>,
     /// When the command that the next token file belongs to was started or typed.
     command_started: SystemTime,
+    /// The last prompt was the interactive one: keys typed now make a command line.
+    at_command_line: bool,
     /// The prompt mfa-login answered last, until another prompt shows up.
     last_answered: Option<Prompt>,
     public_key_file: Option<NamedTempFile>,
@@ -183,6 +185,7 @@ impl Session {
             typed_line: None,
             echoed_line: None,
             command_started: SystemTime::now(),
+            at_command_line: false,
             last_answered: None,
             public_key_file: None,
             own_failure: false,
@@ -303,8 +306,10 @@ impl Session {
         }
         let echo = self.child.echo_enabled();
         self.config.transcript.typed(bytes, echo);
-        // What is typed without echo is a password, not a command line.
-        if echo {
+        // What is typed without echo is a password, not a command line; unless it is typed
+        // at the interactive prompt of a CLI whose line editor turns echo off to draw the
+        // line itself. (The transcript still redacts it: unknowable from here.)
+        if echo || self.at_command_line {
             if let Some(line) = self.tracker.feed(bytes).pop() {
                 self.typed_line = Some(line);
                 self.command_started = SystemTime::now();
@@ -316,6 +321,7 @@ impl Session {
     fn on_prompt(&mut self, prompt: Prompt) {
         let transcript = &self.config.transcript;
         transcript.event(&format!("prompt: {}", prompt.name()));
+        self.at_command_line = prompt == Prompt::Interactive;
         if prompt == Prompt::Interactive {
             self.last_answered = None;
             self.public_key_file = None;
