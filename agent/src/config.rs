@@ -65,6 +65,9 @@ pub struct Args {
     /// Internal: the socket's folder was made for this agent; remove it at exit.
     #[arg(long, hide = true)]
     pub owns_dir: bool,
+    /// Internal: stop when the process that started us is gone (`-- CMD` mode).
+    #[arg(long, hide = true)]
+    pub exit_with_parent: bool,
     /// Command to run with the agent (after --).
     #[arg(
         trailing_var_arg = true,
@@ -100,6 +103,7 @@ pub struct Config {
     pub mode: Mode,
     pub socket: Option<PathBuf>,
     pub owns_dir: bool,
+    pub exit_with_parent: bool,
     pub default_lifetime: Option<u32>,
     pub debug: bool,
     pub log_file: Option<PathBuf>,
@@ -137,6 +141,7 @@ impl Config {
             mode,
             socket: args.bind,
             owns_dir: args.owns_dir,
+            exit_with_parent: args.exit_with_parent,
             default_lifetime,
             debug: args.debug,
             log_file: args.log_file,

@@ -14,6 +14,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,7 +42,7 @@ pub fn run(config: Config) -> Result<i32> {
     match config.mode.clone() {
         Mode::Foreground { detached } => run_foreground(&config, detached).map(|()| 0),
         Mode::Fork(shell) => {
-            let (child, socket) = spawn_detached(&config)?;
+            let (child, socket) = spawn_detached(&config, false)?;
             print!("{}", eval_lines(shell, &socket, child.id()));
             Ok(0)
         }
@@ -120,7 +121,8 @@ fn bind_and_serve(config: &Config, detached: bool, log: Log) -> Result<()> {
             Confirmer::from_env(),
             log,
         ));
-        serve(listener, agent, signals).await?;
+        let parent = config.exit_with_parent.then(nix::unistd::getppid);
+        serve(listener, agent, signals, parent).await?;
         drop(cleanup);
         Ok(())
     })
@@ -144,7 +146,9 @@ impl Drop for SocketCleanup {
 }
 
 /// Starts a detached agent (this program with `--detached`) and waits until it serves.
-fn spawn_detached(config: &Config) -> Result<(Child, PathBuf)> {
+///
+/// With `tied`, the agent stops by itself if this process disappears.
+fn spawn_detached(config: &Config, tied: bool) -> Result<(Child, PathBuf)> {
     let (socket, owns_dir) = match &config.socket {
         Some(path) => (absolute(path)?, false),
         None => (make_default_socket_path(&default_socket_base())?, true),
@@ -155,6 +159,9 @@ fn spawn_detached(config: &Config) -> Result<(Child, PathBuf)> {
     command.arg("--detached").arg("-a").arg(&socket);
     if owns_dir {
         command.arg("--owns-dir");
+    }
+    if tied {
+        command.arg("--exit-with-parent");
     }
     if let Some(secs) = config.default_lifetime {
         command.arg("-t").arg(secs.to_string());
@@ -224,13 +231,15 @@ fn open_log_file(explicit: Option<PathBuf>) -> Result<fs::File> {
 
 /// `mfa-agent -- CMD ARGS...`: CMD runs with the variables set; the agent stops when it ends.
 fn run_command(config: &Config, command: &[OsString]) -> Result<i32> {
-    let (mut agent, socket) = spawn_detached(config)?;
+    let signals = PassedSignals::register().map_err(Error::io("install signal handlers"))?;
+    let (mut agent, socket) = spawn_detached(config, true)?;
     let agent_pid = agent.id();
     let status = Command::new(&command[0])
         .args(&command[1..])
         .env("MFA_AUTH_SOCK", &socket)
         .env("MFA_AGENT_PID", agent_pid.to_string())
-        .status();
+        .spawn()
+        .and_then(|child| signals.wait(child));
     let _ = kill(Pid::from_raw(agent_pid as i32), Signal::SIGTERM);
     let _ = agent.wait();
     match status {
@@ -242,6 +251,46 @@ fn run_command(config: &Config, command: &[OsString]) -> Result<i32> {
             } else {
                 126
             })
+        }
+    }
+}
+
+/// How mfa-agent treats signals while CMD runs, as a shell treats a foreground job: ^C and ^\
+/// reach CMD from the terminal and must not kill us first (the agent would outlive its
+/// command), and SIGTERM or SIGHUP sent to us are passed on to CMD.
+struct PassedSignals {
+    forward: Vec<(Signal, Arc<AtomicBool>)>,
+}
+
+impl PassedSignals {
+    /// Installs the handlers; call before CMD starts so no signal slips through.
+    fn register() -> std::io::Result<PassedSignals> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+        let ignored = Arc::new(AtomicBool::new(false));
+        for sig in [SIGINT, SIGQUIT] {
+            signal_hook::flag::register(sig, Arc::clone(&ignored))?;
+        }
+        let mut forward = Vec::new();
+        for (raw, signal) in [(SIGTERM, Signal::SIGTERM), (SIGHUP, Signal::SIGHUP)] {
+            let flag = Arc::new(AtomicBool::new(false));
+            signal_hook::flag::register(raw, Arc::clone(&flag))?;
+            forward.push((signal, flag));
+        }
+        Ok(PassedSignals { forward })
+    }
+
+    /// Waits for CMD, passing on what arrives meanwhile.
+    fn wait(&self, mut child: Child) -> std::io::Result<ExitStatus> {
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            for (signal, flag) in &self.forward {
+                if flag.swap(false, Ordering::Relaxed) {
+                    let _ = kill(Pid::from_raw(child.id() as i32), *signal);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use nix::unistd::{getppid, Pid};
 use proto::message::{Request, Response};
 use proto::wire::{frame, frame_len};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -43,11 +44,13 @@ impl StopSignals {
     }
 }
 
-/// Serves until a stop signal arrives, then wipes every key and returns the signal's name.
+/// Serves until a stop signal arrives (or, with `parent`, until the process that started the
+/// agent is gone), then wipes every key and returns why it stopped.
 pub async fn serve(
     listener: UnixListener,
     agent: Arc<Agent>,
     signals: StopSignals,
+    parent: Option<Pid>,
 ) -> Result<&'static str> {
     let StopSignals {
         mut term,
@@ -71,6 +74,10 @@ pub async fn serve(
             _ = expiry.tick() => {
                 for fp in agent.keys().expire(Instant::now()) {
                     agent.log.info(&format!("expired {fp}"));
+                }
+                // Re-parented: the mfa-agent running our command died without stopping us.
+                if parent.is_some_and(|p| getppid() != p) {
+                    break "the exit of the process that started it";
                 }
             }
             _ = term.recv() => break "SIGTERM",

@@ -187,3 +187,56 @@ fn sighup_and_sigterm_remove_the_socket_and_a_stale_socket_is_replaced() {
     assert_eq!(identities(&second).len(), 1);
     drop(first);
 }
+
+/// `mfa-agent -- sh -c 'echo SOCK PID; exec sleep 60'`: returns the child and the line.
+fn start_with_sleeping_command(dir: &WorkDir) -> (std::process::Child, String, i32) {
+    use std::io::BufRead;
+    let mut child = Command::new(bin("mfa-agent"))
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "echo \"$MFA_AUTH_SOCK $$\"; exec sleep 60",
+        ])
+        .env("XDG_RUNTIME_DIR", dir.path())
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn mfa-agent -- sh");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read the command's line");
+    let (sock, pid) = line.trim().rsplit_once(' ').expect("SOCK PID");
+    assert!(Path::new(sock).exists(), "no socket while the command runs");
+    (child, sock.to_owned(), pid.parse().expect("pid"))
+}
+
+#[test]
+fn command_mode_passes_sigterm_on_and_the_agent_never_outlives_it() {
+    let dir = WorkDir::new();
+    // SIGTERM to mfa-agent reaches the command; mfa-agent exits 128+15 and the agent is gone.
+    let (mut child, sock, _) = start_with_sleeping_command(&dir);
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).expect("SIGTERM");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(143), "{status}");
+    assert!(
+        !Path::new(&sock).exists(),
+        "socket left after the command ended"
+    );
+
+    // Even when mfa-agent itself is killed outright, the agent notices and stops.
+    let (mut child, sock, sleeper) = start_with_sleeping_command(&dir);
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).expect("SIGKILL");
+    let _ = child.wait();
+    let deadline = Instant::now() + DEADLINE;
+    while Path::new(&sock).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the agent outlived its mfa-agent"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = kill(Pid::from_raw(sleeper), Signal::SIGKILL);
+}
