@@ -41,8 +41,9 @@ pub fn make_default_socket_path(base: &Path) -> Result<PathBuf> {
 
 /// Makes sure the socket's folder exists and only we can enter it.
 ///
-/// A missing folder is created 0700. An existing folder must be ours; if others can enter it
-/// we still bind (the socket itself is 0600 and every peer's uid is checked) but say so.
+/// A missing folder is created 0700. An existing folder must be ours, or a root-owned sticky
+/// folder such as /tmp; if others can enter it we still bind (the socket itself is 0600 and
+/// every peer's uid is checked) but return a warning to log.
 pub fn prepare_socket_dir(socket: &Path) -> Result<Option<String>> {
     let dir = match socket.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -56,6 +57,15 @@ pub fn prepare_socket_dir(socket: &Path) -> Result<Option<String>> {
             .map_err(Error::io(format!("cannot create {}", dir.display())))?;
     }
     let meta = fs::metadata(&dir).map_err(Error::io(format!("stat {}", dir.display())))?;
+    let sticky_system_dir = meta.uid() == 0 && meta.mode() & 0o1000 != 0;
+    if sticky_system_dir {
+        // /tmp and the like: others cannot replace our socket, and every peer's uid is
+        // checked, but anyone can see it; ssh-agent -a allows this too.
+        return Ok(Some(format!(
+            "warning: {} is a shared folder; prefer a private one (0700) for the socket",
+            dir.display()
+        )));
+    }
     if meta.uid() != Uid::effective().as_raw() {
         return Err(Error::UnsafeDirectory(format!(
             "{} belongs to uid {}, not to us; put the socket in a folder you own",
