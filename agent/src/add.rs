@@ -25,7 +25,7 @@ else the program named by MFA_ASKPASS.
 LIFE: seconds, or a time like 90s, 10m, 1h30m, 2d, 1w.
 The agent is found through MFA_AUTH_SOCK (set by eval \"$(mfa-agent -s)\").
 
-Exit status: 0 success; 1 failure (or -l with no keys in the agent); 2 usage error.";
+Exit status: 0 success; 1 failure (also -l or -L with no keys in the agent); 2 usage error.";
 
 /// mfa-add: load RSA keys into mfa-agent, list, remove, lock and unlock.
 #[derive(Debug, Parser)]
@@ -90,7 +90,7 @@ impl AddConfig {
     pub fn from_args(args: Args) -> Result<AddConfig> {
         let only_adding = |what: &str| -> Result<()> {
             if args.lifetime.is_some() || args.confirm || !args.keys.is_empty() {
-                return Err(Error::Agent(format!("{what} takes no key files, -t or -c")));
+                return Err(Error::usage(format!("{what} takes no key files, -t or -c")));
             }
             Ok(())
         };
@@ -111,19 +111,19 @@ impl AddConfig {
             Action::Unlock
         } else if args.delete {
             if args.lifetime.is_some() || args.confirm {
-                return Err(Error::Agent("-d takes no -t or -c".into()));
+                return Err(Error::usage("-d takes no -t or -c"));
             }
             if args.keys.is_empty() {
-                return Err(Error::Agent(
-                    "-d needs a KEYFILE or SHA256:FINGERPRINT".into(),
-                ));
+                return Err(Error::usage("-d needs a KEYFILE or SHA256:FINGERPRINT"));
             }
             Action::Delete(args.keys)
         } else {
             if args.keys.is_empty() {
-                return Err(Error::WithHint {
+                return Err(Error::Usage {
                     message: "no key file given".into(),
-                    hint: "mfa-add officer1.key (or mfa-add -l to list the agent's keys)".into(),
+                    hint: Some(
+                        "mfa-add officer1.key (or mfa-add -l to list the agent's keys)".into(),
+                    ),
                 });
             }
             let mut constraints = Vec::new();

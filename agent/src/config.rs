@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -28,8 +29,16 @@ never key material or passphrases): stderr with -D or -d. A forked agent appends
 LIFE: seconds, or a time like 90s, 10m, 1h30m, 2d, 1w (as ssh-agent -t).
 Confirm-on-use keys ask MFA_ASKPASS, else SSH_ASKPASS; with neither set they are refused.
 
+systemd socket activation: with -D or -d, a listening socket passed by systemd (LISTEN_FDS=1,
+LISTEN_PID = this process) is served instead of binding one; see contrib/mfa-agent.socket.
+
 Exit status: 0 success; 1 error; 2 usage error; with -- CMD, CMD's status (128+N if it died
-of signal N, 127 if it could not be run).";
+of signal N, 127 if it was not found, 126 if it could not be run).";
+
+/// At most this many connections are served at once; more are closed at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 128;
+/// Once a frame's first byte arrived, the rest must arrive within this many seconds.
+pub const DEFAULT_FRAME_TIMEOUT_SECS: u64 = 30;
 
 /// mfa-agent: keeps CloudHSM MFA keys in memory and signs tokens for mfa-login and mfa-sign.
 #[derive(Debug, Parser)]
@@ -68,6 +77,12 @@ pub struct Args {
     /// Internal: stop when the process that started us is gone (`-- CMD` mode).
     #[arg(long, hide = true)]
     pub exit_with_parent: bool,
+    /// Hidden (tests): connections served at once.
+    #[arg(long, hide = true, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Hidden (tests): seconds for the rest of a frame once its first byte arrived.
+    #[arg(long, hide = true, value_name = "SECS", default_value_t = DEFAULT_FRAME_TIMEOUT_SECS)]
+    pub frame_timeout: u64,
     /// Command to run with the agent (after --).
     #[arg(
         trailing_var_arg = true,
@@ -107,6 +122,25 @@ pub struct Config {
     pub default_lifetime: Option<u32>,
     pub debug: bool,
     pub log_file: Option<PathBuf>,
+    pub limits: Limits,
+}
+
+/// What one client may hold of the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// Time for the rest of a frame once its first byte arrived (and for a reply to be taken).
+    pub frame_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            frame_timeout: Duration::from_secs(DEFAULT_FRAME_TIMEOUT_SECS),
+        }
+    }
 }
 
 impl Config {
@@ -124,9 +158,7 @@ impl Config {
             Mode::Kill(shell)
         } else if args.detached || args.foreground || args.debug {
             if !args.command.is_empty() {
-                return Err(Error::Agent(
-                    "a command cannot be combined with -D or -d".into(),
-                ));
+                return Err(Error::usage("a command cannot be combined with -D or -d"));
             }
             Mode::Foreground {
                 detached: args.detached,
@@ -137,6 +169,11 @@ impl Config {
             Mode::Fork(shell)
         };
         let default_lifetime = args.lifetime.as_deref().map(parse_lifetime).transpose()?;
+        if args.max_connections == 0 || args.frame_timeout == 0 {
+            return Err(Error::usage(
+                "--max-connections and --frame-timeout must be at least 1",
+            ));
+        }
         Ok(Config {
             mode,
             socket: args.bind,
@@ -145,6 +182,10 @@ impl Config {
             default_lifetime,
             debug: args.debug,
             log_file: args.log_file,
+            limits: Limits {
+                max_connections: args.max_connections,
+                frame_timeout: Duration::from_secs(args.frame_timeout),
+            },
         })
     }
 }
@@ -179,5 +220,10 @@ mod tests {
         );
         assert!(config(&["-t", "soon"]).is_err());
         assert!(config(&["-k", "-D"]).is_err());
+        assert_eq!(
+            config(&["-D", "--", "sh"]).map_err(|e| e.exit_code()).err(),
+            Some(2)
+        );
+        assert_eq!(config(&["-D"]).expect("D").limits, Limits::default());
     }
 }

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use crate::activation::{take_inherited_socket, InheritedSocket};
 use crate::audit::Log;
 use crate::config::{Config, Mode, Shell};
 use crate::confirm::Confirmer;
@@ -38,9 +39,30 @@ const READY: &str = "ready";
 const KILL_WAIT: Duration = Duration::from_secs(5);
 
 /// Runs the configured mode and returns the process exit status.
+///
+/// Call it before any thread starts: it takes systemd's socket-activation variables out of
+/// the environment.
 pub fn run(config: Config) -> Result<i32> {
+    let inherited = take_inherited_socket()?;
+    if let Some(inherited) = &inherited {
+        if config.mode != (Mode::Foreground { detached: false }) {
+            return Err(Error::usage(
+                "systemd passed a socket (LISTEN_FDS): run mfa-agent -D or -d under socket activation",
+            ));
+        }
+        // One .service serves both ways: started alone it binds -a PATH, activated by the
+        // .socket unit listening on the same PATH it takes that socket.
+        if let Some(path) = &config.socket {
+            if inherited.path.as_deref() != Some(absolute(path)?.as_path()) {
+                return Err(Error::usage(format!(
+                    "systemd passed a socket (LISTEN_FDS) that is not -a {}; drop -a or make the .socket unit listen there",
+                    path.display()
+                )));
+            }
+        }
+    }
     match config.mode.clone() {
-        Mode::Foreground { detached } => run_foreground(&config, detached).map(|()| 0),
+        Mode::Foreground { detached } => run_foreground(&config, detached, inherited).map(|()| 0),
         Mode::Fork(shell) => {
             let (child, socket) = spawn_detached(&config, false)?;
             print!("{}", eval_lines(shell, &socket, child.id()));
@@ -51,15 +73,20 @@ pub fn run(config: Config) -> Result<i32> {
     }
 }
 
-/// Serves in this process until a stop signal, then removes the socket.
-fn run_foreground(config: &Config, detached: bool) -> Result<()> {
+/// Serves in this process until a stop signal, then removes the socket (unless systemd passed
+/// it: then the socket is systemd's to keep).
+fn run_foreground(
+    config: &Config,
+    detached: bool,
+    inherited: Option<InheritedSocket>,
+) -> Result<()> {
     if detached {
         // Leave the caller's session so its terminal's hangup and job control do not reach
         // us; fails only if we lead a process group, which a spawned child never does.
         let _ = nix::unistd::setsid();
     }
     let log = Log::new(config.debug);
-    let result = bind_and_serve(config, detached, log);
+    let result = bind_and_serve(config, detached, inherited, log);
     if let Err(e) = &result {
         if detached {
             // The parent may be waiting for a line; tell it why we could not start. It may
@@ -71,7 +98,12 @@ fn run_foreground(config: &Config, detached: bool) -> Result<()> {
     result
 }
 
-fn bind_and_serve(config: &Config, detached: bool, log: Log) -> Result<()> {
+fn bind_and_serve(
+    config: &Config,
+    detached: bool,
+    inherited: Option<InheritedSocket>,
+    log: Log,
+) -> Result<()> {
     harden_process()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -81,38 +113,57 @@ fn bind_and_serve(config: &Config, detached: bool, log: Log) -> Result<()> {
     runtime.block_on(async {
         // Catch stop signals before anyone can connect, so the socket is always removed.
         let signals = StopSignals::install()?;
-        let (socket, owns_dir) = match &config.socket {
-            Some(path) => (absolute(path)?, config.owns_dir),
-            None => (make_default_socket_path(&default_socket_base())?, true),
-        };
-        if let Some(warning) = prepare_socket_dir(&socket)? {
-            log.info(&warning);
-        }
-        let listener = bind_socket(&socket)?;
-        let cleanup = SocketCleanup {
-            socket: socket.clone(),
-            owns_dir,
+        let (listener, socket, cleanup, how) = match inherited {
+            Some(inherited) => {
+                if let Some(warning) = inherited.mode_warning() {
+                    log.info(&warning);
+                }
+                (
+                    inherited.listener,
+                    inherited.path,
+                    None,
+                    "socket activation, ",
+                )
+            }
+            None => {
+                let (socket, owns_dir) = match &config.socket {
+                    Some(path) => (absolute(path)?, config.owns_dir),
+                    None => (make_default_socket_path(&default_socket_base())?, true),
+                };
+                if let Some(warning) = prepare_socket_dir(&socket)? {
+                    log.info(&warning);
+                }
+                let listener = bind_socket(&socket)?;
+                let cleanup = SocketCleanup {
+                    socket: socket.clone(),
+                    owns_dir,
+                };
+                (listener, Some(socket), Some(cleanup), "")
+            }
         };
         listener
             .set_nonblocking(true)
             .map_err(Error::io("set the socket non-blocking"))?;
         let listener = tokio::net::UnixListener::from_std(listener)
             .map_err(Error::io("register the socket"))?;
+        let shown = socket.as_ref().map_or_else(
+            || "an unnamed socket".to_owned(),
+            |s| s.display().to_string(),
+        );
         log.info(&format!(
-            "mfa-agent {} listening on {} (pid {})",
+            "mfa-agent {} listening on {shown} ({how}pid {})",
             env!("CARGO_PKG_VERSION"),
-            socket.display(),
             std::process::id()
         ));
         let mut stdout = std::io::stdout();
         if detached {
             let _ = writeln!(stdout, "{READY}").and_then(|()| stdout.flush());
             let _ = nix::unistd::chdir("/");
-        } else {
+        } else if let Some(socket) = &socket {
             let _ = write!(
                 stdout,
                 "{}",
-                eval_lines(Shell::Sh, &socket, std::process::id())
+                eval_lines(Shell::Sh, socket, std::process::id())
             )
             .and_then(|()| stdout.flush());
         }
@@ -122,7 +173,7 @@ fn bind_and_serve(config: &Config, detached: bool, log: Log) -> Result<()> {
             log,
         ));
         let parent = config.exit_with_parent.then(nix::unistd::getppid);
-        serve(listener, agent, signals, parent).await?;
+        serve(listener, agent, signals, parent, config.limits).await?;
         drop(cleanup);
         Ok(())
     })
@@ -166,6 +217,11 @@ fn spawn_detached(config: &Config, tied: bool) -> Result<(Child, PathBuf)> {
     if let Some(secs) = config.default_lifetime {
         command.arg("-t").arg(secs.to_string());
     }
+    command
+        .arg("--max-connections")
+        .arg(config.limits.max_connections.to_string())
+        .arg("--frame-timeout")
+        .arg(config.limits.frame_timeout.as_secs().to_string());
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

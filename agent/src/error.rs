@@ -8,6 +8,12 @@ use std::path::PathBuf;
 pub enum Error {
     #[error(transparent)]
     Proto(#[from] proto::Error),
+    /// A command line that cannot work (exit status 2, as for clap's own errors).
+    #[error("{message}")]
+    Usage {
+        message: String,
+        hint: Option<String>,
+    },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -38,10 +44,27 @@ impl Error {
     pub fn hint(&self) -> Option<&str> {
         match self {
             Error::WithHint { hint, .. } => Some(hint),
+            Error::Usage { hint, .. } => hint.as_deref(),
             Error::WrongPassphrase(_) => {
                 Some("check the passphrase, or pass it with --passphrase-file")
             }
             _ => None,
+        }
+    }
+
+    /// A usage error.
+    pub fn usage(message: impl Into<String>) -> Error {
+        Error::Usage {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// The exit status for this error: 2 for usage errors, else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage { .. } | Error::BadLifetime(_) => 2,
+            _ => 1,
         }
     }
 

@@ -6,6 +6,7 @@
 //! swaps those and keeps the logic.
 
 // The agent.
+pub mod activation;
 pub mod audit;
 pub mod config;
 pub mod confirm;

@@ -3,7 +3,11 @@
 //!
 //! A connection only ever waits on itself: a slow, stuck or hostile client holds its own task
 //! and nothing else. Frames over [`proto::wire::MAX_FRAME_LEN`] close that connection; bytes
-//! that do not decode get FAILURE and the connection goes on.
+//! that do not decode get FAILURE and the connection goes on. What one client can hold is
+//! bounded ([`Limits`]): past the connection cap new connections are closed at once (so a
+//! local process cannot use up the agent's file descriptors), and a connection that stops
+//! mid-frame, or does not take its reply, is dropped after the frame timeout. A connection
+//! idle between requests may stay open.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,8 +18,11 @@ use proto::wire::{frame, frame_len};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::Semaphore;
+use tokio::time::timeout;
 use zeroize::Zeroizing;
 
+use crate::config::Limits;
 use crate::handler::Agent;
 use crate::socket::Peer;
 use crate::{Error, Result};
@@ -51,6 +58,7 @@ pub async fn serve(
     agent: Arc<Agent>,
     signals: StopSignals,
     parent: Option<Pid>,
+    limits: Limits,
 ) -> Result<&'static str> {
     let StopSignals {
         mut term,
@@ -58,13 +66,37 @@ pub async fn serve(
         mut int,
     } = signals;
     let mut expiry = tokio::time::interval(EXPIRY_TICK);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    // Connections closed since the cap was reached; the cap is logged once per episode.
+    let mut refused_at_cap = 0u64;
     let stopped_by = loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let agent = Arc::clone(&agent);
-                    tokio::spawn(async move { connection(stream, agent).await });
-                }
+                Ok((stream, _)) => match Arc::clone(&slots).try_acquire_owned() {
+                    Ok(slot) => {
+                        if refused_at_cap > 0 {
+                            agent.log.info(&format!(
+                                "accepting connections again; closed {refused_at_cap} at the limit"
+                            ));
+                            refused_at_cap = 0;
+                        }
+                        let agent = Arc::clone(&agent);
+                        tokio::spawn(async move {
+                            connection(stream, agent, limits.frame_timeout).await;
+                            drop(slot);
+                        });
+                    }
+                    Err(_) => {
+                        if refused_at_cap == 0 {
+                            agent.log.info(&format!(
+                                "{} connections open, the limit: closing new ones until some end",
+                                limits.max_connections
+                            ));
+                        }
+                        refused_at_cap += 1;
+                        drop(stream);
+                    }
+                },
                 // Out of file descriptors and the like: say so, back off, keep serving.
                 Err(e) => {
                     agent.log.info(&format!("accept failed: {e}"));
@@ -92,8 +124,8 @@ pub async fn serve(
     Ok(stopped_by)
 }
 
-/// Serves one client until it hangs up or breaks the framing.
-async fn connection(mut stream: UnixStream, agent: Arc<Agent>) {
+/// Serves one client until it hangs up, breaks the framing or stalls.
+async fn connection(mut stream: UnixStream, agent: Arc<Agent>, frame_timeout: Duration) {
     let peer = match Peer::of(&stream) {
         Ok(peer) => peer,
         Err(e) => {
@@ -114,41 +146,43 @@ async fn connection(mut stream: UnixStream, agent: Arc<Agent>) {
         .log
         .debug(|| format!("connection from {}", peer.describe()));
     loop {
-        let mut header = [0u8; 4];
-        if stream.read_exact(&mut header).await.is_err() {
-            return;
+        // Waiting for a request has no limit; once one starts, it must arrive in time.
+        let mut first = [0u8; 1];
+        match stream.read(&mut first).await {
+            Ok(1) => {}
+            _ => return,
         }
-        let len = match frame_len(header) {
-            Ok(len) => len,
-            Err(proto::Error::EmptyFrame) => {
-                if send(&mut stream, &Response::Failure).await.is_err() {
-                    return;
-                }
-                continue;
+        let body = match timeout(frame_timeout, read_frame(&mut stream, first[0])).await {
+            Err(_) => {
+                agent.log.info(&format!(
+                    "dropped a connection from {}: stalled mid-frame for {}s",
+                    peer.describe(),
+                    frame_timeout.as_secs()
+                ));
+                return;
             }
-            Err(e) => {
+            Ok(Frame::Closed) => return,
+            Ok(Frame::TooLong(e)) => {
                 agent.log.info(&format!(
                     "closed a connection from {}: {e}",
                     peer.describe()
                 ));
                 return;
             }
+            Ok(Frame::Empty) => None,
+            Ok(Frame::Body(body)) => Some(body),
         };
-        // The body may carry a private key (add-identity): wipe it after decoding.
-        let mut body = Zeroizing::new(vec![0u8; len]);
-        if stream.read_exact(&mut body).await.is_err() {
-            return;
-        }
-        let response = match Request::decode(&body) {
-            Ok(request) => agent.handle(request, &peer).await,
+        let response = match body.as_deref().map(|b| Request::decode(b)) {
+            None => Response::Failure,
+            Some(Ok(request)) => agent.handle(request, &peer).await,
             // Old clients probe with SSH-1 messages (ssh-add -D sends id 9): not worth a line.
-            Err(e @ proto::Error::Unsupported { .. }) => {
+            Some(Err(e @ proto::Error::Unsupported { .. })) => {
                 agent
                     .log
                     .debug(|| format!("request from {}: {e}", peer.describe()));
                 Response::Failure
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 agent
                     .log
                     .info(&format!("bad request from {}: {e}", peer.describe()));
@@ -156,10 +190,48 @@ async fn connection(mut stream: UnixStream, agent: Arc<Agent>) {
             }
         };
         drop(body);
-        if send(&mut stream, &response).await.is_err() {
-            return;
+        match timeout(frame_timeout, send(&mut stream, &response)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return,
+            Err(_) => {
+                agent.log.info(&format!(
+                    "dropped a connection from {}: did not take its reply for {}s",
+                    peer.describe(),
+                    frame_timeout.as_secs()
+                ));
+                return;
+            }
         }
     }
+}
+
+/// One frame read after its first byte.
+enum Frame {
+    /// The body; it may carry a private key (add-identity), so it is wiped when dropped.
+    Body(Zeroizing<Vec<u8>>),
+    /// A zero-length frame: answered with FAILURE.
+    Empty,
+    /// Declared longer than the cap: the connection is closed.
+    TooLong(proto::Error),
+    /// The client hung up mid-frame.
+    Closed,
+}
+
+async fn read_frame(stream: &mut UnixStream, first: u8) -> Frame {
+    let mut header = [first, 0, 0, 0];
+    if stream.read_exact(&mut header[1..]).await.is_err() {
+        return Frame::Closed;
+    }
+    let len = match frame_len(header) {
+        Ok(len) => len,
+        Err(proto::Error::EmptyFrame) => return Frame::Empty,
+        Err(e) => return Frame::TooLong(e),
+    };
+    let mut body = Zeroizing::new(vec![0u8; len]);
+    if stream.read_exact(&mut body).await.is_err() {
+        return Frame::Closed;
+    }
+    Frame::Body(body)
 }
 
 async fn send(stream: &mut UnixStream, response: &Response) -> std::io::Result<()> {

@@ -17,7 +17,7 @@ fn main() -> ExitCode {
             if let Some(hint) = e.hint() {
                 eprintln!("hint: {hint}");
             }
-            ExitCode::from(1)
+            ExitCode::from(e.exit_code())
         }
     }
 }

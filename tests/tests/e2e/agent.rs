@@ -2,8 +2,10 @@
 //! file: the shared helpers and mfa-add (every key format signs tokens byte-identically to
 //! `openssl pkeyutl`, -l against ssh-keygen, -L against openssl, -d, passphrases at a
 //! terminal, one-line errors). `openssh`: ssh-add and ssh-keygen against the agent. `custody`:
-//! socket modes, other uids, hostile and concurrent clients. `daemon`: eval lines, -k, --.
+//! socket modes, other uids, hostile and concurrent clients, connection limits. `daemon`:
+//! eval lines, -k, --. `activation`: systemd socket activation.
 
+mod activation;
 mod custody;
 mod daemon;
 mod openssh;
