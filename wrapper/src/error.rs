@@ -1,6 +1,7 @@
-//! The wrapper's error type: each variant is one line for the user, with a hint.
+//! The wrapper's error type: each variant is one line for the user, with a hint: for mfa-sign
+//! what to do about it, for mfa-login also how to finish the login by hand.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Everything mfa-login and mfa-sign can fail at. The `Display` text is the one line the user
 /// sees after `error: `; [`Error::hint`] says what to do about it.
@@ -48,6 +49,22 @@ pub enum Error {
     NoTokenFile,
     #[error("cannot write the public key file for change-mfa: {0}")]
     PublicKeyFile(#[source] std::io::Error),
+    #[error(
+        "the last login as {username} with key {fingerprint} was rejected; not answering again"
+    )]
+    LoginRejectedBefore {
+        username: String,
+        fingerprint: String,
+    },
+}
+
+/// The prompt mfa-login left to the user, for the hint on finishing by hand.
+#[derive(Debug, Clone, Copy)]
+pub enum ByHand<'a> {
+    /// The signed-token-file prompt, with the token file when it is known.
+    SignTokens(Option<&'a Path>),
+    /// change-mfa's public-key prompt.
+    PublicKey,
 }
 
 impl Error {
@@ -88,6 +105,75 @@ impl Error {
             }
             Error::NoTokenFile => "name it with --token-file FILE".to_owned(),
             Error::PublicKeyFile(_) => "check that the temporary folder is writable".to_owned(),
+            Error::LoginRejectedBefore { .. } => "load the right key (mfa-add KEY)".to_owned(),
+        }
+    }
+}
+
+impl Error {
+    /// What the user can do about it at the prompt mfa-login leaves to them, ending with how
+    /// to finish the login by hand: sign the token file with mfa-sign, or type the public
+    /// key's path, then press Enter. One line, like every mfa-login message.
+    pub fn hint_at_prompt(&self, prompt: ByHand) -> String {
+        let file = match prompt {
+            ByHand::SignTokens(Some(path)) => path.display().to_string(),
+            _ => "FILE".to_owned(),
+        };
+        let finish = |key: &str| match prompt {
+            ByHand::SignTokens(_) => {
+                format!("sign it yourself: mfa-sign {key}{file}, and press Enter")
+            }
+            ByHand::PublicKey => "type the path of its public key PEM (mfa-add -L > key.pem) and \
+                 press Enter"
+                .to_owned(),
+        };
+        let then = |first: &str| format!("{first}, then {}", finish(""));
+        match self {
+            Error::NoAgentVariable | Error::NoAgent { .. } => then(
+                "in another terminal start an agent and load your MFA key (eval $(mfa-agent); \
+                 mfa-add KEY)",
+            ),
+            Error::AgentIo(_) => then("check that mfa-agent is still running"),
+            Error::NoKeys => {
+                then("load your MFA key (mfa-add KEY; a locked agent lists none: mfa-add -X)")
+            }
+            Error::SeveralKeys { fingerprints, .. } => format!(
+                "choose the right key ({fingerprints}): {}; next time run \
+                 mfa-login --key FP",
+                finish("--key FP ")
+            ),
+            Error::NoSuchKey(_) | Error::AmbiguousKey(_) => format!(
+                "list the loaded keys with mfa-add -l, then {}",
+                finish("--key FP ")
+            ),
+            Error::AgentRefused => {
+                then("unlock the agent (mfa-add -X) or load the key again (see the agent's log)")
+            }
+            Error::BadSignature => then("restart mfa-agent and load the key again (mfa-add KEY)"),
+            Error::ReadTokenFile { .. } | Error::WriteTokenFile { .. } => {
+                then("check the path and its permissions")
+            }
+            Error::BadTokenFile { .. } => "it is not a token file as cloudhsm-cli writes it: \
+                 press ^C to abandon this login and start it again"
+                .to_owned(),
+            Error::StaleTokenFile { .. } => format!(
+                "it may be left from an earlier login; if it is this login's, {}",
+                finish("")
+            ),
+            Error::AlreadySigned { .. } => format!(
+                "it may be left from an earlier login; if it is this login's, {}",
+                finish("--force ")
+            ),
+            Error::NoTokenFile => format!(
+                "{} (FILE is the login's --token); next time run mfa-login --token-file FILE",
+                finish("")
+            ),
+            Error::PublicKeyFile(_) => then("check that the temporary folder is writable"),
+            Error::LoginRejectedBefore { .. } => format!(
+                "load the right key in place of this one (mfa-add -d KEY; mfa-add RIGHT-KEY) and \
+                 log in again, or {}",
+                finish("--key FP ")
+            ),
         }
     }
 }

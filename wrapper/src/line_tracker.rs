@@ -11,7 +11,7 @@
 //! containing control characters. Editors that redraw only part of the line or move the
 //! cursor inside it defeat both; `--token-file` is the way out.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
@@ -138,19 +138,28 @@ pub fn split_words(line: &str) -> Vec<String> {
 
 /// The value of the last `--token F` or `--token=F` among the words.
 pub fn token_argument<S: AsRef<OsStr>>(words: &[S]) -> Option<PathBuf> {
+    option_value(words, "--token").map(PathBuf::from)
+}
+
+/// The value of the last `NAME V` or `NAME=V` among the words (`NAME` with its dashes).
+pub fn option_value<S: AsRef<OsStr>>(words: &[S], name: &str) -> Option<OsString> {
     let mut found = None;
     let mut i = 0;
     while i < words.len() {
         let word = words[i].as_ref();
-        if word == "--token" {
+        if word == name {
             if let Some(value) = words.get(i + 1) {
-                found = Some(PathBuf::from(value.as_ref()));
+                found = Some(value.as_ref().to_os_string());
             }
             i += 2;
             continue;
         }
-        if let Some(value) = word.as_bytes().strip_prefix(b"--token=") {
-            found = Some(PathBuf::from(OsStr::from_bytes(value)));
+        if let Some(value) = word
+            .as_bytes()
+            .strip_prefix(name.as_bytes())
+            .and_then(|rest| rest.strip_prefix(b"="))
+        {
+            found = Some(OsStr::from_bytes(value).to_os_string());
         }
         i += 1;
     }
@@ -198,5 +207,9 @@ mod tests {
         );
         assert_eq!(token_argument(&split_words("login --token")), None);
         assert_eq!(token_argument(&split_words("quit")), None);
+        let words = split_words("login --username=officer1 --role admin");
+        assert_eq!(option_value(&words, "--username"), Some("officer1".into()));
+        assert_eq!(option_value(&words, "--role"), Some("admin".into()));
+        assert_eq!(option_value(&words, "--user"), None);
     }
 }

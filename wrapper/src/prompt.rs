@@ -5,6 +5,10 @@
 //! matcher keeps a bounded copy of the current line with escapes and `\r` removed (for
 //! matching only; the user sees the bytes unchanged) and reports a prompt when a piece of
 //! output ends with one: a prompt is complete when the CLI stops writing and waits.
+//!
+//! It also notes the `error_code` of each result JSON the CLI prints
+//! (`{"error_code": N, ...}`, on one line or pretty-printed over several), so that mfa-login
+//! learns whether the answer it gave was accepted.
 
 /// A prompt mfa-login knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +83,8 @@ pub struct PromptMatcher {
     echoed_command: Option<String>,
     /// A `\r` was seen: unless `\n` follows, the line is being redrawn from its start.
     carriage_return: bool,
+    /// The `error_code` of the last result JSON, until taken.
+    result_code: Option<i64>,
 }
 
 impl PromptMatcher {
@@ -108,6 +114,11 @@ impl PromptMatcher {
     /// The command line echoed after the most recent interactive prompt, once its line ended.
     pub fn take_echoed_command(&mut self) -> Option<String> {
         self.echoed_command.take()
+    }
+
+    /// The `error_code` of the most recent result JSON printed since the last call.
+    pub fn take_result_code(&mut self) -> Option<i64> {
+        self.result_code.take()
     }
 
     /// Drops escape sequences and `\r`; returns the bytes that are text.
@@ -144,6 +155,7 @@ impl PromptMatcher {
         match b {
             b'\r' => self.carriage_return = true,
             b'\n' => {
+                self.note_result_code();
                 self.line.clear();
                 if let Some(echo) = self.echo.take() {
                     self.echoed_command = Some(after_prompt(&String::from_utf8_lossy(&echo)));
@@ -163,6 +175,9 @@ impl PromptMatcher {
     }
 
     fn push_text(&mut self, b: u8) {
+        if !b.is_ascii_digit() {
+            self.note_result_code();
+        }
         if self.line.len() >= WINDOW {
             self.line.drain(..WINDOW / 2);
         }
@@ -173,6 +188,34 @@ impl PromptMatcher {
             }
         }
     }
+
+    /// Called where a number may have just ended: notes `"error_code": N` ending the line.
+    fn note_result_code(&mut self) {
+        if let Some(code) = result_code(&String::from_utf8_lossy(&self.line)) {
+            self.result_code = Some(code);
+        }
+    }
+}
+
+/// N when `text` ends with `"error_code": N` (spaces allowed around the colon). A number too
+/// large for an i64 is still not zero.
+fn result_code(text: &str) -> Option<i64> {
+    let before_digits = text.trim_end_matches(|c: char| c.is_ascii_digit());
+    let digits = &text[before_digits.len()..];
+    if digits.is_empty() {
+        return None;
+    }
+    let (before_number, negative) = match before_digits.strip_suffix('-') {
+        Some(rest) => (rest, true),
+        None => (before_digits, false),
+    };
+    before_number
+        .trim_end()
+        .strip_suffix(':')?
+        .trim_end()
+        .strip_suffix("\"error_code\"")?;
+    let code = digits.parse::<i64>().unwrap_or(i64::MAX);
+    Some(if negative { -code } else { code })
 }
 
 /// The text after the last interactive prompt in a redrawn line (all of it when none).
@@ -252,6 +295,23 @@ mod tests {
         }
         m.feed(b"\raws-cloudhsm > login --token x\x1b[K\r\n");
         assert_eq!(m.take_echoed_command().as_deref(), Some("login --token x"));
+    }
+
+    #[test]
+    fn result_codes_are_read_from_pretty_coloured_and_split_json() {
+        let mut m = PromptMatcher::new();
+        let pretty =
+            "{\r\n  \"error_code\": 1,\r\n  \"data\": \"MFA failed\"\r\n}\r\naws-cloudhsm > ";
+        let found: Vec<Option<Prompt>> = pretty.bytes().map(|b| m.feed(&[b])).collect();
+        assert!(found.contains(&Some(Prompt::Interactive)));
+        assert_eq!(m.take_result_code(), Some(1));
+        assert_eq!(m.take_result_code(), None);
+        m.feed(b"\x1b[32m{\"error_code\"\x1b[0m: 0, \"data\": {}}\n");
+        assert_eq!(m.take_result_code(), Some(0));
+        m.feed(b"{\"error_code\": 12\n}\n");
+        assert_eq!(m.take_result_code(), Some(12));
+        m.feed(b"said \"error_code\" and 3 things\n\"error_code\": x\n");
+        assert_eq!(m.take_result_code(), None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Signatures are judged by openssl and the simulator. Failures and exit statuses are in
 //! [`safety`].
 
+mod rejected;
 mod safety;
 
 use std::fs;
@@ -73,7 +74,7 @@ impl Setup {
         command
     }
 
-    fn password_option(&self) -> [&str; 2] {
+    pub fn password_option(&self) -> [&str; 2] {
         [
             "--password-file",
             self.password_file.to_str().expect("UTF-8 path"),

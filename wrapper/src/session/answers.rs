@@ -1,14 +1,17 @@
 //! What mfa-login answers with: the token file of the current login, found, checked and
-//! signed through the agent; and change-mfa's public key as a temporary PEM file.
+//! signed through the agent (unless that login with that key was rejected before); and
+//! change-mfa's public key as a temporary PEM file.
 
+use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
 
+use super::rejected::SignedLogin;
 use super::Session;
 use crate::agent_client::{AgentClient, DEFAULT_TIMEOUT};
-use crate::line_tracker::{split_words, token_argument};
+use crate::line_tracker::{option_value, split_words, token_argument};
 use crate::token_sign::LoadedTokenFile;
 use crate::Error;
 
@@ -17,21 +20,42 @@ impl Session {
         AgentClient::from_env(self.config.timeout.unwrap_or(DEFAULT_TIMEOUT))
     }
 
-    /// Signs the token file of the current login in place; returns what to type at the
-    /// prompt: Enter alone when the file is the one the CLI wrote, else its path and Enter.
-    pub(super) fn answer_token_prompt(&mut self) -> crate::Result<Vec<u8>> {
+    /// The token file of the current login, and the path the CLI itself was given (none
+    /// when only `--token-file` names the file).
+    pub(super) fn token_file(&self) -> crate::Result<(PathBuf, Option<PathBuf>)> {
         let cli_file = token_argument(&self.config.args)
-            .or_else(|| self.typed_token())
+            .or_else(|| self.typed_option("--token").map(PathBuf::from))
             .map(|path| self.child_path(path));
-        let path = match (&self.config.token_file, &cli_file) {
-            (Some(chosen), _) => self.child_path(chosen.clone()),
-            (None, Some(cli)) => cli.clone(),
-            (None, None) => return Err(Error::NoTokenFile),
-        };
-        let loaded = LoadedTokenFile::read(&path)?;
+        match (&self.config.token_file, cli_file) {
+            (Some(chosen), cli_file) => Ok((self.child_path(chosen.clone()), cli_file)),
+            (None, Some(cli)) => Ok((cli.clone(), Some(cli))),
+            (None, None) => Err(Error::NoTokenFile),
+        }
+    }
+
+    /// Signs the token file of the current login in place, unless this login with this key
+    /// was rejected before; returns what to type at the prompt (Enter alone when the file is
+    /// the one the CLI wrote, else its path and Enter) and the login it signed for.
+    pub(super) fn answer_token_prompt(
+        &mut self,
+        path: &Path,
+        cli_file: Option<PathBuf>,
+    ) -> crate::Result<(Vec<u8>, SignedLogin)> {
+        let loaded = LoadedTokenFile::read(path)?;
         loaded.check_fresh(self.command_started)?;
         let agent = self.agent()?;
         let key = agent.choose_key(self.config.key.as_deref())?;
+        let login = SignedLogin {
+            username: self.command_option("--username"),
+            role: self.command_option("--role"),
+            fingerprint: key.fingerprint.clone(),
+        };
+        if self.rejections.login_rejected(&login) {
+            return Err(Error::LoginRejectedBefore {
+                username: login.username.unwrap_or_else(|| "this user".to_owned()),
+                fingerprint: login.fingerprint,
+            });
+        }
         let signed = loaded.sign_and_write(&agent, &key, None, None)?;
         self.config.transcript.event(&format!(
             "signed {} token(s) in {} with {}",
@@ -49,7 +73,7 @@ impl Session {
             signed.path.into_os_string().into_encoded_bytes()
         };
         typed.push(b'\r');
-        Ok(typed)
+        Ok((typed, login))
     }
 
     /// A path as COMMAND means it: relative paths start in its working directory.
@@ -65,10 +89,17 @@ impl Session {
         base.join(path)
     }
 
-    /// `--token` of the typed line; of the echoed line when typing used keys the tracker does
-    /// not follow (history recall, completion).
-    pub(super) fn typed_token(&self) -> Option<PathBuf> {
-        let from = |line: &str| token_argument(&split_words(line));
+    /// An option of the current command: from COMMAND's arguments, else from the typed line.
+    fn command_option(&self, name: &str) -> Option<String> {
+        option_value(&self.config.args, name)
+            .or_else(|| self.typed_option(name))
+            .map(|value| value.to_string_lossy().into_owned())
+    }
+
+    /// An option (`--token`, `--username`, ...) of the typed line; of the echoed line when
+    /// typing used keys the tracker does not follow (history recall, completion).
+    fn typed_option(&self, name: &str) -> Option<OsString> {
+        let from = |line: &str| option_value(&split_words(line), name);
         let typed = self.typed_line.as_ref();
         let certain = typed.filter(|t| t.certain).and_then(|t| from(&t.text));
         certain

@@ -6,9 +6,10 @@
 //!
 //! Threads read the child's output, read stdin, reap the child and catch signals; each sends
 //! an `Event` to one loop, which blocks on the channel (no polling). Safety rules: a failure
-//! is reported in one line and the prompt is left unanswered; a prompt that comes straight
-//! back after mfa-login answered it is not answered again, since each wrong answer costs one
-//! of the five attempts before the account locks.
+//! is reported in one line (with how to finish by hand) and the prompt is left unanswered; a
+//! prompt that comes straight back after mfa-login answered it is not answered again, nor is
+//! a login whose answer the CLI's result rejected earlier in the session (`rejected`), since
+//! each wrong answer costs one of the five attempts before the account locks.
 
 use std::io::{IsTerminal, Read, Write};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 use nix::sys::signal::Signal;
 use tempfile::NamedTempFile;
 
+use crate::error::ByHand;
 use crate::line_tracker::{LineTracker, TypedLine};
 use crate::login::{Config, EXIT_NOT_EXECUTABLE, EXIT_OWN_FAILURE};
 use crate::prompt::{Prompt, PromptMatcher};
@@ -24,6 +26,9 @@ use crate::pty::{self, PtyProcess};
 use crate::{signals, terminal};
 
 mod answers;
+mod rejected;
+
+use rejected::{Lesson, Rejections};
 
 /// How long the output may stay silent after the child exited before mfa-login stops
 /// waiting for the rest (a background process may hold the terminal open).
@@ -160,6 +165,8 @@ struct Session {
     at_command_line: bool,
     /// The prompt mfa-login answered last, until another prompt shows up.
     last_answered: Option<Prompt>,
+    /// Answers the CLI rejected earlier in this session.
+    rejections: Rejections,
     public_key_file: Option<NamedTempFile>,
     own_failure: bool,
     exit_code: Option<i32>,
@@ -187,6 +194,7 @@ impl Session {
             command_started: SystemTime::now(),
             at_command_line: false,
             last_answered: None,
+            rejections: Rejections::default(),
             public_key_file: None,
             own_failure: false,
             exit_code: None,
@@ -293,6 +301,10 @@ impl Session {
         if let Some(line) = self.matcher.take_echoed_command() {
             self.echoed_line = Some(line);
         }
+        // A result comes before the prompt that may follow it in the same piece.
+        if let Some(code) = self.matcher.take_result_code() {
+            self.on_result(code);
+        }
         if let Some(prompt) = prompt {
             if self.exit_code.is_none() {
                 self.on_prompt(prompt);
@@ -318,6 +330,23 @@ impl Session {
         let _ = self.child.write_all(bytes);
     }
 
+    fn on_result(&mut self, error_code: i64) {
+        let transcript = &self.config.transcript;
+        transcript.event(&format!("result: error_code {error_code}"));
+        match self.rejections.result(error_code) {
+            Lesson::Nothing => {}
+            Lesson::LoginRejected(login) => transcript.event(&format!(
+                "the login as {} ({}) with {} was rejected: not signing it again",
+                login.username.as_deref().unwrap_or("?"),
+                login.role.as_deref().unwrap_or("?"),
+                login.fingerprint
+            )),
+            Lesson::PasswordRejected => {
+                transcript.event("the --password-file password was rejected: not typing it again")
+            }
+        }
+    }
+
     fn on_prompt(&mut self, prompt: Prompt) {
         let transcript = &self.config.transcript;
         transcript.event(&format!("prompt: {}", prompt.name()));
@@ -325,21 +354,38 @@ impl Session {
         if prompt == Prompt::Interactive {
             self.last_answered = None;
             self.public_key_file = None;
+            self.rejections.command_done();
             return;
         }
         if self.last_answered == Some(prompt) {
+            let answer = match prompt {
+                Prompt::SignedTokenFile => "the signed token file's path",
+                Prompt::PublicKeyFile => "the public key PEM's path",
+                _ => "the password",
+            };
             self.fail(
                 &format!(
                     "the {} prompt came back right after mfa-login answered it; not answering \
                      again (each wrong answer counts toward the account lockout)",
                     prompt.name()
                 ),
-                Some("check the message above; answer it yourself or press ^C"),
+                Some(&format!(
+                    "check the message above, then type {answer} yourself and press Enter, or \
+                     press ^C"
+                )),
             );
             return;
         }
         let answer = match prompt {
             Prompt::Password | Prompt::ConfirmPassword => match &self.config.password {
+                Some(_) if self.rejections.password_rejected() => {
+                    self.fail(
+                        "the password from --password-file was rejected earlier in this \
+                         session; not typing it again",
+                        Some("type the password yourself and press Enter (and correct the file)"),
+                    );
+                    return;
+                }
                 Some(_) if !self.echo_turns_off() => {
                     self.fail(
                         "the password prompt echoes what is typed; not typing the password",
@@ -351,18 +397,43 @@ impl Session {
                     let mut typed = zeroize::Zeroizing::new(password.as_bytes().to_vec());
                     typed.push(b'\r');
                     transcript.event("answered with the password from --password-file (redacted)");
+                    self.rejections.password_typed();
                     Ok(Some(typed))
                 }
                 None => Ok(None),
             },
-            Prompt::SignedTokenFile => self
-                .answer_token_prompt()
-                .map(|typed| Some(zeroize::Zeroizing::new(typed))),
-            Prompt::PublicKeyFile => self.public_key_path().map(|path| {
-                let mut typed = path.into_os_string().into_encoded_bytes();
-                typed.push(b'\r');
-                Some(zeroize::Zeroizing::new(typed))
-            }),
+            Prompt::SignedTokenFile => {
+                let answer = match self.token_file() {
+                    Ok((path, cli_file)) => self
+                        .answer_token_prompt(&path, cli_file)
+                        .map_err(|err| (err, Some(path))),
+                    Err(err) => Err((err, None)),
+                };
+                match answer {
+                    Ok((typed, login)) => {
+                        self.rejections.token_prompt(Some(login));
+                        Ok(Some(zeroize::Zeroizing::new(typed)))
+                    }
+                    Err((err, path)) => {
+                        self.rejections.token_prompt(None);
+                        let hint = err.hint_at_prompt(ByHand::SignTokens(path.as_deref()));
+                        Err((err, hint))
+                    }
+                }
+            }
+            Prompt::PublicKeyFile => {
+                self.rejections.public_key_prompt();
+                self.public_key_path()
+                    .map(|path| {
+                        let mut typed = path.into_os_string().into_encoded_bytes();
+                        typed.push(b'\r');
+                        Some(zeroize::Zeroizing::new(typed))
+                    })
+                    .map_err(|err| {
+                        let hint = err.hint_at_prompt(ByHand::PublicKey);
+                        (err, hint)
+                    })
+            }
             Prompt::Interactive => Ok(None),
         };
         match answer {
@@ -373,9 +444,9 @@ impl Session {
                 }
             }
             Ok(None) => self.last_answered = None,
-            Err(err) => {
+            Err((err, hint)) => {
                 self.last_answered = None;
-                self.fail(&err.to_string(), Some(&err.hint()));
+                self.fail(&err.to_string(), Some(&hint));
             }
         }
     }
