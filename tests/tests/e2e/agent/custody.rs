@@ -1,6 +1,7 @@
 //! Custody of the socket: private folder and socket modes, other uids refused even when the
 //! modes would let them in, hardening of the running agent, and clients that send garbage,
-//! truncated or oversized frames, stall, or come fifty at once.
+//! truncated or oversized frames, stall, or come fifty at once; the connection cap and the
+//! mid-frame timeout.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -198,4 +199,103 @@ fn fifty_clients_at_once_each_get_their_signature() {
         );
     }
     assert_eq!(agent.log_text().matches("tokens=1 ").count(), 50);
+}
+
+/// True when the agent closed `stream` without answering `request`.
+fn closed_unanswered(mut stream: UnixStream, request: &Request) -> bool {
+    stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    // The agent may close before reading; a broken pipe is part of being closed.
+    let _ = stream.write_all(&frame(&request.encode()));
+    let mut reply = Vec::new();
+    match stream.read_to_end(&mut reply) {
+        Ok(_) => reply.is_empty(),
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    }
+}
+
+#[test]
+fn over_the_connection_cap_new_clients_are_closed_until_others_close() {
+    // mfa-agent's default --max-connections.
+    const CAP: usize = 128;
+    let dir = WorkDir::new();
+    let agent = Agent::start(dir.path());
+    // Fill every slot; an answer on each shows the agent holds it.
+    let mut held: Vec<UnixStream> = (0..CAP)
+        .map(|i| {
+            let mut stream = UnixStream::connect(agent.socket()).expect("connect");
+            stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+            let reply = proto::client::call(&mut stream, &Request::Query);
+            assert!(
+                matches!(reply, Ok(Response::Query(_))),
+                "connection {i} under the cap: {reply:?}"
+            );
+            stream
+        })
+        .collect();
+    for _ in 0..3 {
+        let stream = UnixStream::connect(agent.socket()).expect("connect");
+        assert!(
+            closed_unanswered(stream, &Request::Query),
+            "a connection over the cap was served"
+        );
+    }
+    // One client leaves: a new one is served once the agent has seen it go.
+    drop(held.pop());
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let mut stream = UnixStream::connect(agent.socket()).expect("connect");
+        stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+        if let Ok(Response::Query(_)) = proto::client::call(&mut stream, &Request::Query) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no slot freed after a client left"
+        );
+        thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The held clients are still served.
+    assert!(matches!(
+        proto::client::call(&mut held[0], &Request::Query),
+        Ok(Response::Query(_))
+    ));
+    let log = agent.log_text();
+    assert_eq!(
+        log.matches("connections open, the limit").count(),
+        1,
+        "the cap must be logged once per episode:\n{log}"
+    );
+    assert!(log.contains("accepting connections again"), "{log}");
+}
+
+#[test]
+fn a_client_stalled_mid_frame_is_dropped_but_an_idle_one_stays() {
+    let dir = WorkDir::new();
+    let agent = Agent::start_with(dir.path(), &["--frame-timeout", "1"]);
+    let opened = Instant::now();
+    let mut idle = UnixStream::connect(agent.socket()).expect("connect");
+    idle.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    // Stalled in the length, then in the body: each is closed by the agent, well before the
+    // test's own deadline.
+    let request = frame(&Request::RequestIdentities.encode());
+    for sent in [&[0u8, 0, 0][..], &request[..request.len() - 1]] {
+        let mut stalled = UnixStream::connect(agent.socket()).expect("connect");
+        stalled.set_read_timeout(Some(DEADLINE)).expect("timeout");
+        stalled.write_all(sent).expect("write part of a frame");
+        let mut buf = [0u8; 16];
+        match stalled.read(&mut buf) {
+            Ok(0) => {}
+            other => panic!("a stalled client was not dropped: {other:?}"),
+        }
+    }
+    // The idle connection outlived the frame timeout twice over and is still served.
+    while opened.elapsed() < std::time::Duration::from_secs(2) {
+        thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(matches!(
+        proto::client::call(&mut idle, &Request::Query),
+        Ok(Response::Query(_))
+    ));
+    let log = agent.log_text();
+    assert_eq!(log.matches("stalled mid-frame").count(), 2, "{log}");
 }
