@@ -153,9 +153,11 @@ impl Error {
             Error::ReadTokenFile { .. } | Error::WriteTokenFile { .. } => {
                 then("check the path and its permissions")
             }
-            Error::BadTokenFile { .. } => "it is not a token file as cloudhsm-cli writes it: \
-                 press ^C to abandon this login and start it again"
-                .to_owned(),
+            Error::BadTokenFile { .. } => {
+                "it is not a token file as cloudhsm-cli writes it: press ^C and start the login \
+                 again"
+                    .to_owned()
+            }
             Error::StaleTokenFile { .. } => format!(
                 "it may be left from an earlier login; if it is this login's, {}",
                 finish("")
@@ -179,3 +181,62 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io() -> std::io::Error {
+        std::io::Error::other("x")
+    }
+
+    #[test]
+    fn every_hint_at_a_prompt_says_how_to_finish_by_hand_on_one_line() {
+        let path = || PathBuf::from("/tmp/t.json");
+        let errors = [
+            Error::NoAgentVariable,
+            Error::NoAgent {
+                path: path(),
+                source: io(),
+            },
+            Error::AgentIo(proto::Error::Truncated),
+            Error::NoKeys,
+            Error::SeveralKeys {
+                count: 2,
+                fingerprints: "SHA256:a, SHA256:b".into(),
+            },
+            Error::NoSuchKey("x".into()),
+            Error::AmbiguousKey("x".into()),
+            Error::AgentRefused,
+            Error::BadSignature,
+            Error::ReadTokenFile {
+                path: path(),
+                source: io(),
+            },
+            Error::StaleTokenFile { path: path() },
+            Error::AlreadySigned { path: path() },
+            Error::WriteTokenFile {
+                path: path(),
+                source: io(),
+            },
+            Error::PublicKeyFile(io()),
+            Error::LoginRejectedBefore {
+                username: "u".into(),
+                fingerprint: "SHA256:a".into(),
+            },
+        ];
+        let file = path();
+        for err in &errors {
+            let hint = err.hint_at_prompt(ByHand::SignTokens(Some(&file)));
+            assert!(!hint.contains('\n'), "{hint}");
+            assert!(
+                hint.contains("mfa-sign ") && hint.contains("/tmp/t.json, and press Enter"),
+                "{err}: {hint}"
+            );
+            let hint = err.hint_at_prompt(ByHand::PublicKey);
+            assert!(hint.contains("public key PEM"), "{err}: {hint}");
+        }
+        let hint = Error::NoTokenFile.hint_at_prompt(ByHand::SignTokens(None));
+        assert!(hint.contains("mfa-sign FILE, and press Enter"), "{hint}");
+    }
+}

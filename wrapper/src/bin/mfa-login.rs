@@ -18,9 +18,12 @@ rewrites the file and presses Enter for you; at change-mfa's public key prompt i
 a temporary PEM file of the agent key. The token file is --token-file, else the --token in
 COMMAND's arguments, else the --token of the login you type at the aws-cloudhsm > prompt.
 
-If anything fails, mfa-login says so in one line starting `mfa-login: error:` and leaves the
-prompt to you; without a terminal on stdin it ends COMMAND and exits 125. A prompt that comes
-back right after mfa-login answered it is never answered again (wrong answers lock accounts).
+If anything fails, mfa-login says so in one line starting `mfa-login: error:`, with a hint on
+finishing by hand (mfa-sign FILE, then Enter), and leaves the prompt to you; without a terminal
+on stdin it ends COMMAND and exits 125. Wrong answers lock accounts, so mfa-login never answers
+again a prompt that comes back right after its answer, a login (same user, role and key) whose
+result reported a non-zero error_code earlier in the session, or a password prompt with a
+--password-file password that was rejected.
 
 --timeout S bounds each reply of the agent (default 60 s) and, when stdin is not a terminal,
 the whole run.

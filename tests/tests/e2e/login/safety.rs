@@ -1,6 +1,7 @@
-//! mfa-login when things go wrong: exit statuses; each failure is one line and leaves the
-//! prompt unanswered and the token file untouched; a rejected answer is not retried; the
-//! terminal's settings survive success, failure and SIGTERM.
+//! mfa-login when things go wrong: exit statuses; each failure is one line, with a hint on
+//! finishing by hand, and leaves the prompt unanswered and the token file untouched; a
+//! rejected answer is not retried; the terminal's settings survive success, failure, SIGTERM
+//! and SIGHUP.
 
 use std::fs;
 use std::process::Command;
@@ -175,6 +176,20 @@ fn each_failure_is_one_line_and_leaves_the_prompt_and_the_file_alone() {
         pty.expect(SIGNED_TOKEN_PROMPT);
         pty.expect("mfa-login: error: ");
         pty.expect(expected);
+        // The hint on the same line says how to finish by hand, with the real file.
+        let hint = pty.expect("\n");
+        let file = match &own_file {
+            Some((path, _)) => fs::canonicalize(path).expect("canonical path"),
+            None => s.dir.join(&token),
+        };
+        let finish = match scene {
+            Scene::TokenFile(_) => "press ^C and start the login again".to_owned(),
+            _ => format!(" {}, and press Enter", file.display()),
+        };
+        assert!(
+            hint.contains("(hint: ") && hint.contains(&finish),
+            "{expected}: the hint says {finish:?}: {hint}"
+        );
 
         match &own_file {
             Some((path, original)) => assert_eq!(&fs::read(path).expect("read"), original),
