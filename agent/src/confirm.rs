@@ -22,6 +22,11 @@ pub struct Confirmer {
 }
 
 impl Confirmer {
+    /// Asks `program`, or refuses every confirmation with None.
+    pub fn new(program: Option<OsString>) -> Self {
+        Confirmer { program }
+    }
+
     /// `MFA_ASKPASS`, else `SSH_ASKPASS`, from the agent's environment.
     pub fn from_env() -> Self {
         let program = ["MFA_ASKPASS", "SSH_ASKPASS"]

@@ -191,22 +191,34 @@ impl Agent {
     }
 
     /// The live key for `blob`, after asking the user when the key needs confirmation.
+    ///
+    /// No reference to the key is held while the question is open (up to two minutes): a key
+    /// removed or expired meanwhile is wiped at once, and the answer cannot bring it back.
     async fn key_for_use(&self, blob: &[u8], peer: &Peer) -> Result<Arc<KeyEntry>, Refusal> {
-        let entry = self
-            .keys()
-            .get(blob)
-            .ok_or_else(|| format!("no key {}", proto::key::fingerprint(blob)))?;
-        if entry.confirm {
+        let (fingerprint, comment, confirm) = {
+            let entry = self
+                .keys()
+                .get(blob)
+                .ok_or_else(|| format!("no key {}", proto::key::fingerprint(blob)))?;
+            (
+                entry.fingerprint.clone(),
+                entry.comment.clone(),
+                entry.confirm,
+            )
+        };
+        if confirm {
             self.confirmer
-                .ask(&entry.fingerprint, &entry.comment, peer)
+                .ask(&fingerprint, &comment, peer)
                 .await
-                .map_err(|why| format!("confirmation for {}: {why}", entry.fingerprint))?;
+                .map_err(|why| format!("confirmation for {fingerprint}: {why}"))?;
         }
         // The user may have locked the agent while the question was open.
         if self.is_locked() {
             return Err("the agent is locked".into());
         }
-        Ok(entry)
+        self.keys()
+            .get(blob)
+            .ok_or_else(|| format!("{fingerprint} was removed or expired while being confirmed"))
     }
 
     async fn ssh_sign(
@@ -404,6 +416,59 @@ mod tests {
                 .await,
             Response::Failure
         );
+    }
+
+    #[tokio::test]
+    async fn a_key_removed_while_its_use_is_confirmed_is_not_used() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (asked, answer) = (dir.path().join("asked"), dir.path().join("answer"));
+        let script = dir.path().join("confirm.sh");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\ntouch '{}'\nfor i in $(seq 300); do [ -e '{}' ] && exit 0; sleep 0.1; done\nexit 1\n",
+                asked.display(),
+                answer.display()
+            ),
+        )
+        .expect("write the script");
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        let agent = Arc::new(Agent::new(
+            None,
+            Confirmer::new(Some(script.into_os_string())),
+            Log::new(false),
+        ));
+        for remove in [false, true] {
+            let _ = std::fs::remove_file(&asked);
+            let _ = std::fs::remove_file(&answer);
+            assert_eq!(
+                add(&agent, vec![Constraint::Confirm]).await,
+                Response::Success
+            );
+            let signer = Arc::clone(&agent);
+            let signing = tokio::spawn(async move {
+                signer
+                    .handle(token_sign_request(vec![[7; 32]]), &peer())
+                    .await
+            });
+            while !asked.exists() {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            if remove {
+                assert_eq!(
+                    agent.handle(Request::RemoveAllIdentities, &peer()).await,
+                    Response::Success
+                );
+            }
+            std::fs::write(&answer, b"").expect("answer yes");
+            let response = signing.await.expect("the signing task");
+            if remove {
+                assert_eq!(response, Response::Failure);
+            } else {
+                assert!(matches!(response, Response::TokenSign(_)), "{response:?}");
+            }
+        }
     }
 
     #[tokio::test]
