@@ -253,13 +253,14 @@ fn a_key_the_cluster_does_not_know_fails_once_and_is_not_retried() {
 }
 
 #[test]
-fn terminal_settings_are_restored_after_success_failure_and_sigterm() {
+fn terminal_settings_are_restored_after_success_failure_sigterm_and_sighup() {
     let s = Setup::new();
     let login = login_args("stty.json");
-    let cases: [(&str, Vec<&str>, &str); 3] = [
+    let cases: [(&str, Vec<&str>, &str); 4] = [
         ("success", s.password_option().to_vec(), "status=0"),
         ("failure", vec![], "status=1"),
         ("sigterm", vec![], "status=143"),
+        ("sighup", vec![], "status=129"),
     ];
     for (name, options, status) in cases {
         let mut command = Command::new("/bin/sh");
@@ -268,7 +269,12 @@ fn terminal_settings_are_restored_after_success_failure_and_sigterm() {
             .arg("stty -g > before; \"$@\"; echo \"status=$?\"; stty -g > after")
             .arg("sh")
             .current_dir(s.dir.path());
-        let inner = if name == "sigterm" {
+        let signal = match name {
+            "sigterm" => Some(nix::sys::signal::Signal::SIGTERM),
+            "sighup" => Some(nix::sys::signal::Signal::SIGHUP),
+            _ => None,
+        };
+        let inner = if signal.is_some() {
             let mut c = Command::new(bin("mfa-login"));
             c.args([
                 "--",
@@ -297,14 +303,12 @@ fn terminal_settings_are_restored_after_success_failure_and_sigterm() {
                 pty.expect("mfa-login: error: ");
                 pty.send_line("");
             }
-            "sigterm" => {
+            // mfa-login passes the signal on to COMMAND and exits with its status.
+            "sigterm" | "sighup" => {
                 pty.expect("ready");
                 let pid: i32 = s.dir.read_string("mfa.pid").trim().parse().expect("pid");
-                nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGTERM,
-                )
-                .expect("kill mfa-login");
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal)
+                    .expect("signal mfa-login");
             }
             _ => {}
         }
