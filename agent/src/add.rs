@@ -155,11 +155,20 @@ pub fn run(config: AddConfig) -> Result<i32> {
     let mut agent = AgentClient::from_env()?;
     match &config.action {
         Action::Add { files, constraints } => {
+            // As ssh-add: a file that fails is reported and the others are still added.
+            let mut status = 0;
             for file in files {
-                let loaded = load_key(file, &config.passphrases)?;
-                add_key(&mut agent, loaded, constraints)?;
+                let added = load_key(file, &config.passphrases)
+                    .and_then(|loaded| add_key(&mut agent, loaded, constraints));
+                if let Err(e) = added {
+                    eprintln!("error: {e}");
+                    if let Some(hint) = e.hint() {
+                        eprintln!("hint: {hint}");
+                    }
+                    status = 1;
+                }
             }
-            Ok(0)
+            Ok(status)
         }
         Action::List => {
             let ids = identities(&mut agent)?;

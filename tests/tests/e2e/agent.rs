@@ -322,6 +322,19 @@ fn mfa_add_errors_are_one_clear_line() {
 }
 
 #[test]
+fn mfa_add_reports_a_bad_file_and_still_adds_the_others() {
+    let dir = WorkDir::new();
+    let key = genrsa(dir.path(), "multi.key", 2048);
+    let missing = dir.join("missing.key");
+    let agent = Agent::start(dir.path());
+    let out = agent.mfa_add(&[path_str(&missing), path_str(&key)]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).starts_with("error: "), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Identity added"), "{}", stderr(&out));
+    assert_signs_like_openssl(&agent, &key);
+}
+
+#[test]
 fn mfa_add_lists_public_keys_and_removes_by_file_or_fingerprint() {
     let dir = WorkDir::new();
     let key = genrsa(dir.path(), "remove.key", 2048);

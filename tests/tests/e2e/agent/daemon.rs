@@ -240,3 +240,38 @@ fn command_mode_passes_sigterm_on_and_the_agent_never_outlives_it() {
     }
     let _ = kill(Pid::from_raw(sleeper), Signal::SIGKILL);
 }
+
+#[test]
+fn usage_errors_exit_2_with_one_error_line() {
+    let run = |program: &str, args: &[&str]| {
+        Command::new(bin(program))
+            .args(args)
+            .env("MFA_AUTH_SOCK", "/nonexistent/agent.sock")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run")
+    };
+    for (program, args) in [
+        ("mfa-agent", &["-D", "--", "sh"][..]),
+        ("mfa-agent", &["-D", "-t", "soon"][..]),
+        ("mfa-agent", &["-s", "-c"][..]),
+        ("mfa-add", &["-l", "some.key"][..]),
+        ("mfa-add", &["-t", "0", "some.key"][..]),
+        ("mfa-add", &["-d"][..]),
+        ("mfa-add", &[][..]),
+    ] {
+        let out = run(program, args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{program} {args:?}: {}",
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).starts_with("error: "),
+            "{program} {args:?}: {}",
+            stderr(&out)
+        );
+    }
+    assert!(stderr(&run("mfa-add", &[])).contains("hint: mfa-add officer1.key"));
+}
