@@ -120,6 +120,8 @@ pub struct Config {
     pub owns_dir: bool,
     pub exit_with_parent: bool,
     pub default_lifetime: Option<u32>,
+    /// The syntax of the eval lines (`-D` and `-d` print them too, as ssh-agent does).
+    pub shell: Shell,
     pub debug: bool,
     pub log_file: Option<PathBuf>,
     pub limits: Limits,
@@ -181,6 +183,7 @@ impl Config {
             exit_with_parent: args.exit_with_parent,
             default_lifetime,
             debug: args.debug,
+            shell,
             log_file: args.log_file,
             limits: Limits {
                 max_connections: args.max_connections,
@@ -225,5 +228,6 @@ mod tests {
             Some(2)
         );
         assert_eq!(config(&["-D"]).expect("D").limits, Limits::default());
+        assert_eq!(config(&["-D", "-c"]).expect("D -c").shell, Shell::Csh);
     }
 }

@@ -163,7 +163,7 @@ fn bind_and_serve(
             let _ = write!(
                 stdout,
                 "{}",
-                eval_lines(Shell::Sh, socket, std::process::id())
+                eval_lines(config.shell, socket, std::process::id())
             )
             .and_then(|()| stdout.flush());
         }
