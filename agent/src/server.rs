@@ -18,7 +18,7 @@ use proto::wire::{frame, frame_len};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::signal::unix::{signal, Signal, SignalKind};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::timeout;
 use zeroize::Zeroizing;
 
@@ -66,36 +66,20 @@ pub async fn serve(
         mut int,
     } = signals;
     let mut expiry = tokio::time::interval(EXPIRY_TICK);
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
-    // Connections closed since the cap was reached; the cap is logged once per episode.
-    let mut refused_at_cap = 0u64;
+    let mut slots = Slots::new(limits.max_connections);
     let stopped_by = loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => match Arc::clone(&slots).try_acquire_owned() {
-                    Ok(slot) => {
-                        if refused_at_cap > 0 {
-                            agent.log.info(&format!(
-                                "accepting connections again; closed {refused_at_cap} at the limit"
-                            ));
-                            refused_at_cap = 0;
-                        }
+                Ok((stream, _)) => match slots.take(&agent) {
+                    Some(slot) => {
                         let agent = Arc::clone(&agent);
                         tokio::spawn(async move {
                             connection(stream, agent, limits.frame_timeout).await;
                             drop(slot);
                         });
                     }
-                    Err(_) => {
-                        if refused_at_cap == 0 {
-                            agent.log.info(&format!(
-                                "{} connections open, the limit: closing new ones until some end",
-                                limits.max_connections
-                            ));
-                        }
-                        refused_at_cap += 1;
-                        drop(stream);
-                    }
+                    // Over the cap: closed at once, so it holds no descriptor.
+                    None => drop(stream),
                 },
                 // Out of file descriptors and the like: say so, back off, keep serving.
                 Err(e) => {
@@ -122,6 +106,51 @@ pub async fn serve(
         .log
         .info(&format!("stopping on {stopped_by}; wiped {n} keys"));
     Ok(stopped_by)
+}
+
+/// The connection cap: one slot per open connection, reaching the cap logged once per episode.
+struct Slots {
+    free: Arc<Semaphore>,
+    max: usize,
+    /// Connections closed since the cap was reached.
+    refused: u64,
+}
+
+impl Slots {
+    fn new(max: usize) -> Slots {
+        let max = max.min(Semaphore::MAX_PERMITS);
+        Slots {
+            free: Arc::new(Semaphore::new(max)),
+            max,
+            refused: 0,
+        }
+    }
+
+    /// A slot for a new connection, or None at the cap.
+    fn take(&mut self, agent: &Agent) -> Option<OwnedSemaphorePermit> {
+        match Arc::clone(&self.free).try_acquire_owned() {
+            Ok(slot) => {
+                if self.refused > 0 {
+                    agent.log.info(&format!(
+                        "accepting connections again; closed {} at the limit",
+                        self.refused
+                    ));
+                    self.refused = 0;
+                }
+                Some(slot)
+            }
+            Err(_) => {
+                if self.refused == 0 {
+                    agent.log.info(&format!(
+                        "{} connections open, the limit: closing new ones until some end",
+                        self.max
+                    ));
+                }
+                self.refused += 1;
+                None
+            }
+        }
+    }
 }
 
 /// Serves one client until it hangs up, breaks the framing or stalls.
