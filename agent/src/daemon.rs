@@ -45,21 +45,7 @@ const KILL_WAIT: Duration = Duration::from_secs(5);
 pub fn run(config: Config) -> Result<i32> {
     let inherited = take_inherited_socket()?;
     if let Some(inherited) = &inherited {
-        if config.mode != (Mode::Foreground { detached: false }) {
-            return Err(Error::usage(
-                "systemd passed a socket (LISTEN_FDS): run mfa-agent -D or -d under socket activation",
-            ));
-        }
-        // One .service serves both ways: started alone it binds -a PATH, activated by the
-        // .socket unit listening on the same PATH it takes that socket.
-        if let Some(path) = &config.socket {
-            if inherited.path.as_deref() != Some(absolute(path)?.as_path()) {
-                return Err(Error::usage(format!(
-                    "systemd passed a socket (LISTEN_FDS) that is not -a {}; drop -a or make the .socket unit listen there",
-                    path.display()
-                )));
-            }
-        }
+        check_activation(&config, inherited)?;
     }
     match config.mode.clone() {
         Mode::Foreground { detached } => run_foreground(&config, detached, inherited).map(|()| 0),
@@ -70,6 +56,26 @@ pub fn run(config: Config) -> Result<i32> {
         }
         Mode::Command(command) => run_command(&config, &command),
         Mode::Kill(shell) => kill_agent(shell).map(|()| 0),
+    }
+}
+
+/// Socket activation needs `-D` or `-d`, and `-a`, if given, must name the passed socket: so
+/// one .service serves both ways (started alone it binds `-a PATH`; activated by a .socket
+/// unit listening on the same PATH, it takes that socket).
+fn check_activation(config: &Config, inherited: &InheritedSocket) -> Result<()> {
+    if config.mode != (Mode::Foreground { detached: false }) {
+        return Err(Error::usage(
+            "systemd passed a socket (LISTEN_FDS): run mfa-agent -D or -d under socket activation",
+        ));
+    }
+    match &config.socket {
+        Some(path) if inherited.path.as_deref() != Some(absolute(path)?.as_path()) => {
+            Err(Error::usage(format!(
+                "systemd passed a socket (LISTEN_FDS) that is not -a {}; drop -a or make the .socket unit listen there",
+                path.display()
+            )))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -247,3 +247,39 @@ fn fds_for_another_pid_are_not_taken_and_fork_mode_refuses_them() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("-D or -d"), "{}", stderr(&out));
 }
+
+#[test]
+fn dash_a_must_name_the_passed_socket() {
+    if !have("python3") {
+        println!("skipped: python3 is not installed");
+        return;
+    }
+    let dir = WorkDir::new();
+    // The shipped .service passes -a with the .socket unit's path: the passed socket is served.
+    let socket = dir.join("same.sock");
+    let log = dir.join("same.log");
+    let args = ["-d", "-a", path_str(&socket)];
+    let mut child = spawn(launcher(&socket, Some("self"), &[], &args), &log);
+    wait_for(&socket, &mut child, &log);
+    let out = ssh_add(&socket, &["-l"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("no identities"), "{}", stdout(&out));
+    stop(&mut child);
+    let text = fs::read_to_string(&log).expect("log");
+    assert!(text.contains("(socket activation, pid"), "{text}");
+
+    // Another -a is a usage error rather than a second, unexpected socket.
+    let other = dir.join("other.sock");
+    let out = launcher(
+        &dir.join("passed.sock"),
+        Some("self"),
+        &[],
+        &["-D", "-a", path_str(&other)],
+    )
+    .stdin(Stdio::null())
+    .output()
+    .expect("run the launcher");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not -a"), "{}", stderr(&out));
+    assert!(!other.exists());
+}
