@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 /// cloudhsm-cli-sim: a stand-in for AWS cloudhsm-cli's MFA commands.
 ///
 /// Configured by CLOUDHSM_SIM_STATE (state file), CLOUDHSM_SIM_HSMS (HSM count, default 3),
-/// CLOUDHSM_SIM_STYLE (plain, slow, color, crlf) and CLOUDHSM_SIM_NO_SPACE=1.
+/// CLOUDHSM_SIM_STYLE (plain, slow, color, crlf, readline) and CLOUDHSM_SIM_NO_SPACE=1.
 /// Exit status: 0 success, 1 the command failed (error JSON printed), 2 bad configuration.
 #[derive(Debug, Parser)]
 #[command(name = "cloudhsm-cli-sim", version)]

@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `CLOUDHSM_SIM_STATE` | path of the JSON state file (see [`super::state`]) | `cloudhsm-sim-state.json` |
 //! | `CLOUDHSM_SIM_HSMS` | HSMs in the simulated cluster: one token each, 1 to 64 | `3` |
-//! | `CLOUDHSM_SIM_STYLE` | `plain`, `slow`, `color` or `crlf` (see [`Style`]) | `plain` |
+//! | `CLOUDHSM_SIM_STYLE` | `plain`, `slow`, `color`, `crlf` or `readline` (see [`Style`]) | `plain` |
 //! | `CLOUDHSM_SIM_NO_SPACE` | `1`: no space after prompts (`aws-cloudhsm>`) | unset |
 
 use std::path::PathBuf;
@@ -29,10 +29,20 @@ pub enum Style {
     Color,
     /// Every line of output ends with `\r\n`, as a Windows-built CLI would print.
     Crlf,
+    /// The interactive command line is read in raw mode by a line editor with history that
+    /// redraws the whole line after each key, as the real CLI's rustyline-style editor does
+    /// (see [`super::editor`]). Other prompts are plain.
+    Readline,
 }
 
 impl Style {
-    pub const ALL: [Style; 4] = [Style::Plain, Style::Slow, Style::Color, Style::Crlf];
+    pub const ALL: [Style; 5] = [
+        Style::Plain,
+        Style::Slow,
+        Style::Color,
+        Style::Crlf,
+        Style::Readline,
+    ];
 
     pub fn parse(text: &str) -> Result<Style> {
         Ok(match text {
@@ -40,6 +50,7 @@ impl Style {
             "slow" => Style::Slow,
             "color" | "colour" => Style::Color,
             "crlf" => Style::Crlf,
+            "readline" => Style::Readline,
             other => bail!("unknown CLOUDHSM_SIM_STYLE {other:?}"),
         })
     }
@@ -51,6 +62,7 @@ impl Style {
             Style::Slow => "slow",
             Style::Color => "color",
             Style::Crlf => "crlf",
+            Style::Readline => "readline",
         }
     }
 }

@@ -6,6 +6,7 @@
 pub mod args;
 pub mod commands;
 pub mod config;
+pub mod editor;
 pub mod fixture;
 pub mod state;
 pub mod term;
@@ -73,10 +74,7 @@ fn report(ctx: &mut Context, outcome: &Outcome) {
 /// The interactive shell: `aws-cloudhsm > `, one command per line, until quit or end of input.
 fn shell(ctx: &mut Context) {
     loop {
-        if ctx.term.shell_prompt().is_err() {
-            return;
-        }
-        let line = match ctx.term.read_line() {
+        let line = match ctx.term.read_command() {
             Ok(Some(line)) => line,
             Ok(None) | Err(_) => return,
         };

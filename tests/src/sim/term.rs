@@ -1,4 +1,5 @@
-//! The simulator's terminal: prompts in the configured output style, lines read from stdin,
+//! The simulator's terminal: prompts in the configured output style, lines read from stdin
+//! (the interactive command line through [`LineEditor`] in raw mode in the `readline` style),
 //! passwords read with echo really turned off (termios) when stdin is a terminal, and results
 //! written unbuffered so a PTY reader sees each prompt as soon as it is printed.
 
@@ -6,10 +7,13 @@ use std::io::{BufRead, IsTerminal, StdinLock, Stdout, Write};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg, Termios};
+use nix::sys::termios::{
+    tcgetattr, tcsetattr, InputFlags, LocalFlags, SetArg, SpecialCharacterIndices, Termios,
+};
 use serde_json::Value;
 
 use super::config::{Config, Style};
+use super::editor::LineEditor;
 
 /// The `slow` style writes this many bytes at a time...
 const SLOW_CHUNK: usize = 3;
@@ -25,6 +29,7 @@ pub struct Terminal {
     no_space: bool,
     input: StdinLock<'static>,
     output: Stdout,
+    editor: LineEditor,
 }
 
 impl Terminal {
@@ -34,6 +39,7 @@ impl Terminal {
             no_space: config.no_space,
             input: std::io::stdin().lock(),
             output: std::io::stdout(),
+            editor: LineEditor::new(),
         }
     }
 
@@ -47,13 +53,36 @@ impl Terminal {
         self.write_raw(&styled)
     }
 
-    /// The interactive prompt: `aws-cloudhsm > `, or `aws-cloudhsm>` without the spaces.
-    pub fn shell_prompt(&mut self) -> Result<()> {
-        if self.no_space {
-            self.prompt("aws-cloudhsm>")
+    /// The interactive prompt (`aws-cloudhsm > `, or `aws-cloudhsm>` without the spaces) and
+    /// the command line typed at it; None at end of input.
+    pub fn read_command(&mut self) -> Result<Option<String>> {
+        let text = if self.no_space {
+            "aws-cloudhsm>"
         } else {
-            self.prompt("aws-cloudhsm >")
+            "aws-cloudhsm >"
+        };
+        if self.style == Style::Readline && std::io::stdin().is_terminal() {
+            // Raw mode before the prompt, as rustyline does: keys typed as soon as the prompt
+            // shows are never echoed or edited by the terminal itself.
+            let raw = TerminalMode::set(|mode| {
+                mode.input_flags
+                    .remove(InputFlags::ICRNL | InputFlags::IXON | InputFlags::BRKINT);
+                mode.local_flags.remove(
+                    LocalFlags::ECHO | LocalFlags::ICANON | LocalFlags::IEXTEN | LocalFlags::ISIG,
+                );
+                mode.control_chars[SpecialCharacterIndices::VMIN as usize] = 1;
+                mode.control_chars[SpecialCharacterIndices::VTIME as usize] = 0;
+            })?;
+            let space = if self.no_space { "" } else { " " };
+            let prompt = format!("{text}{space}");
+            let line = self
+                .editor
+                .read_line(&mut self.input, &mut self.output, &prompt);
+            drop(raw);
+            return line;
         }
+        self.prompt(text)?;
+        self.read_line()
     }
 
     /// Writes lines of text (each `\n` becomes `\r\n` in the crlf style), ending with a newline.
@@ -93,9 +122,13 @@ impl Terminal {
         }
     }
 
-    /// Prompts and reads a secret with echo off (when stdin is a terminal).
+    /// Prompts and reads a secret with echo off (when stdin is a terminal), keeping ECHONL so
+    /// Enter still moves to a new line, as rpassword does.
     pub fn ask_secret(&mut self, prompt: &str) -> Result<String> {
-        let quiet = EchoOff::new()?;
+        let quiet = TerminalMode::set(|mode| {
+            mode.local_flags.remove(LocalFlags::ECHO);
+            mode.local_flags.insert(LocalFlags::ECHONL);
+        })?;
         let answer = self.ask(prompt);
         drop(quiet);
         answer
@@ -117,28 +150,27 @@ impl Terminal {
     }
 }
 
-/// Turns off ECHO on the stdin terminal (keeping ECHONL, so Enter still moves to a new line,
-/// as rpassword does) until dropped. Does nothing when stdin is not a terminal.
-struct EchoOff {
+/// A change to the stdin terminal's mode, undone when dropped. Does nothing when stdin is not
+/// a terminal.
+struct TerminalMode {
     saved: Option<Termios>,
 }
 
-impl EchoOff {
-    fn new() -> Result<EchoOff> {
+impl TerminalMode {
+    fn set(change: impl FnOnce(&mut Termios)) -> Result<TerminalMode> {
         let stdin = std::io::stdin();
         if !stdin.is_terminal() {
-            return Ok(EchoOff { saved: None });
+            return Ok(TerminalMode { saved: None });
         }
         let saved = tcgetattr(&stdin).context("cannot read the terminal's mode")?;
-        let mut quiet = saved.clone();
-        quiet.local_flags.remove(LocalFlags::ECHO);
-        quiet.local_flags.insert(LocalFlags::ECHONL);
-        tcsetattr(&stdin, SetArg::TCSANOW, &quiet).context("cannot turn off echo")?;
-        Ok(EchoOff { saved: Some(saved) })
+        let mut changed = saved.clone();
+        change(&mut changed);
+        tcsetattr(&stdin, SetArg::TCSANOW, &changed).context("cannot set the terminal's mode")?;
+        Ok(TerminalMode { saved: Some(saved) })
     }
 }
 
-impl Drop for EchoOff {
+impl Drop for TerminalMode {
     fn drop(&mut self) {
         if let Some(saved) = &self.saved {
             let _ = tcsetattr(std::io::stdin(), SetArg::TCSANOW, saved);

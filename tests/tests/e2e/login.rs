@@ -1,5 +1,6 @@
 //! mfa-login against cloudhsm-cli-sim and a real mfa-agent: hands-free logins in every output
-//! style and cluster size, single-command and interactive, twice per session; change-mfa.
+//! style and cluster size, single-command and interactive, twice per session; a readline-style
+//! CLI (history recall, mid-line edits); change-mfa.
 //! Signatures are judged by openssl and the simulator. Failures and exit statuses are in
 //! [`safety`].
 
@@ -121,6 +122,7 @@ fn clusters(base: &Cluster) -> Vec<Cluster> {
         (Style::Crlf, 3, false),
         (Style::Plain, 7, true),
         (Style::Color, 1, true),
+        (Style::Readline, 3, true),
     ]
     .into_iter()
     .map(|(style, hsms, no_space)| {
@@ -239,4 +241,52 @@ fn change_mfa_registers_the_agent_key_and_the_next_login_succeeds() {
     let mut pty = Pty::spawn(s.mfa_login(&s.cluster, &s.password_option(), &login));
     pty.expect(SUCCESS);
     assert_eq!(pty.wait(), Exit::Code(0));
+}
+
+#[test]
+fn readline_history_recall_and_mid_line_edits_are_signed_hands_free() {
+    let s = Setup::new();
+    let cluster = s.cluster.clone().with_style(Style::Readline);
+    let shell = "aws-cloudhsm > ";
+    let mut pty = Pty::spawn(s.mfa_login(&cluster, &s.password_option(), &["interactive"]));
+    pty.expect(shell);
+    pty.send_line(&login_args("recalled.json").join(" "));
+    pty.expect(SUCCESS);
+    pty.expect(shell);
+    let recalled = s.dir.join("recalled.json");
+    assert_signed_by(&s.public, &recalled, cluster.hsms);
+    let first_tokens = read_unsigned_tokens(&recalled);
+    pty.send_line("logout");
+    pty.expect("Logout successful");
+    pty.expect(shell);
+
+    // Up twice: past `logout` to the login, redrawn by the editor; mfa-login reads the
+    // redrawn line, since it cannot follow the arrow keys itself.
+    pty.send("\x1b[A\x1b[A\r");
+    pty.expect(&format!(
+        "\r{shell}{}\x1b[K",
+        login_args("recalled.json").join(" ")
+    ));
+    pty.expect(SUCCESS);
+    pty.expect(shell);
+    assert_signed_by(&s.public, &recalled, cluster.hsms);
+    assert_ne!(
+        read_unsigned_tokens(&recalled),
+        first_tokens,
+        "the recalled login signed its own, new tokens"
+    );
+
+    // `bad.json`, cursor moved back before `.json`, `bad` erased, `good` typed there.
+    pty.send(login_args("bad.json").join(" "));
+    pty.send("\x1b[D".repeat(5));
+    pty.send("\x7f\x7f\x7fgood\r");
+    pty.expect(SUCCESS);
+    pty.expect(shell);
+    assert_signed_by(&s.public, &s.dir.join("good.json"), cluster.hsms);
+    assert!(!s.dir.join("bad.json").exists(), "the edited line was used");
+
+    pty.send_line("quit");
+    assert_eq!(pty.wait(), Exit::Code(0));
+    pty.assert_absent("mfa-login: error");
+    assert_eq!(s.cluster.user(USER).failed_logins, 0);
 }
