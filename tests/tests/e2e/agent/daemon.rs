@@ -81,7 +81,10 @@ fn eval_add_and_kill_in_sh_leave_no_socket() {
     let log = dir.join("state/cloudhsm-mfa/agent.log");
     assert_eq!(mode(&log), 0o600);
     assert_eq!(mode(log.parent().expect("log folder")), 0o700);
-    assert!(dir.read_string(&log).contains("listening on"));
+    let text = dir.read_string(&log);
+    assert!(text.contains("listening on"), "{text}");
+    // mfa-agent -k: the agent wiped the key before it exited.
+    assert!(text.contains("stopping on SIGTERM; wiped 1 keys"), "{text}");
 }
 
 #[test]
@@ -151,13 +154,17 @@ fn command_runs_beside_the_agent_and_its_status_is_returned() {
 }
 
 #[test]
-fn sighup_and_sigterm_remove_the_socket_and_a_stale_socket_is_replaced() {
-    for signal in [Signal::SIGHUP, Signal::SIGTERM] {
+fn stop_signals_wipe_the_keys_and_remove_the_socket_and_a_stale_socket_is_replaced() {
+    for signal in [Signal::SIGHUP, Signal::SIGTERM, Signal::SIGINT] {
         let dir = WorkDir::new();
+        let key = genrsa(dir.path(), "signal.key", 2048);
         let mut agent = Agent::start(dir.path());
+        agent.add_key(&key);
         kill(Pid::from_raw(agent.pid() as i32), signal).expect("signal the agent");
         assert!(agent.stop(), "the agent did not exit on {signal}");
         assert!(!agent.socket().exists(), "socket left after {signal}");
+        let log = agent.log_text();
+        assert!(log.contains("wiped 1 keys"), "{signal}:\n{log}");
     }
 
     let dir = WorkDir::new();
