@@ -155,7 +155,7 @@ impl PromptMatcher {
         match b {
             b'\r' => self.carriage_return = true,
             b'\n' => {
-                self.note_result_code();
+                self.note_result_code(b);
                 self.line.clear();
                 if let Some(echo) = self.echo.take() {
                     self.echoed_command = Some(after_prompt(&String::from_utf8_lossy(&echo)));
@@ -175,9 +175,7 @@ impl PromptMatcher {
     }
 
     fn push_text(&mut self, b: u8) {
-        if !b.is_ascii_digit() {
-            self.note_result_code();
-        }
+        self.note_result_code(b);
         if self.line.len() >= WINDOW {
             self.line.drain(..WINDOW / 2);
         }
@@ -189,8 +187,14 @@ impl PromptMatcher {
         }
     }
 
-    /// Called where a number may have just ended: notes `"error_code": N` ending the line.
-    fn note_result_code(&mut self) {
+    /// Before `next` is added to the line: when it ends a number, notes `"error_code": N`
+    /// ending the line.
+    fn note_result_code(&mut self, next: u8) {
+        let number_ends =
+            !next.is_ascii_digit() && self.line.last().is_some_and(u8::is_ascii_digit);
+        if !number_ends {
+            return;
+        }
         if let Some(code) = result_code(&String::from_utf8_lossy(&self.line)) {
             self.result_code = Some(code);
         }
