@@ -11,6 +11,7 @@ use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use super::rejected::SignedLogin;
 use super::Session;
 use crate::agent_client::{AgentClient, DEFAULT_TIMEOUT};
+use crate::error::ByHand;
 use crate::line_tracker::{option_value, split_words, token_argument};
 use crate::token_sign::LoadedTokenFile;
 use crate::Error;
@@ -20,9 +21,47 @@ impl Session {
         AgentClient::from_env(self.config.timeout.unwrap_or(DEFAULT_TIMEOUT))
     }
 
+    /// What to type at the signed-token-file prompt; else the error and its hint on
+    /// finishing by hand (with the token file, when known).
+    pub(super) fn token_prompt_answer(&mut self) -> Result<Vec<u8>, (Error, String)> {
+        let answer = match self.token_file() {
+            Ok((path, cli_file)) => self
+                .answer_token_prompt(&path, cli_file)
+                .map_err(|err| (err, Some(path))),
+            Err(err) => Err((err, None)),
+        };
+        match answer {
+            Ok((typed, login)) => {
+                self.rejections.token_prompt(Some(login));
+                Ok(typed)
+            }
+            Err((err, path)) => {
+                self.rejections.token_prompt(None);
+                let hint = err.hint_at_prompt(ByHand::SignTokens(path.as_deref()));
+                Err((err, hint))
+            }
+        }
+    }
+
+    /// What to type at change-mfa's public-key prompt; else the error and its hint.
+    pub(super) fn public_key_prompt_answer(&mut self) -> Result<Vec<u8>, (Error, String)> {
+        self.rejections.public_key_prompt();
+        match self.public_key_path() {
+            Ok(path) => {
+                let mut typed = path.into_os_string().into_encoded_bytes();
+                typed.push(b'\r');
+                Ok(typed)
+            }
+            Err(err) => {
+                let hint = err.hint_at_prompt(ByHand::PublicKey);
+                Err((err, hint))
+            }
+        }
+    }
+
     /// The token file of the current login, and the path the CLI itself was given (none
     /// when only `--token-file` names the file).
-    pub(super) fn token_file(&self) -> crate::Result<(PathBuf, Option<PathBuf>)> {
+    fn token_file(&self) -> crate::Result<(PathBuf, Option<PathBuf>)> {
         let cli_file = token_argument(&self.config.args)
             .or_else(|| self.typed_option("--token").map(PathBuf::from))
             .map(|path| self.child_path(path));
@@ -36,7 +75,7 @@ impl Session {
     /// Signs the token file of the current login in place, unless this login with this key
     /// was rejected before; returns what to type at the prompt (Enter alone when the file is
     /// the one the CLI wrote, else its path and Enter) and the login it signed for.
-    pub(super) fn answer_token_prompt(
+    fn answer_token_prompt(
         &mut self,
         path: &Path,
         cli_file: Option<PathBuf>,
@@ -109,7 +148,7 @@ impl Session {
 
     /// Writes the agent key's public key as a PEM file only the user can read, kept until the
     /// next interactive prompt or the end of the session.
-    pub(super) fn public_key_path(&mut self) -> crate::Result<PathBuf> {
+    fn public_key_path(&mut self) -> crate::Result<PathBuf> {
         let agent = self.agent()?;
         let key = agent.choose_key(self.config.key.as_deref())?;
         let pem = key

@@ -18,7 +18,6 @@ use std::time::{Duration, Instant, SystemTime};
 use nix::sys::signal::Signal;
 use tempfile::NamedTempFile;
 
-use crate::error::ByHand;
 use crate::line_tracker::{LineTracker, TypedLine};
 use crate::login::{Config, EXIT_NOT_EXECUTABLE, EXIT_OWN_FAILURE};
 use crate::prompt::{Prompt, PromptMatcher};
@@ -402,38 +401,12 @@ impl Session {
                 }
                 None => Ok(None),
             },
-            Prompt::SignedTokenFile => {
-                let answer = match self.token_file() {
-                    Ok((path, cli_file)) => self
-                        .answer_token_prompt(&path, cli_file)
-                        .map_err(|err| (err, Some(path))),
-                    Err(err) => Err((err, None)),
-                };
-                match answer {
-                    Ok((typed, login)) => {
-                        self.rejections.token_prompt(Some(login));
-                        Ok(Some(zeroize::Zeroizing::new(typed)))
-                    }
-                    Err((err, path)) => {
-                        self.rejections.token_prompt(None);
-                        let hint = err.hint_at_prompt(ByHand::SignTokens(path.as_deref()));
-                        Err((err, hint))
-                    }
-                }
-            }
-            Prompt::PublicKeyFile => {
-                self.rejections.public_key_prompt();
-                self.public_key_path()
-                    .map(|path| {
-                        let mut typed = path.into_os_string().into_encoded_bytes();
-                        typed.push(b'\r');
-                        Some(zeroize::Zeroizing::new(typed))
-                    })
-                    .map_err(|err| {
-                        let hint = err.hint_at_prompt(ByHand::PublicKey);
-                        (err, hint)
-                    })
-            }
+            Prompt::SignedTokenFile => self
+                .token_prompt_answer()
+                .map(|typed| Some(zeroize::Zeroizing::new(typed))),
+            Prompt::PublicKeyFile => self
+                .public_key_prompt_answer()
+                .map(|typed| Some(zeroize::Zeroizing::new(typed))),
             Prompt::Interactive => Ok(None),
         };
         match answer {
