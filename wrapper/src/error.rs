@@ -94,9 +94,17 @@ impl Error {
             Error::ReadTokenFile { .. } | Error::WriteTokenFile { .. } => {
                 "check the path and its permissions".to_owned()
             }
-            Error::BadTokenFile { .. } => {
-                "the file must be a token file written by cloudhsm-cli, unchanged".to_owned()
-            }
+            Error::BadTokenFile { source, .. } => match source {
+                proto::Error::ApproverRequired => {
+                    "add --approver YOUR_CLOUDHSM_USER_NAME to approve as that user".to_owned()
+                }
+                proto::Error::ApprovalMismatch { .. } => {
+                    "the token is not the digest of what it claims to approve: do not sign it; \
+                     ask for a new token file"
+                        .to_owned()
+                }
+                _ => "the file must be a token file written by cloudhsm-cli, unchanged".to_owned(),
+            },
             Error::StaleTokenFile { .. } => {
                 "it may be left from an earlier login; sign it yourself if you are sure".to_owned()
             }
