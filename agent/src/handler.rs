@@ -305,12 +305,9 @@ mod tests {
     use proto::key::{public_key_blob, RsaKeyMaterial};
     use proto::signing::verify_token;
     use rsa::RsaPrivateKey;
-    use std::sync::OnceLock;
 
     fn key() -> RsaPrivateKey {
-        static KEY: OnceLock<RsaPrivateKey> = OnceLock::new();
-        KEY.get_or_init(|| RsaPrivateKey::new(&mut OsRng, 2048).expect("key"))
-            .clone()
+        crate::test_key()
     }
 
     fn peer() -> Peer {

@@ -248,12 +248,9 @@ mod tests {
     use rand::rngs::OsRng;
     use rsa::pkcs1::EncodeRsaPrivateKey;
     use rsa::pkcs8::{EncodePrivateKey, LineEnding};
-    use std::sync::OnceLock;
 
     fn key() -> RsaPrivateKey {
-        static KEY: OnceLock<RsaPrivateKey> = OnceLock::new();
-        KEY.get_or_init(|| RsaPrivateKey::new(&mut OsRng, 2048).expect("key"))
-            .clone()
+        crate::test_key()
     }
 
     fn parse(text: &str) -> Result<KeyFile> {

@@ -126,13 +126,9 @@ impl KeyStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::rngs::OsRng;
-    use std::sync::OnceLock;
 
     fn key() -> RsaPrivateKey {
-        static KEY: OnceLock<RsaPrivateKey> = OnceLock::new();
-        KEY.get_or_init(|| RsaPrivateKey::new(&mut OsRng, 2048).expect("key"))
-            .clone()
+        crate::test_key()
     }
 
     #[test]

@@ -29,3 +29,11 @@ pub mod passphrase;
 mod error;
 
 pub use error::{Error, Result};
+
+/// One RSA-2048 key per test run: generating keys in debug builds is slow.
+#[cfg(test)]
+pub(crate) fn test_key() -> rsa::RsaPrivateKey {
+    static KEY: std::sync::OnceLock<rsa::RsaPrivateKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).expect("key"))
+        .clone()
+}
