@@ -365,6 +365,9 @@ fn exit_code(status: ExitStatus) -> i32 {
         .unwrap_or(1)
 }
 
+/// The process name (`/proc/PID/comm`) of a running mfa-agent.
+const AGENT_COMM: &str = "mfa-agent";
+
 /// `-k`: stop the agent named by MFA_AGENT_PID and print the lines that unset the variables.
 fn kill_agent(shell: Shell) -> Result<()> {
     let text = std::env::var("MFA_AGENT_PID")
@@ -375,8 +378,23 @@ fn kill_agent(shell: Shell) -> Result<()> {
         .ok()
         .filter(|p| *p > 1)
         .ok_or_else(|| Error::Agent(format!("MFA_AGENT_PID={text:?} is not a process id")))?;
-    kill(Pid::from_raw(pid), Signal::SIGTERM)
-        .map_err(|e| Error::Agent(format!("cannot kill agent pid {pid}: {e}")))?;
+    let stale = |what: String| Error::WithHint {
+        message: format!("no mfa-agent runs as pid {pid}: {what}"),
+        hint: "MFA_AGENT_PID is left from an agent that is gone; clear it with: \
+               unset MFA_AUTH_SOCK MFA_AGENT_PID"
+            .into(),
+    };
+    // A stale MFA_AGENT_PID (an agent stopped, the pid reused) must not stop whatever
+    // process now has that pid. /proc/PID/comm stays readable for a non-dumpable agent.
+    if let Ok(comm) = fs::read_to_string(format!("/proc/{pid}/comm")) {
+        if comm.trim_end() != AGENT_COMM {
+            return Err(stale(format!("that process is {:?}", comm.trim_end())));
+        }
+    }
+    kill(Pid::from_raw(pid), Signal::SIGTERM).map_err(|e| match e {
+        nix::errno::Errno::ESRCH => stale("no such process".into()),
+        e => Error::Agent(format!("cannot stop agent pid {pid}: {e}")),
+    })?;
     // Wait until it has removed its socket and exited, so the caller sees no socket left.
     let deadline = Instant::now() + KILL_WAIT;
     while is_running(pid) && Instant::now() < deadline {

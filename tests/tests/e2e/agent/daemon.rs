@@ -126,6 +126,33 @@ fn csh_lines_and_kill() {
 }
 
 #[test]
+fn kill_with_a_stale_pid_leaves_another_process_alone() {
+    // Bug: `mfa-agent -k` sent SIGTERM to whatever process had MFA_AGENT_PID's pid, so a
+    // variable left from a stopped agent could stop an unrelated process.
+    let mut other = Command::new("sleep").arg("30").spawn().expect("sleep");
+    let out = Command::new(bin("mfa-agent"))
+        .arg("-k")
+        .env("MFA_AGENT_PID", other.id().to_string())
+        .output()
+        .expect("mfa-agent -k");
+    let alive = other.try_wait().expect("try_wait").is_none();
+    let _ = other.kill();
+    let _ = other.wait();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(alive, "mfa-agent -k stopped a process that is not an agent");
+    assert!(
+        stdout(&out).is_empty(),
+        "unset lines printed: {}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("no mfa-agent runs as pid") && stderr(&out).contains("unset"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn command_runs_beside_the_agent_and_its_status_is_returned() {
     let dir = WorkDir::new();
     let out = sh(
