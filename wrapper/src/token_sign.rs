@@ -6,7 +6,7 @@
 //! any error the original file is untouched.
 
 use std::fs::{self, File, Permissions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -48,6 +48,15 @@ impl LoadedTokenFile {
         };
         let real = fs::canonicalize(path).map_err(read_err)?;
         let meta = fs::metadata(&real).map_err(read_err)?;
+        // Opening a FIFO blocks and a device never ends: mfa-login would hang mid-session.
+        if !meta.is_file() {
+            let what = if meta.is_dir() {
+                "it is a folder"
+            } else {
+                "it is not a regular file"
+            };
+            return Err(read_err(std::io::Error::other(what)));
+        }
         if meta.len() > MAX_FILE_BYTES as u64 {
             return Err(Error::BadTokenFile {
                 path: path.to_path_buf(),
@@ -57,7 +66,11 @@ impl LoadedTokenFile {
                 },
             });
         }
-        let bytes = fs::read(&real).map_err(read_err)?;
+        // Read one byte past the limit, so a file that grew since is still refused by parse.
+        let mut bytes = Vec::new();
+        File::open(&real)
+            .and_then(|file| file.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes))
+            .map_err(read_err)?;
         let file = TokenFile::parse(&bytes).map_err(|source| Error::BadTokenFile {
             path: path.to_path_buf(),
             source,

@@ -208,3 +208,33 @@ fn a_quorum_approval_on_a_terminal_is_shown_and_confirmed_first() {
         assert_eq!(now == original, answer == "n", "signed only after yes");
     }
 }
+
+#[test]
+fn a_token_file_that_is_a_fifo_is_refused_not_waited_on() {
+    // Bug: a token path naming a FIFO (or a device) was opened and read, so mfa-sign, and
+    // mfa-login at the token prompt, hung until killed.
+    let dir = WorkDir::new();
+    let agent = agent_in(&dir, "agent");
+    let fifo = dir.join("token.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+    let mut child = Command::new(bin("mfa-sign"))
+        .arg(&fifo)
+        .env("MFA_AUTH_SOCK", agent.socket())
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run mfa-sign");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().expect("try_wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("mfa-sign is still waiting on the FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+}
