@@ -2,6 +2,7 @@
 //! encrypted PKCS#8 (PBES2), legacy encrypted PEM, and OpenSSH private keys (plain or with a
 //! passphrase). Non-RSA and too-small keys are refused with a one-line reason.
 
+use std::io::Read;
 use std::path::Path;
 
 use pkcs8::der::Decode;
@@ -12,6 +13,9 @@ use zeroize::Zeroizing;
 
 use crate::legacy_pem::{LegacyPem, LegacyPemError};
 use crate::{Error, Result};
+
+/// The largest key file read: an RSA-16384 OpenSSH key is about 13 KiB.
+const MAX_KEY_FILE_BYTES: u64 = 1024 * 1024;
 
 /// The formats we read, told apart by the PEM label and headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,8 +50,17 @@ impl KeyFile {
     /// Reads and classifies a key file.
     pub fn read(path: &Path) -> Result<KeyFile> {
         let name = path.display().to_string();
-        let bytes =
-            Zeroizing::new(std::fs::read(path).map_err(Error::io(format!("cannot read {name}")))?);
+        // Bounded, so a device such as /dev/zero is refused instead of filling memory; a
+        // pipe (`mfa-add <(pass show key)`) is still read.
+        let mut bytes = Zeroizing::new(Vec::new());
+        std::fs::File::open(path)
+            .and_then(|file| file.take(MAX_KEY_FILE_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(Error::io(format!("cannot read {name}")))?;
+        if bytes.len() as u64 > MAX_KEY_FILE_BYTES {
+            return Err(Error::KeyFile(format!(
+                "{name} is larger than {MAX_KEY_FILE_BYTES} bytes; not a key file"
+            )));
+        }
         let text = std::str::from_utf8(&bytes)
             .map_err(|_| Error::KeyFile(format!("{name} is not a PEM or OpenSSH key file")))?;
         KeyFile::parse(&name, Zeroizing::new(text.to_owned()))

@@ -322,6 +322,32 @@ fn mfa_add_errors_are_one_clear_line() {
 }
 
 #[test]
+fn mfa_add_of_an_endless_file_is_refused_not_read_into_memory() {
+    // Bug: `mfa-add /dev/zero` read the whole "file" into memory, gigabytes a second.
+    let dir = WorkDir::new();
+    let agent = Agent::start(dir.path());
+    let mut child = Command::new(bin("mfa-add"))
+        .arg("/dev/zero")
+        .env("MFA_AUTH_SOCK", agent.socket())
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run mfa-add");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().expect("try_wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("mfa-add is still reading /dev/zero");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not a key file"), "{}", stderr(&out));
+}
+
+#[test]
 fn mfa_add_reports_a_bad_file_and_still_adds_the_others() {
     let dir = WorkDir::new();
     let key = genrsa(dir.path(), "multi.key", 2048);
