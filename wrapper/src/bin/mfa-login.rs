@@ -26,7 +26,8 @@ result reported a non-zero error_code earlier in the session, or a password prom
 --password-file password that was rejected.
 
 --timeout S bounds each reply of the agent (default 60 s) and, when stdin is not a terminal,
-the whole run.
+the whole run (no limit without --timeout). With stdin empty and not a terminal (</dev/null), a
+prompt mfa-login does not answer ends the run (125).
 
 Exit status:
   COMMAND's exit status

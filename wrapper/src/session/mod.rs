@@ -164,6 +164,11 @@ struct Session {
     at_command_line: bool,
     /// The prompt mfa-login answered last, until another prompt shows up.
     last_answered: Option<Prompt>,
+    /// The last prompt, when mfa-login left it to the user.
+    left_to_user: Option<Prompt>,
+    /// stdin gave at least one byte / reached its end.
+    stdin_read_any: bool,
+    stdin_ended: bool,
     /// Answers the CLI rejected earlier in this session.
     rejections: Rejections,
     public_key_file: Option<NamedTempFile>,
@@ -193,6 +198,9 @@ impl Session {
             command_started: SystemTime::now(),
             at_command_line: false,
             last_answered: None,
+            left_to_user: None,
+            stdin_read_any: false,
+            stdin_ended: false,
             rejections: Rejections::default(),
             public_key_file: None,
             own_failure: false,
@@ -263,7 +271,10 @@ impl Session {
             Event::Output(bytes) => self.on_output(&bytes),
             Event::OutputEnd => self.output_done = true,
             Event::Input(bytes) => self.on_input(&bytes),
-            Event::InputEnd => {}
+            Event::InputEnd => {
+                self.stdin_ended = true;
+                self.check_someone_can_answer();
+            }
             Event::Signal(signal) if signals::is_resize(signal) => {
                 self.child.resize(terminal::window_size());
             }
@@ -312,6 +323,7 @@ impl Session {
     }
 
     fn on_input(&mut self, bytes: &[u8]) {
+        self.stdin_read_any = true;
         if self.exit_code.is_some() {
             return;
         }
@@ -350,10 +362,13 @@ impl Session {
         let transcript = &self.config.transcript;
         transcript.event(&format!("prompt: {}", prompt.name()));
         self.at_command_line = prompt == Prompt::Interactive;
+        self.left_to_user = None;
         if prompt == Prompt::Interactive {
             self.last_answered = None;
             self.public_key_file = None;
             self.rejections.command_done();
+            self.left_to_user = Some(prompt);
+            self.check_someone_can_answer();
             return;
         }
         if self.last_answered == Some(prompt) {
@@ -416,11 +431,40 @@ impl Session {
                     self.fail(&format!("cannot type into the command: {err}"), None);
                 }
             }
-            Ok(None) => self.last_answered = None,
+            Ok(None) => {
+                self.last_answered = None;
+                self.left_to_user = Some(prompt);
+                self.check_someone_can_answer();
+            }
             Err((err, hint)) => {
                 self.last_answered = None;
                 self.fail(&err.to_string(), Some(&hint));
             }
+        }
+    }
+
+    /// Fails a prompt left to the user when there is none: stdin is not a terminal and ended
+    /// without a byte (`</dev/null`; a pipe that gave some may have typed the answer ahead).
+    fn check_someone_can_answer(&mut self) {
+        if self.attended || !self.stdin_ended || self.stdin_read_any || self.exit_code.is_some() {
+            return;
+        }
+        if let Some(prompt) = self.left_to_user.take() {
+            let hint = match prompt {
+                Prompt::Password | Prompt::ConfirmPassword => {
+                    "give the password with --password-file FILE (mode 0600), or run mfa-login \
+                     at a terminal"
+                }
+                _ => "give the command its input on stdin, or run mfa-login at a terminal",
+            };
+            let what = match prompt {
+                Prompt::Interactive => "aws-cloudhsm >".to_owned(),
+                other => other.name().to_owned(),
+            };
+            self.fail(
+                &format!("stdin is empty and not a terminal: nobody can answer the {what} prompt"),
+                Some(hint),
+            );
         }
     }
 

@@ -85,6 +85,51 @@ fn exit_statuses_are_the_commands_or_documented() {
     );
 }
 
+#[test]
+fn empty_stdin_at_a_prompt_nobody_can_answer_exits_125_instead_of_hanging() {
+    // Bug: `mfa-login -- cloudhsm-cli login ... </dev/null` without --password-file waited at
+    // the password prompt forever (and `interactive` at its prompt).
+    let dir = WorkDir::new();
+    let cluster = Cluster::new(dir.path());
+    cluster.add_user(USER, ROLE, PASSWORD, None);
+    let login = login_args("t.json");
+    let cases: [(&[&str], &str); 2] = [
+        (&login, "password prompt"),
+        (&["interactive"], "aws-cloudhsm > prompt"),
+    ];
+    for (args, prompt) in cases {
+        let mut command = Command::new(bin("mfa-login"));
+        command
+            .arg("--")
+            .arg(Cluster::bin())
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("MFA_AUTH_SOCK")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        cluster.apply_env(&mut command);
+        let mut child = command.spawn().expect("run mfa-login");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while child.try_wait().expect("try_wait").is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("mfa-login still waits at the {prompt} with stdin from /dev/null");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let output = child.wait_with_output().expect("output");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(125), "{stderr}");
+        assert!(
+            stderr.contains("stdin is empty and not a terminal") && stderr.contains(prompt),
+            "{stderr}"
+        );
+    }
+    assert_eq!(cluster.user(USER).failed_logins, 0);
+}
+
 /// How a failure case sets the scene.
 enum Scene {
     NoAgent,
