@@ -86,10 +86,11 @@ impl Error {
             Error::NoSuchKey(_) | Error::AmbiguousKey(_) => {
                 "list the loaded keys with `mfa-add -l`".to_owned()
             }
-            Error::AgentRefused => {
-                "the agent may be locked (unlock it: mfa-add -X) or the key gone; see its log"
-                    .to_owned()
-            }
+            Error::AgentRefused => format!(
+                "the agent is locked (unlock it: mfa-add -X), the key is gone, or its use was \
+                 not confirmed (a mfa-add -c key needs MFA_ASKPASS where the agent runs); \
+                 {AGENT_LOG_SAYS}"
+            ),
             Error::BadSignature => "restart mfa-agent and load the key again".to_owned(),
             Error::ReadTokenFile { .. } | Error::WriteTokenFile { .. } => {
                 "check the path and its permissions".to_owned()
@@ -117,6 +118,10 @@ impl Error {
         }
     }
 }
+
+/// Where a forked agent's log says why it refused (the default of `mfa-agent --log-file`).
+const AGENT_LOG_SAYS: &str = "the agent's log says which (by default \
+                              ~/.local/state/cloudhsm-mfa/agent.log)";
 
 impl Error {
     /// What the user can do about it at the prompt mfa-login leaves to them, ending with how
@@ -154,9 +159,10 @@ impl Error {
                 "list the loaded keys with mfa-add -l, then {}",
                 finish("--key FP ")
             ),
-            Error::AgentRefused => {
-                then("unlock the agent (mfa-add -X) or load the key again (see the agent's log)")
-            }
+            Error::AgentRefused => then(&format!(
+                "unlock the agent (mfa-add -X), load the key again, or confirm its use; \
+                 {AGENT_LOG_SAYS}"
+            )),
             Error::BadSignature => then("restart mfa-agent and load the key again (mfa-add KEY)"),
             Error::ReadTokenFile { .. } | Error::WriteTokenFile { .. } => {
                 then("check the path and its permissions")
