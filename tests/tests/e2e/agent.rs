@@ -20,7 +20,7 @@ use cloudhsm_mfa_tests::harness::bins::bin;
 use cloudhsm_mfa_tests::harness::openssl::{
     encrypt_traditional, genrsa, openssl, random_token, sign_token_openssl,
 };
-use cloudhsm_mfa_tests::harness::pty::Pty;
+use cloudhsm_mfa_tests::harness::pty::{Exit, Pty};
 use cloudhsm_mfa_tests::harness::workdir::WorkDir;
 use proto::message::{Identity, Request, Response, TokenSignRequest};
 
@@ -432,5 +432,25 @@ fn mfa_add_asks_the_terminal_three_times_without_echo() {
     }
     pty.expect("error: wrong passphrase for");
     assert!(!pty.wait().success());
+    assert!(identities(&agent).is_empty());
+}
+
+#[test]
+fn ctrl_c_at_the_passphrase_prompt_gives_the_terminal_its_echo_back() {
+    // Bug: ^C at mfa-add's passphrase prompt killed it with echo still off; a shell that
+    // does not restore the terminal (sh -c, a script) left the user typing blind.
+    let dir = WorkDir::new();
+    let key = genrsa(dir.path(), "tty.key", 2048);
+    let enc = encrypt_traditional(&key, &dir.join("ctrl-c.pem"), "not-typed");
+    let agent = Agent::start(dir.path());
+    let mut command = Command::new(bin("mfa-add"));
+    command.arg(&enc).envs(agent.env());
+    let mut pty = Pty::spawn(command);
+    pty.expect("Enter passphrase for");
+    pty.expect(": ");
+    assert!(!pty.echo_enabled(), "the passphrase prompt echoes");
+    pty.send("half-typ\x03");
+    assert_eq!(pty.wait(), Exit::Signal(2), "{}", pty.transcript());
+    assert!(pty.echo_enabled(), "echo is still off after ^C");
     assert!(identities(&agent).is_empty());
 }
