@@ -119,7 +119,7 @@ pub fn choose(keys: Vec<AgentKey>, selector: Option<&str>) -> Result<AgentKey> {
                 count,
                 fingerprints: keys
                     .iter()
-                    .map(|k| k.fingerprint.as_str())
+                    .map(|k| format!("{} {}", k.fingerprint, k.comment))
                     .collect::<Vec<_>>()
                     .join(", "),
             }),
@@ -177,9 +177,10 @@ mod tests {
         let one = choose(vec![key("SHA256:abc", "a")], None).expect("one");
         assert_eq!(one.comment, "a");
         let two = || vec![key("SHA256:abc", "a"), key("SHA256:abd", "b")];
+        // Each key is named with its comment too, which --key also takes.
         assert!(matches!(
             choose(two(), None),
-            Err(Error::SeveralKeys { count: 2, .. })
+            Err(Error::SeveralKeys { count: 2, fingerprints }) if fingerprints == "SHA256:abc a, SHA256:abd b"
         ));
         assert_eq!(
             choose(two(), Some("SHA256:abd")).expect("full").comment,

@@ -20,7 +20,11 @@ pub enum Error {
     #[error("mfa-agent holds no RSA key")]
     NoKeys,
     #[error("mfa-agent holds {count} RSA keys and --key does not choose one")]
-    SeveralKeys { count: usize, fingerprints: String },
+    SeveralKeys {
+        count: usize,
+        /// Each key's fingerprint and comment ("SHA256:... officer1.key"), comma-separated.
+        fingerprints: String,
+    },
     #[error("no key in mfa-agent matches --key {0}")]
     NoSuchKey(String),
     #[error("--key {0} matches more than one key in mfa-agent")]
@@ -81,7 +85,7 @@ impl Error {
                     .to_owned()
             }
             Error::SeveralKeys { fingerprints, .. } => {
-                format!("choose one with --key FINGERPRINT ({fingerprints})")
+                format!("choose one with --key FINGERPRINT or --key COMMENT ({fingerprints})")
             }
             Error::NoSuchKey(_) | Error::AmbiguousKey(_) => {
                 "list the loaded keys with `mfa-add -l`".to_owned()
