@@ -21,7 +21,7 @@ use anyhow::Context;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, Signal};
-use nix::sys::termios::{tcsetattr, SetArg, Termios};
+use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg, Termios};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
@@ -52,7 +52,9 @@ pub enum SpawnError {
 }
 
 /// Starts `program` (an already resolved path) with `args` in a new PTY of `size`, in `cwd`,
-/// with the terminal settings `settings` (the PTY's defaults when `None`).
+/// with the terminal settings `settings`; when `None` (stdin is not a terminal), the PTY's
+/// defaults without echo: piped input (a password sent ahead of its prompt) would otherwise
+/// be echoed into the output and the transcript, and nobody is watching a screen.
 pub fn spawn(
     program: &Path,
     args: &[OsString],
@@ -64,10 +66,13 @@ pub fn spawn(
         .openpty(size)
         .context("cannot open a pseudo-terminal")
         .map_err(SpawnError::Terminal)?;
-    if let (Some(settings), Some(name)) = (settings, pair.master.tty_name()) {
-        apply_settings(&name, settings)
-            .with_context(|| format!("cannot set up the terminal {}", name.display()))
-            .map_err(SpawnError::Terminal)?;
+    if let Some(name) = pair.master.tty_name() {
+        match settings {
+            Some(settings) => apply_settings(&name, settings),
+            None => turn_echo_off(&name),
+        }
+        .with_context(|| format!("cannot set up the terminal {}", name.display()))
+        .map_err(SpawnError::Terminal)?;
     }
     let mut command = CommandBuilder::new(program);
     command.args(args);
@@ -108,6 +113,19 @@ fn apply_settings(tty: &Path, settings: &Termios) -> std::io::Result<()> {
         .custom_flags(OFlag::O_NOCTTY.bits())
         .open(tty)?;
     tcsetattr(&slave, SetArg::TCSANOW, settings)?;
+    Ok(())
+}
+
+/// Clears ECHO in the slave's default settings.
+fn turn_echo_off(tty: &Path) -> std::io::Result<()> {
+    let slave = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(OFlag::O_NOCTTY.bits())
+        .open(tty)?;
+    let mut settings = tcgetattr(&slave)?;
+    settings.local_flags.remove(LocalFlags::ECHO);
+    tcsetattr(&slave, SetArg::TCSANOW, &settings)?;
     Ok(())
 }
 

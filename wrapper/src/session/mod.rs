@@ -329,10 +329,10 @@ impl Session {
         }
         let echo = self.child.echo_enabled();
         self.config.transcript.typed(bytes, echo);
-        // What is typed without echo is a password, not a command line; unless it is typed
-        // at the interactive prompt of a CLI whose line editor turns echo off to draw the
-        // line itself. (The transcript still redacts it: unknowable from here.)
-        if echo || self.at_command_line {
+        // What is typed without echo is a password, not a command line; unless typed at the
+        // prompt of a CLI whose line editor turns echo off to draw the line itself, or piped
+        // (the PTY then starts without echo). The transcript still redacts it.
+        if echo || self.at_command_line || !self.attended {
             if let Some(line) = self.tracker.feed(bytes).pop() {
                 self.typed_line = Some(line);
                 self.command_started = SystemTime::now();

@@ -368,3 +368,38 @@ fn terminal_settings_are_restored_after_success_failure_sigterm_and_sighup() {
         );
     }
 }
+
+#[test]
+fn a_password_piped_ahead_of_its_prompt_is_neither_echoed_nor_in_the_transcript() {
+    // Bug: with stdin a pipe the PTY started with echo on, so `echo PW | mfa-login -- cli
+    // login ...` echoed the password (typed before the CLI turned echo off) into the output
+    // and wrote it in clear to the --debug transcript.
+    let s = Setup::new();
+    let transcript = s.dir.join("debug.txt");
+    let debug = format!("--debug={}", transcript.display());
+    let mut command = s.mfa_login(&s.cluster, &[&debug], &login_args("t.json"));
+    command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("run mfa-login");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(format!("{PASSWORD}\n").as_bytes())
+            .expect("pipe the password");
+    }
+    let output = child.wait_with_output().expect("mfa-login");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains(SUCCESS), "{stdout}");
+    assert!(
+        !stdout.contains(PASSWORD),
+        "the password was echoed: {stdout}"
+    );
+    let log = fs::read_to_string(&transcript).expect("transcript");
+    assert!(
+        !log.contains(PASSWORD),
+        "the password is in the transcript: {log}"
+    );
+}
