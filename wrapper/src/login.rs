@@ -95,7 +95,8 @@ pub fn resolve_command(name: &OsStr) -> Result<PathBuf, LaunchError> {
 /// Reads the password for `--password-file`: the first line, refused unless only the owner
 /// can read the file.
 pub fn read_password_file(path: &Path) -> anyhow::Result<Zeroizing<String>> {
-    let meta = fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let unreadable = || format!("cannot read the password file {}", path.display());
+    let meta = fs::metadata(path).with_context(unreadable)?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         bail!(
@@ -105,10 +106,15 @@ pub fn read_password_file(path: &Path) -> anyhow::Result<Zeroizing<String>> {
             path.display()
         );
     }
-    let text = Zeroizing::new(
-        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
-    );
+    let text = Zeroizing::new(fs::read_to_string(path).with_context(unreadable)?);
     let first = text.lines().next().unwrap_or_default();
+    // An empty password is certain to fail, and each failure counts toward the lockout.
+    if first.is_empty() {
+        bail!(
+            "the first line of the password file {} is empty; it must hold the password",
+            path.display()
+        );
+    }
     Ok(Zeroizing::new(first.to_owned()))
 }
 
@@ -141,5 +147,18 @@ mod tests {
         assert!(read_password_file(&path).is_err());
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
         assert_eq!(read_password_file(&path).expect("read").as_str(), "secret");
+    }
+
+    #[test]
+    fn an_empty_password_file_is_refused_not_typed() {
+        // Bug: an empty first line was typed as the password: a certain failed login.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("pw");
+        for text in ["", "\n", "\r\nsecret\n"] {
+            fs::write(&path, text).expect("write");
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+            let err = read_password_file(&path).expect_err("empty first line");
+            assert!(err.to_string().contains("is empty"), "{err}");
+        }
     }
 }
