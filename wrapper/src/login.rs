@@ -42,13 +42,15 @@ pub enum LaunchError {
     NotFound(String),
     #[error("{0}: not executable")]
     NotExecutable(String),
+    #[error("{0}: is a folder, not a command")]
+    Folder(String),
 }
 
 impl LaunchError {
     pub fn exit_code(&self) -> i32 {
         match self {
             LaunchError::NotFound(_) => EXIT_NOT_FOUND,
-            LaunchError::NotExecutable(_) => EXIT_NOT_EXECUTABLE,
+            LaunchError::NotExecutable(_) | LaunchError::Folder(_) => EXIT_NOT_EXECUTABLE,
         }
     }
 }
@@ -65,6 +67,7 @@ pub fn resolve_command(name: &OsStr) -> Result<PathBuf, LaunchError> {
         return match fs::metadata(&path) {
             Err(_) => Err(LaunchError::NotFound(shown)),
             Ok(_) if is_executable(&path) => Ok(path),
+            Ok(meta) if meta.is_dir() => Err(LaunchError::Folder(shown)),
             Ok(_) => Err(LaunchError::NotExecutable(shown)),
         };
     }
@@ -136,6 +139,13 @@ mod tests {
         fs::write(&script, "#!/bin/sh\n").expect("write");
         let err = resolve_command(script.as_os_str()).expect_err("not executable");
         assert_eq!(err.exit_code(), EXIT_NOT_EXECUTABLE);
+        // A folder is named as one (126, as a shell), not just "not executable".
+        let err = resolve_command(dir.path().as_os_str()).expect_err("a folder");
+        assert_eq!(err.exit_code(), EXIT_NOT_EXECUTABLE);
+        assert!(
+            err.to_string().ends_with("is a folder, not a command"),
+            "{err}"
+        );
     }
 
     #[test]
