@@ -96,9 +96,11 @@ impl Error {
                  {AGENT_LOG_SAYS}"
             ),
             Error::BadSignature => "restart mfa-agent and load the key again".to_owned(),
-            Error::ReadTokenFile { .. } | Error::WriteTokenFile { .. } => {
-                "check the path and its permissions".to_owned()
-            }
+            Error::ReadTokenFile { .. } => "check the path and its permissions".to_owned(),
+            Error::WriteTokenFile { .. } => "the file is rewritten through a temporary file \
+                                              beside it: its folder must be writable (or write \
+                                              elsewhere with -o OUT)"
+                .to_owned(),
             Error::BadTokenFile { source, .. } => match source {
                 proto::Error::ApproverRequired => {
                     "add --approver YOUR_CLOUDHSM_USER_NAME to approve as that user".to_owned()
@@ -168,9 +170,16 @@ impl Error {
                  {AGENT_LOG_SAYS}"
             )),
             Error::BadSignature => then("restart mfa-agent and load the key again (mfa-add KEY)"),
-            Error::ReadTokenFile { .. } | Error::WriteTokenFile { .. } => {
-                then("check the path and its permissions")
+            Error::ReadTokenFile { .. } => then("check the path and its permissions"),
+            Error::WriteTokenFile { .. } if matches!(prompt, ByHand::SignTokens(_)) => {
+                let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
+                format!(
+                    "{}; or sign a copy elsewhere: mfa-sign -o {home}/signed.json {file}, then \
+                     type {home}/signed.json and press Enter",
+                    then("it is rewritten beside itself, so make its folder writable")
+                )
             }
+            Error::WriteTokenFile { .. } => then("check the path and its permissions"),
             Error::BadTokenFile { .. } => {
                 "it is not a token file as cloudhsm-cli writes it: press ^C and start the login \
                  again"
