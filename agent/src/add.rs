@@ -173,7 +173,7 @@ pub fn run(config: AddConfig) -> Result<i32> {
         Action::List => {
             let ids = identities(&mut agent)?;
             if ids.is_empty() {
-                println!("The agent has no identities.");
+                say_no_identities(&mut agent);
                 return Ok(1);
             }
             for id in ids {
@@ -185,7 +185,7 @@ pub fn run(config: AddConfig) -> Result<i32> {
         Action::ListPublic => {
             let ids = identities(&mut agent)?;
             if ids.is_empty() {
-                println!("The agent has no identities.");
+                say_no_identities(&mut agent);
                 return Ok(1);
             }
             for id in ids {
@@ -286,6 +286,15 @@ fn add_key(agent: &mut AgentClient, loaded: LoadedKey, constraints: &[Constraint
         }
     }
     Ok(())
+}
+
+/// Says the agent lists no keys, and why when it is because the agent is locked: a locked
+/// mfa-agent answers nothing but request-identities and unlock, so its `query` fails.
+fn say_no_identities(agent: &mut AgentClient) {
+    match agent.call(&Request::Query) {
+        Ok(Response::Query(_)) => println!("The agent has no identities."),
+        _ => println!("The agent has no identities: it is locked (unlock it with mfa-add -X)."),
+    }
 }
 
 fn identities(agent: &mut AgentClient) -> Result<Vec<Identity>> {

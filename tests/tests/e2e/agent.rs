@@ -454,3 +454,32 @@ fn ctrl_c_at_the_passphrase_prompt_gives_the_terminal_its_echo_back() {
     assert!(pty.echo_enabled(), "echo is still off after ^C");
     assert!(identities(&agent).is_empty());
 }
+
+#[test]
+fn mfa_add_l_on_a_locked_agent_says_it_is_locked() {
+    // Bug: a locked agent's `mfa-add -l` said only "The agent has no identities.", which at
+    // a login prompt reads as "the key was never loaded".
+    let dir = WorkDir::new();
+    let agent = Agent::start(dir.path());
+    let empty = agent.mfa_add(&["-l"]);
+    assert_eq!(stdout(&empty).trim(), "The agent has no identities.");
+    agent.add_key(&genrsa(dir.path(), "locked.key", 2048));
+    let pass = dir.write("lock-pass", "lock-me\n");
+    let pass = path_str(&pass);
+    assert!(agent
+        .mfa_add(&["-x", "--passphrase-file", pass])
+        .status
+        .success());
+    let locked = agent.mfa_add(&["-l"]);
+    assert_eq!(locked.status.code(), Some(1));
+    assert!(
+        stdout(&locked).contains("it is locked (unlock it with mfa-add -X)"),
+        "{}",
+        stdout(&locked)
+    );
+    assert!(agent
+        .mfa_add(&["-X", "--passphrase-file", pass])
+        .status
+        .success());
+    assert!(stdout(&agent.mfa_add(&["-l"])).contains("locked.key"));
+}
