@@ -88,7 +88,17 @@ impl AgentClient {
 
     /// The key to sign with: the one `selector` names, else the only one.
     pub fn choose_key(&self, selector: Option<&str>) -> Result<AgentKey> {
-        choose(self.keys()?, selector)
+        let keys = self.keys()?;
+        // A locked agent lists no keys and fails every request but unlock, `query` included.
+        if keys.is_empty()
+            && matches!(
+                self.call(&Request::Query),
+                Ok(Response::Failure | Response::ExtensionFailure)
+            )
+        {
+            return Err(Error::Locked);
+        }
+        choose(keys, selector)
     }
 
     /// Signs the tokens with `key`, one signature per token, each checked against the key.

@@ -19,6 +19,8 @@ pub enum Error {
     AgentIo(#[source] proto::Error),
     #[error("mfa-agent holds no RSA key")]
     NoKeys,
+    #[error("mfa-agent is locked")]
+    Locked,
     #[error("mfa-agent holds {count} RSA keys and --key does not choose one")]
     SeveralKeys {
         count: usize,
@@ -84,6 +86,7 @@ impl Error {
                 "load your MFA key first: mfa-add KEY (a locked agent lists none: mfa-add -X)"
                     .to_owned()
             }
+            Error::Locked => "unlock it: mfa-add -X".to_owned(),
             Error::SeveralKeys { fingerprints, .. } => {
                 format!("choose one with --key FINGERPRINT or --key COMMENT ({fingerprints})")
             }
@@ -156,6 +159,7 @@ impl Error {
             Error::NoKeys => {
                 then("load your MFA key (mfa-add KEY; a locked agent lists none: mfa-add -X)")
             }
+            Error::Locked => then("unlock it in another terminal (mfa-add -X)"),
             Error::SeveralKeys { fingerprints, .. } => format!(
                 "choose the right key ({fingerprints}): {}; next time run \
                  mfa-login --key FP",
@@ -228,6 +232,7 @@ mod tests {
             },
             Error::AgentIo(proto::Error::Truncated),
             Error::NoKeys,
+            Error::Locked,
             Error::SeveralKeys {
                 count: 2,
                 fingerprints: "SHA256:a, SHA256:b".into(),

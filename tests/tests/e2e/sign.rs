@@ -238,3 +238,25 @@ fn a_token_file_that_is_a_fifo_is_refused_not_waited_on() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("not a regular file"), "{stderr}");
 }
+
+#[test]
+fn a_locked_agent_is_reported_as_locked_not_empty() {
+    // Bug: a locked agent was reported as "holds no RSA key", sending the user to load a key
+    // that was already loaded.
+    let dir = WorkDir::new();
+    let agent = agent_in(&dir, "agent");
+    agent.add_key(&genrsa(dir.path(), "signer.key", 2048));
+    let pass = dir.write("lock-pass", "lock-me\n");
+    let locked = agent.mfa_add(&["-x", "--passphrase-file", pass.to_str().expect("UTF-8")]);
+    assert!(locked.status.success());
+    let contents = fs::read(vector("mfa-login.json")).expect("read");
+    let path = dir.write("t.json", &contents);
+    let output = mfa_sign(&agent, &[path.to_str().expect("UTF-8")]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("mfa-sign: error: mfa-agent is locked") && stderr.contains("mfa-add -X"),
+        "{stderr}"
+    );
+    assert_eq!(fs::read(&path).expect("read"), contents, "untouched");
+}
