@@ -231,7 +231,7 @@ pub fn run(config: AddConfig) -> Result<i32> {
             };
             expect_success(
                 agent.call(&request)?,
-                "lock the agent (is it already locked?)",
+                "lock (is it already locked?)",
             )?;
             eprintln!("Agent locked.");
             Ok(0)
@@ -243,7 +243,7 @@ pub fn run(config: AddConfig) -> Result<i32> {
             };
             expect_success(
                 agent.call(&request)?,
-                "unlock the agent (wrong password, or it is not locked)",
+                "unlock (wrong password, or it is not locked)",
             )?;
             eprintln!("Agent unlocked.");
             Ok(0)
