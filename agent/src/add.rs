@@ -229,10 +229,7 @@ pub fn run(config: AddConfig) -> Result<i32> {
             let request = Request::Lock {
                 passphrase: Zeroizing::new(pass.as_bytes().to_vec()),
             };
-            expect_success(
-                agent.call(&request)?,
-                "lock (is it already locked?)",
-            )?;
+            expect_success(agent.call(&request)?, "lock (is it already locked?)")?;
             eprintln!("Agent locked.");
             Ok(0)
         }
