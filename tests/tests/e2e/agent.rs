@@ -18,7 +18,7 @@ use std::time::Duration;
 use cloudhsm_mfa_tests::harness::agent::Agent;
 use cloudhsm_mfa_tests::harness::bins::bin;
 use cloudhsm_mfa_tests::harness::openssl::{
-    encrypt_traditional, genrsa, openssl, random_token, sign_token_openssl,
+    encrypt_pkcs8, encrypt_traditional, genrsa, openssl, random_token, sign_token_openssl,
 };
 use cloudhsm_mfa_tests::harness::pty::{Exit, Pty};
 use cloudhsm_mfa_tests::harness::workdir::WorkDir;
@@ -255,22 +255,7 @@ fn mfa_add_errors_are_one_clear_line() {
         );
     };
 
-    let enc = dir.join("enc.pem");
-    openssl(
-        &[
-            "pkcs8",
-            "-topk8",
-            "-v2",
-            "aes-256-cbc",
-            "-in",
-            path_str(&key),
-            "-out",
-            path_str(&enc),
-            "-passout",
-            "pass:right",
-        ],
-        b"",
-    );
+    let enc = encrypt_pkcs8(&key, &dir.join("enc.pem"), "right");
     let wrong = dir.write("wrong.txt", "wrong\n");
     one_error(
         &agent.mfa_add(&["--passphrase-file", path_str(&wrong), path_str(&enc)]),
