@@ -1,13 +1,10 @@
 //! mfa-add's side of the socket: find the agent through MFA_AUTH_SOCK and make blocking calls.
 
-use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use proto::message::{Request, Response};
-use proto::wire::{frame, frame_len};
-use zeroize::Zeroizing;
 
 use crate::{Error, Result};
 
@@ -43,25 +40,11 @@ impl AgentClient {
         Ok(AgentClient { stream })
     }
 
-    /// One request and its reply.
-    ///
-    /// Like `proto::client::call`, but the encoded request (an add-identity carries the
-    /// private key) is wiped from memory once sent.
+    /// One request and its reply; the encoded request is wiped once sent.
     pub fn call(&mut self, request: &Request) -> Result<Response> {
-        let body = Zeroizing::new(request.encode());
-        let framed = Zeroizing::new(frame(&body));
-        self.stream
-            .write_all(&framed)
-            .and_then(|()| self.stream.flush())
-            .map_err(Error::io("send to the agent"))?;
-        let mut header = [0u8; 4];
-        self.stream
-            .read_exact(&mut header)
-            .map_err(Error::io("read the agent's reply"))?;
-        let mut reply = vec![0u8; frame_len(header)?];
-        self.stream
-            .read_exact(&mut reply)
-            .map_err(Error::io("read the agent's reply"))?;
-        Ok(Response::decode(&reply)?)
+        proto::client::call(&mut self.stream, request).map_err(|e| match e {
+            proto::Error::Io(e) => Error::io("talk to the agent")(e),
+            other => Error::Proto(other),
+        })
     }
 }

@@ -4,17 +4,23 @@
 
 use std::io::{Read, Write};
 
+use zeroize::Zeroizing;
+
 use crate::message::{Request, Response};
 use crate::wire::{frame, frame_len};
 use crate::Result;
 
 /// Sends one request and reads its reply.
+///
+/// The encoded request is wiped once sent: an add-identity request carries a private key and
+/// a lock request a passphrase.
 pub fn call<S: Read + Write>(stream: &mut S, request: &Request) -> Result<Response> {
-    stream.write_all(&frame(&request.encode()))?;
+    let body = Zeroizing::new(request.encode());
+    stream.write_all(&Zeroizing::new(frame(&body)))?;
     stream.flush()?;
     let mut header = [0u8; 4];
     stream.read_exact(&mut header)?;
-    let mut body = vec![0u8; frame_len(header)?];
-    stream.read_exact(&mut body)?;
-    Response::decode(&body)
+    let mut reply = vec![0u8; frame_len(header)?];
+    stream.read_exact(&mut reply)?;
+    Response::decode(&reply)
 }
