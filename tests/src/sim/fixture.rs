@@ -110,3 +110,17 @@ impl Cluster {
             .clone()
     }
 }
+
+/// The real CLI's MFA login: `login --username U --role R mfa-token-sign --token F`.
+pub fn login_args<'a>(username: &'a str, role: &'a str, token: &'a str) -> [&'a str; 8] {
+    [
+        "login",
+        "--username",
+        username,
+        "--role",
+        role,
+        "mfa-token-sign",
+        "--token",
+        token,
+    ]
+}

@@ -90,16 +90,7 @@ pub(crate) fn agent_in(dir: &WorkDir, name: &str) -> Agent {
 
 /// `login --username crypto1 --role crypto-user mfa-token-sign --token TOKEN`.
 pub(crate) fn login_args(token: &str) -> [&str; 8] {
-    [
-        "login",
-        "--username",
-        USER,
-        "--role",
-        ROLE,
-        "mfa-token-sign",
-        "--token",
-        token,
-    ]
+    cloudhsm_mfa_tests::sim::fixture::login_args(USER, ROLE, token)
 }
 
 /// Checks with openssl that every token in the file is signed by `public`'s key.

@@ -18,7 +18,7 @@ use cloudhsm_mfa_tests::sim::commands::{
     CONFIRM_PROMPT, PASSWORD_PROMPT, PUBLIC_KEY_PROMPT, SIGNED_TOKEN_PROMPT,
 };
 use cloudhsm_mfa_tests::sim::config::Style;
-use cloudhsm_mfa_tests::sim::fixture::Cluster;
+use cloudhsm_mfa_tests::sim::fixture::{self, Cluster};
 use serde_json::Value;
 
 const USER: &str = "officer1";
@@ -51,18 +51,9 @@ impl Scenario {
 
     fn login_args(&self) -> Vec<String> {
         let token = self.token.to_string_lossy();
-        [
-            "login",
-            "--username",
-            USER,
-            "--role",
-            ROLE,
-            "mfa-token-sign",
-            "--token",
-            &token,
-        ]
-        .map(str::to_owned)
-        .to_vec()
+        fixture::login_args(USER, ROLE, &token)
+            .map(str::to_owned)
+            .to_vec()
     }
 
     /// `cloudhsm-cli-sim login ... mfa-token-sign --token F` in a PTY.
