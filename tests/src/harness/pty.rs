@@ -156,6 +156,20 @@ impl Pty {
             .unwrap_or_else(|e| panic!("read the PTY's echo flag: {e}"))
     }
 
+    /// Waits (up to 10 s) until the PTY's echo flag is `on`, and says whether it got there.
+    ///
+    /// A program may print its prompt a moment before it turns echo off (rpassword does).
+    pub fn wait_for_echo(&self, on: bool) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.echo_enabled() != on {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        true
+    }
+
     /// Sends a signal to the child.
     pub fn signal(&mut self, signal: expectrl::Signal) {
         self.session

@@ -394,7 +394,7 @@ fn mfa_add_asks_the_terminal_three_times_without_echo() {
     for attempt in ["wrong-one", "wrong-two", secret] {
         pty.expect("Enter passphrase for");
         pty.expect(": ");
-        assert!(!pty.echo_enabled(), "the passphrase prompt echoes");
+        assert!(pty.wait_for_echo(false), "the passphrase prompt echoes");
         pty.send_line(attempt);
         if attempt != secret {
             pty.expect("Bad passphrase, try again");
@@ -433,7 +433,7 @@ fn ctrl_c_at_the_passphrase_prompt_gives_the_terminal_its_echo_back() {
     let mut pty = Pty::spawn(command);
     pty.expect("Enter passphrase for");
     pty.expect(": ");
-    assert!(!pty.echo_enabled(), "the passphrase prompt echoes");
+    assert!(pty.wait_for_echo(false), "the passphrase prompt echoes");
     pty.send("half-typ\x03");
     assert_eq!(pty.wait(), Exit::Signal(2), "{}", pty.transcript());
     assert!(pty.echo_enabled(), "echo is still off after ^C");
