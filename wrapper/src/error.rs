@@ -8,33 +8,9 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    #[error("MFA_AUTH_SOCK is not set, so there is no agent to sign with")]
-    NoAgentVariable,
-    #[error("cannot reach mfa-agent at {path}: {source}")]
-    NoAgent {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("mfa-agent did not answer: {0}")]
-    AgentIo(#[source] proto::Error),
-    #[error("mfa-agent holds no RSA key")]
-    NoKeys,
-    #[error("mfa-agent is locked")]
-    Locked,
-    #[error("mfa-agent holds {count} RSA keys and --key does not choose one")]
-    SeveralKeys {
-        count: usize,
-        /// Each key's fingerprint and comment ("SHA256:... officer1.key"), comma-separated.
-        fingerprints: String,
-    },
-    #[error("no key in mfa-agent matches --key {0}")]
-    NoSuchKey(String),
-    #[error("--key {0} matches more than one key in mfa-agent")]
-    AmbiguousKey(String),
-    #[error("mfa-agent refused to sign the tokens")]
-    AgentRefused,
-    #[error("mfa-agent returned a signature that does not verify with the key")]
-    BadSignature,
+    /// Finding the agent, talking to it or choosing its key.
+    #[error(transparent)]
+    Agent(#[from] client::Error),
     #[error("cannot read the token file {path}: {source}")]
     ReadTokenFile {
         path: PathBuf,
@@ -77,28 +53,7 @@ impl Error {
     /// What the user can do about it.
     pub fn hint(&self) -> String {
         match self {
-            Error::NoAgentVariable | Error::NoAgent { .. } => {
-                "start an agent with `eval $(mfa-agent)` and load your key with `mfa-add KEY`"
-                    .to_owned()
-            }
-            Error::AgentIo(_) => "check that mfa-agent is still running".to_owned(),
-            Error::NoKeys => {
-                "load your MFA key first: mfa-add KEY (a locked agent lists none: mfa-add -X)"
-                    .to_owned()
-            }
-            Error::Locked => "unlock it: mfa-add -X".to_owned(),
-            Error::SeveralKeys { fingerprints, .. } => {
-                format!("choose one with --key FINGERPRINT or --key COMMENT ({fingerprints})")
-            }
-            Error::NoSuchKey(_) | Error::AmbiguousKey(_) => {
-                "list the loaded keys with `mfa-add -l`".to_owned()
-            }
-            Error::AgentRefused => format!(
-                "the agent is locked (unlock it: mfa-add -X), the key is gone, or its use was \
-                 not confirmed (a mfa-add -c key needs MFA_ASKPASS where the agent runs); \
-                 {AGENT_LOG_SAYS}"
-            ),
-            Error::BadSignature => "restart mfa-agent and load the key again".to_owned(),
+            Error::Agent(err) => err.hint(),
             Error::ReadTokenFile { .. } => "check the path and its permissions".to_owned(),
             Error::WriteTokenFile { .. } => "the file is rewritten through a temporary file \
                                               beside it: its folder must be writable (or write \
@@ -128,10 +83,6 @@ impl Error {
     }
 }
 
-/// Where a forked agent's log says why it refused (the default of `mfa-agent --log-file`).
-const AGENT_LOG_SAYS: &str = "the agent's log says which (by default \
-                              ~/.local/state/cloudhsm-mfa/agent.log)";
-
 impl Error {
     /// What the user can do about it at the prompt mfa-login leaves to them, ending with how
     /// to finish the login by hand: sign the token file with mfa-sign, or type the public
@@ -151,29 +102,18 @@ impl Error {
         };
         let then = |first: &str| format!("{first}, then {}", finish(""));
         match self {
-            Error::NoAgentVariable | Error::NoAgent { .. } => then(
-                "in another terminal start an agent and load your MFA key (eval $(mfa-agent); \
-                 mfa-add KEY)",
-            ),
-            Error::AgentIo(_) => then("check that mfa-agent is still running"),
-            Error::NoKeys => {
-                then("load your MFA key (mfa-add KEY; a locked agent lists none: mfa-add -X)")
-            }
-            Error::Locked => then("unlock it in another terminal (mfa-add -X)"),
-            Error::SeveralKeys { fingerprints, .. } => format!(
+            Error::Agent(client::Error::SeveralKeys { fingerprints, .. }) => format!(
                 "choose the right key ({fingerprints}): {}; next time run \
                  mfa-login --key FP",
                 finish("--key FP ")
             ),
-            Error::NoSuchKey(_) | Error::AmbiguousKey(_) => format!(
-                "list the loaded keys with mfa-add -l, then {}",
-                finish("--key FP ")
-            ),
-            Error::AgentRefused => then(&format!(
-                "unlock the agent (mfa-add -X), load the key again, or confirm its use; \
-                 {AGENT_LOG_SAYS}"
-            )),
-            Error::BadSignature => then("restart mfa-agent and load the key again (mfa-add KEY)"),
+            Error::Agent(client::Error::NoSuchKey(_) | client::Error::AmbiguousKey(_)) => {
+                format!(
+                    "list the loaded keys with mfa-add -l, then {}",
+                    finish("--key FP ")
+                )
+            }
+            Error::Agent(err) => then(&err.hint()),
             Error::ReadTokenFile { .. } => then("check the path and its permissions"),
             Error::WriteTokenFile { .. } if matches!(prompt, ByHand::SignTokens(_)) => {
                 let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
@@ -211,6 +151,12 @@ impl Error {
     }
 }
 
+impl client::Hinted for Error {
+    fn hint(&self) -> Option<String> {
+        Some(Error::hint(self))
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
@@ -225,22 +171,24 @@ mod tests {
     fn every_hint_at_a_prompt_says_how_to_finish_by_hand_on_one_line() {
         let path = || PathBuf::from("/tmp/t.json");
         let errors = [
-            Error::NoAgentVariable,
-            Error::NoAgent {
+            client::Error::NoAgentVariable.into(),
+            client::Error::NoAgent {
                 path: path(),
                 source: io(),
-            },
-            Error::AgentIo(proto::Error::Truncated),
-            Error::NoKeys,
-            Error::Locked,
-            Error::SeveralKeys {
+            }
+            .into(),
+            client::Error::AgentIo(proto::Error::Truncated).into(),
+            client::Error::NoKeys.into(),
+            client::Error::Locked.into(),
+            client::Error::SeveralKeys {
                 count: 2,
                 fingerprints: "SHA256:a, SHA256:b".into(),
-            },
-            Error::NoSuchKey("x".into()),
-            Error::AmbiguousKey("x".into()),
-            Error::AgentRefused,
-            Error::BadSignature,
+            }
+            .into(),
+            client::Error::NoSuchKey("x".into()).into(),
+            client::Error::AmbiguousKey("x".into()).into(),
+            client::Error::SignRefused.into(),
+            client::Error::BadSignature.into(),
             Error::ReadTokenFile {
                 path: path(),
                 source: io(),

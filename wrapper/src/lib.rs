@@ -3,7 +3,6 @@
 //!
 //! The binaries in `src/bin/` only parse arguments; the logic lives here.
 //!
-//! - [`agent_client`]: talks to mfa-agent over `$MFA_AUTH_SOCK`, picks the key, signs tokens.
 //! - [`token_sign`]: reads a token file, signs it through the agent, rewrites it atomically.
 //! - [`prompt`]: recognises the CLI's prompts in a stream of terminal output.
 //! - [`line_tracker`]: rebuilds the command line a user typed, to find its `--token`.
@@ -12,7 +11,6 @@
 //!   [`login`]: its configuration.
 //! - [`transcript`]: the `--debug` transcript, with typed secrets redacted.
 
-pub mod agent_client;
 pub mod error;
 pub mod line_tracker;
 pub mod login;

@@ -8,17 +8,20 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Context};
 use zeroize::Zeroizing;
 
 use crate::transcript::Transcript;
 
 /// mfa-login itself failed (bad arguments, no agent or key in a non-interactive run, ...).
-pub const EXIT_OWN_FAILURE: i32 = 125;
+pub const EXIT_OWN_FAILURE: i32 = client::exit::OWN_FAILURE as i32;
 /// COMMAND was found but cannot be run.
-pub const EXIT_NOT_EXECUTABLE: i32 = 126;
+pub const EXIT_NOT_EXECUTABLE: i32 = client::exit::NOT_EXECUTABLE as i32;
 /// COMMAND was not found.
-pub const EXIT_NOT_FOUND: i32 = 127;
+pub const EXIT_NOT_FOUND: i32 = client::exit::NOT_FOUND as i32;
+
+/// How long the agent may take to answer when `--timeout` does not say. Generous, because a
+/// key added with `mfa-add -c` waits for the user to confirm each use.
+pub const AGENT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Everything a session needs, checked.
 #[derive(Debug)]
@@ -52,6 +55,18 @@ impl LaunchError {
             LaunchError::NotFound(_) => EXIT_NOT_FOUND,
             LaunchError::NotExecutable(_) | LaunchError::Folder(_) => EXIT_NOT_EXECUTABLE,
         }
+    }
+}
+
+impl client::Hinted for LaunchError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            LaunchError::NotFound(_) => Some("check the name and your PATH".to_owned()),
+            LaunchError::NotExecutable(_) | LaunchError::Folder(_) => None,
+        }
+    }
+    fn exit_code(&self) -> u8 {
+        u8::try_from(LaunchError::exit_code(self)).unwrap_or(client::exit::OWN_FAILURE)
     }
 }
 
@@ -95,32 +110,6 @@ pub fn resolve_command(name: &OsStr) -> Result<PathBuf, LaunchError> {
     }
 }
 
-/// Reads the password for `--password-file`: the first line, refused unless only the owner
-/// can read the file.
-pub fn read_password_file(path: &Path) -> anyhow::Result<Zeroizing<String>> {
-    let unreadable = || format!("cannot read the password file {}", path.display());
-    let meta = fs::metadata(path).with_context(unreadable)?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        bail!(
-            "{} is readable by others (mode {mode:03o}); the password file must be mode 0600 \
-             or stricter (chmod 600 {})",
-            path.display(),
-            path.display()
-        );
-    }
-    let text = Zeroizing::new(fs::read_to_string(path).with_context(unreadable)?);
-    let first = text.lines().next().unwrap_or_default();
-    // An empty password is certain to fail, and each failure counts toward the lockout.
-    if first.is_empty() {
-        bail!(
-            "the first line of the password file {} is empty; it must hold the password",
-            path.display()
-        );
-    }
-    Ok(Zeroizing::new(first.to_owned()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,29 +135,5 @@ mod tests {
             err.to_string().ends_with("is a folder, not a command"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn a_password_file_others_can_read_is_refused() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("pw");
-        fs::write(&path, "secret\n").expect("write");
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
-        assert!(read_password_file(&path).is_err());
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
-        assert_eq!(read_password_file(&path).expect("read").as_str(), "secret");
-    }
-
-    #[test]
-    fn an_empty_password_file_is_refused_not_typed() {
-        // Bug: an empty first line was typed as the password: a certain failed login.
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("pw");
-        for text in ["", "\n", "\r\nsecret\n"] {
-            fs::write(&path, text).expect("write");
-            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
-            let err = read_password_file(&path).expect_err("empty first line");
-            assert!(err.to_string().contains("is empty"), "{err}");
-        }
     }
 }

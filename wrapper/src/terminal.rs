@@ -98,7 +98,7 @@ fn raw_mode_on() -> bool {
 pub fn notice(line: &str) {
     let stderr = std::io::stderr();
     let text = if raw_mode_on() {
-        format!("\r\n{line}\r\n")
+        format!("\r\n{}\r\n", line.replace('\n', "\r\n"))
     } else if stderr.is_terminal() {
         format!("\n{line}\n")
     } else {

@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime};
 
 use proto::tokenfile::{TokenFile, TokenFileKind, MAX_FILE_BYTES};
 
-use crate::agent_client::{AgentClient, AgentKey};
 use crate::{Error, Result};
+use client::{AgentKey, Connection};
 
 /// How much older than the command a token file may look and still count as written for it.
 /// File times come from a coarse kernel clock that can lag the system clock slightly, and
@@ -110,7 +110,7 @@ impl LoadedTokenFile {
     /// Signs every token through the agent and returns the rewritten file's bytes.
     pub fn sign(
         &self,
-        agent: &AgentClient,
+        agent: &mut Connection,
         key: &AgentKey,
         approver: Option<&str>,
     ) -> Result<Vec<u8>> {
@@ -130,7 +130,7 @@ impl LoadedTokenFile {
     /// Signs and writes the result to `output` (the file itself when `None`).
     pub fn sign_and_write(
         &self,
-        agent: &AgentClient,
+        agent: &mut Connection,
         key: &AgentKey,
         approver: Option<&str>,
         output: Option<&Path>,

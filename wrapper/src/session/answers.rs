@@ -6,19 +6,17 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use rsa::pkcs8::{EncodePublicKey, LineEnding};
-
 use super::rejected::SignedLogin;
 use super::Session;
-use crate::agent_client::{AgentClient, DEFAULT_TIMEOUT};
 use crate::error::ByHand;
 use crate::line_tracker::{option_value, split_words, token_argument};
 use crate::token_sign::LoadedTokenFile;
 use crate::Error;
 
 impl Session {
-    pub(super) fn agent(&self) -> crate::Result<AgentClient> {
-        AgentClient::from_env(self.config.timeout.unwrap_or(DEFAULT_TIMEOUT))
+    pub(super) fn agent(&self) -> crate::Result<client::Connection> {
+        let timeout = self.config.timeout.unwrap_or(crate::login::AGENT_TIMEOUT);
+        Ok(client::Agent::from_env(timeout)?.connect()?)
     }
 
     /// What to type at the signed-token-file prompt; else the error and its hint on
@@ -82,7 +80,7 @@ impl Session {
     ) -> crate::Result<(Vec<u8>, SignedLogin)> {
         let loaded = LoadedTokenFile::read(path)?;
         loaded.check_fresh(self.command_started)?;
-        let agent = self.agent()?;
+        let mut agent = self.agent()?;
         let key = agent.choose_key(self.config.key.as_deref())?;
         let login = SignedLogin {
             username: self.command_option("--username"),
@@ -95,7 +93,7 @@ impl Session {
                 fingerprint: login.fingerprint,
             });
         }
-        let signed = loaded.sign_and_write(&agent, &key, None, None)?;
+        let signed = loaded.sign_and_write(&mut agent, &key, None, None)?;
         self.config.transcript.event(&format!(
             "signed {} token(s) in {} with {}",
             signed.tokens,
@@ -149,12 +147,9 @@ impl Session {
     /// Writes the agent key's public key as a PEM file only the user can read, kept until the
     /// next interactive prompt or the end of the session.
     fn public_key_path(&mut self) -> crate::Result<PathBuf> {
-        let agent = self.agent()?;
+        let mut agent = self.agent()?;
         let key = agent.choose_key(self.config.key.as_deref())?;
-        let pem = key
-            .public
-            .to_public_key_pem(LineEnding::LF)
-            .map_err(|e| Error::PublicKeyFile(std::io::Error::other(e.to_string())))?;
+        let pem = key.public_pem();
         let mut file = tempfile::Builder::new()
             .prefix("mfa-login-")
             .suffix(".pem")

@@ -485,10 +485,7 @@ impl Session {
     /// Reports a failure in one line; when nobody is at the terminal, also ends the child so
     /// mfa-login can exit 125.
     fn fail(&mut self, message: &str, hint: Option<&str>) {
-        let line = match hint {
-            Some(hint) => format!("mfa-login: error: {message} (hint: {hint})"),
-            None => format!("mfa-login: error: {message}"),
-        };
+        let line = client::report::layout("mfa-login", &message, hint);
         self.config.transcript.event(&line);
         terminal::notice(&line);
         if !self.attended && !self.own_failure {

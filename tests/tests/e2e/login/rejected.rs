@@ -21,10 +21,14 @@ fn fingerprint(public: &Path) -> String {
     proto::key::fingerprint(&proto::key::public_key_blob(&key))
 }
 
-/// Reads the next `mfa-login: error:` line, up to its line end.
+/// Reads the next `mfa-login: error:` line and the `hint:` line after it, as
+/// `MESSAGE (hint: HINT)`.
 fn error_line(pty: &mut Pty) -> String {
     pty.expect("mfa-login: error: ");
-    pty.expect("\n").trim_end().to_owned()
+    let message = pty.expect("\n").trim_end().to_owned();
+    pty.expect("hint: ");
+    let hint = pty.expect("\n").trim_end().to_owned();
+    format!("{message} (hint: {hint})")
 }
 
 #[test]

@@ -221,7 +221,9 @@ fn each_failure_is_one_line_and_leaves_the_prompt_and_the_file_alone() {
         pty.expect(SIGNED_TOKEN_PROMPT);
         pty.expect("mfa-login: error: ");
         pty.expect(expected);
-        // The hint on the same line says how to finish by hand, with the real file.
+        // The hint on the next line says how to finish by hand, with the real file.
+        pty.expect("\n");
+        pty.expect("hint: ");
         let hint = pty.expect("\n");
         let file = match &own_file {
             Some((path, _)) => fs::canonicalize(path).expect("canonical path"),
@@ -232,7 +234,7 @@ fn each_failure_is_one_line_and_leaves_the_prompt_and_the_file_alone() {
             _ => format!(" {}, and press Enter", file.display()),
         };
         assert!(
-            hint.contains("(hint: ") && hint.contains(&finish),
+            hint.contains(&finish),
             "{expected}: the hint says {finish:?}: {hint}"
         );
 

@@ -1,13 +1,11 @@
-//! mfa-login: run a CloudHSM CLI login in a pseudo-terminal and answer its token-sign MFA
-//! prompt with signatures from mfa-agent, like sshpass does for passwords.
+//! mfa-login's command line: clap's `Args`, and the `Config` they are validated into.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use cloudhsm_mfa_wrapper::login::{read_password_file, resolve_command, Config, EXIT_OWN_FAILURE};
-use cloudhsm_mfa_wrapper::session;
+use cloudhsm_mfa_wrapper::login::{resolve_command, Config, LaunchError};
 use cloudhsm_mfa_wrapper::transcript::Transcript;
 
 const AFTER_HELP: &str = "\
@@ -46,7 +44,7 @@ Example:
     about = "Run a CloudHSM CLI login and answer its MFA token prompt through mfa-agent",
     after_help = AFTER_HELP
 )]
-struct Args {
+pub struct Args {
     /// The agent key to sign with: a SHA256: fingerprint (or a prefix of one) or its comment.
     /// Needed when the agent holds more than one key.
     #[arg(long, value_name = "FP")]
@@ -72,44 +70,56 @@ struct Args {
     command: Vec<OsString>,
 }
 
-fn main() {
-    let args = match Args::try_parse() {
-        Ok(args) => args,
-        Err(err) => {
-            let _ = err.print();
-            std::process::exit(if err.use_stderr() {
-                EXIT_OWN_FAILURE
-            } else {
-                0
-            });
-        }
-    };
-    let config = match validate(args) {
-        Ok(config) => config,
-        Err((code, err)) => {
-            eprintln!("mfa-login: error: {err:#}");
-            std::process::exit(code);
-        }
-    };
-    std::process::exit(session::run(config));
+/// Why the command line cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Launch(#[from] LaunchError),
+    #[error(transparent)]
+    PasswordFile(#[from] client::Error),
+    #[error("cannot write the transcript {path}: {source}")]
+    Transcript {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
-fn validate(args: Args) -> Result<Config, (i32, anyhow::Error)> {
-    let own = |err: anyhow::Error| (EXIT_OWN_FAILURE, err);
+impl client::Hinted for ConfigError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            ConfigError::Launch(err) => err.hint(),
+            ConfigError::PasswordFile(err) => Some(err.hint()),
+            ConfigError::Transcript { .. } => Some("check the path and its folder".to_owned()),
+        }
+    }
+    fn exit_code(&self) -> u8 {
+        match self {
+            ConfigError::Launch(err) => client::Hinted::exit_code(err),
+            _ => client::exit::OWN_FAILURE,
+        }
+    }
+}
+
+/// Checks the arguments and reads what they name.
+pub fn validate(args: Args) -> Result<Config, ConfigError> {
+    // clap requires COMMAND, so it has a first word.
     let (name, rest) = args
         .command
         .split_first()
-        .ok_or_else(|| own(anyhow::anyhow!("no COMMAND given")))?;
-    let program = resolve_command(name).map_err(|e| (e.exit_code(), e.into()))?;
+        .unwrap_or((&args.command[0], &[]));
+    let program = resolve_command(name)?;
     let password = args
         .password_file
         .as_deref()
-        .map(read_password_file)
-        .transpose()
-        .map_err(own)?;
+        .map(|path| client::secret::read_secret_file("the password file", path))
+        .transpose()?;
     let transcript = match (&args.debug, args.verbose) {
-        (Some(path), _) if path.as_os_str() != "-" => Transcript::to_file(path)
-            .map_err(|e| own(anyhow::anyhow!("cannot write {}: {e}", path.display())))?,
+        (Some(path), _) if path.as_os_str() != "-" => {
+            Transcript::to_file(path).map_err(|source| ConfigError::Transcript {
+                path: path.clone(),
+                source,
+            })?
+        }
         (Some(_), _) | (None, true) => Transcript::to_stderr(),
         (None, false) => Transcript::off(),
     };

@@ -1,13 +1,10 @@
-//! mfa-sign: sign any CloudHSM token file through mfa-agent, like `openssl pkeyutl` but with
-//! the key kept in the agent.
+//! mfa-sign's command line and what it does with it: sign one token file through the agent.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
-use cloudhsm_mfa_wrapper::agent_client::{AgentClient, DEFAULT_TIMEOUT};
+use cloudhsm_mfa_wrapper::login::AGENT_TIMEOUT;
 use cloudhsm_mfa_wrapper::token_sign::LoadedTokenFile;
 use cloudhsm_mfa_wrapper::Error;
 use proto::tokenfile::TokenFileKind;
@@ -23,9 +20,9 @@ The agent is found through $MFA_AUTH_SOCK.
 
 Exit status: 0 signed; 1 nothing was written (the error says why); 2 bad arguments.";
 
-#[derive(Parser, Debug)]
+#[derive(clap::Parser, Debug)]
 #[command(name = "mfa-sign", version, about = "Sign a CloudHSM token file through mfa-agent", after_help = AFTER_HELP)]
-struct Args {
+pub struct Args {
     /// The agent key to sign with: a SHA256: fingerprint (or a prefix of one) or its comment.
     /// Needed when the agent holds more than one key.
     #[arg(long, value_name = "FP")]
@@ -49,23 +46,37 @@ struct Args {
     file: PathBuf,
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("mfa-sign: error: {err}");
-            if let Some(err) = err.downcast_ref::<Error>() {
-                eprintln!("hint: {}", err.hint());
-            }
-            ExitCode::FAILURE
+/// Why nothing was signed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error(transparent)]
+    Sign(#[from] Error),
+    #[error("cannot ask about the quorum approval on the terminal: {0}")]
+    Terminal(#[source] std::io::Error),
+    #[error("not signed: the approval was declined")]
+    Declined,
+}
+
+impl client::Hinted for SignError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            SignError::Sign(err) => Some(err.hint()),
+            SignError::Terminal(_) => Some("answer with -y to sign without asking".to_owned()),
+            SignError::Declined => None,
         }
     }
 }
 
-fn run(args: &Args) -> anyhow::Result<()> {
-    let timeout = args.timeout.map_or(DEFAULT_TIMEOUT, Duration::from_secs);
-    let agent = AgentClient::from_env(timeout)?;
+impl From<client::Error> for SignError {
+    fn from(err: client::Error) -> Self {
+        SignError::Sign(err.into())
+    }
+}
+
+/// Signs the file; returns the line that says what was done.
+pub fn run(args: &Args) -> Result<String, SignError> {
+    let timeout = args.timeout.map_or(AGENT_TIMEOUT, Duration::from_secs);
+    let mut agent = client::Agent::from_env(timeout)?.connect()?;
     let loaded = LoadedTokenFile::read(&args.file)?;
     if !args.force {
         loaded.check_unsigned()?;
@@ -80,28 +91,27 @@ fn run(args: &Args) -> anyhow::Result<()> {
             .into());
         }
         let on_terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-        if on_terminal && !confirm_approval(&loaded)? {
-            anyhow::bail!("not signed: the approval was declined");
+        if on_terminal && !args.yes && !confirm_approval(&loaded).map_err(SignError::Terminal)? {
+            return Err(SignError::Declined);
         }
     }
     let signed = loaded.sign_and_write(
-        &agent,
+        &mut agent,
         &key,
         args.approver.as_deref(),
         args.output.as_deref(),
     )?;
-    eprintln!(
+    Ok(format!(
         "mfa-sign: signed {} token(s) of the {} with {}; wrote {}",
         signed.tokens,
         signed.kind.describe(),
         key.fingerprint,
         signed.path.display()
-    );
-    Ok(())
+    ))
 }
 
 /// Shows what a quorum approval approves and asks before signing it.
-fn confirm_approval(loaded: &LoadedTokenFile) -> anyhow::Result<bool> {
+fn confirm_approval(loaded: &LoadedTokenFile) -> std::io::Result<bool> {
     let data = loaded.file.approval_data().unwrap_or_default();
     let mut err = std::io::stderr().lock();
     writeln!(err, "Quorum approval data ({} bytes):", data.len())?;

@@ -1,0 +1,145 @@
+//! One connection to the agent and the typed requests mfa-add, mfa-login and mfa-sign make
+//! over it (ssh-agent protocol, RFC 9987, plus the token-sign extension).
+
+use proto::key::RsaKeyMaterial;
+use proto::message::TOKEN_SIGN_EXTENSION;
+use proto::message::{Constraint, Identity, Request, Response, TokenSignRequest};
+use proto::signing::{verify_token, Token};
+use zeroize::Zeroizing;
+
+use crate::keys::{self, AgentKey};
+use crate::{sys, Error, Result};
+
+/// A connection to the agent.
+pub struct Connection {
+    stream: sys::Stream,
+}
+
+impl Connection {
+    pub(crate) fn new(stream: sys::Stream) -> Self {
+        Connection { stream }
+    }
+
+    /// One request and its reply; the encoded request is wiped once sent.
+    pub fn call(&mut self, request: &Request) -> Result<Response> {
+        proto::client::call(&mut self.stream, request).map_err(Error::AgentIo)
+    }
+
+    /// Every key the agent lists, in its order.
+    pub fn identities(&mut self) -> Result<Vec<Identity>> {
+        match self.call(&Request::RequestIdentities)? {
+            Response::Identities(ids) => Ok(ids),
+            _ => Err(Error::Refused("list its keys".to_owned())),
+        }
+    }
+
+    /// The RSA keys the agent holds, in its order; keys of other types are skipped.
+    pub fn keys(&mut self) -> Result<Vec<AgentKey>> {
+        Ok(self
+            .identities()?
+            .into_iter()
+            .filter_map(AgentKey::from_identity)
+            .collect())
+    }
+
+    /// The extensions the agent lists in its `query` reply; `None` when it does not answer
+    /// `query` (OpenSSH's agent, or a locked mfa-agent, which answers nothing but
+    /// request-identities and unlock).
+    pub fn extensions(&mut self) -> Result<Option<Vec<String>>> {
+        match self.call(&Request::Query)? {
+            Response::Query(names) => Ok(Some(names)),
+            _ => Ok(None),
+        }
+    }
+
+    /// True when the agent offers the token-sign extension.
+    pub fn offers_token_signing(&mut self) -> Result<bool> {
+        Ok(self
+            .extensions()?
+            .is_some_and(|names| names.iter().any(|n| n == TOKEN_SIGN_EXTENSION)))
+    }
+
+    /// True when the agent lists no keys because it is locked.
+    pub fn is_locked(&mut self) -> Result<bool> {
+        Ok(self.identities()?.is_empty() && self.extensions()?.is_none())
+    }
+
+    /// The key to sign with: the one `selector` names, else the only one.
+    pub fn choose_key(&mut self, selector: Option<&str>) -> Result<AgentKey> {
+        let keys = self.keys()?;
+        if keys.is_empty() && self.extensions()?.is_none() {
+            return Err(Error::Locked);
+        }
+        keys::choose(keys, selector)
+    }
+
+    /// Signs the tokens with `key`, one signature per token, each checked against the key
+    /// before it is used.
+    pub fn sign_tokens(&mut self, key: &AgentKey, tokens: &[Token]) -> Result<Vec<Vec<u8>>> {
+        let request = Request::TokenSign(TokenSignRequest {
+            key_blob: key.blob.clone(),
+            tokens: tokens.to_vec(),
+        });
+        let signatures = match self.call(&request)? {
+            Response::TokenSign(signatures) if signatures.len() == tokens.len() => signatures,
+            _ => return Err(Error::SignRefused),
+        };
+        for (token, signature) in tokens.iter().zip(&signatures) {
+            verify_token(&key.public, token, signature).map_err(|_| Error::BadSignature)?;
+        }
+        Ok(signatures)
+    }
+
+    /// Adds a private key with its constraints.
+    pub fn add(
+        &mut self,
+        key: RsaKeyMaterial,
+        comment: &str,
+        constraints: &[Constraint],
+    ) -> Result<()> {
+        let request = Request::AddIdentity {
+            key,
+            comment: comment.to_owned(),
+            constraints: constraints.to_vec(),
+        };
+        self.expect_success(&request, "add the key (is the agent locked?)")
+    }
+
+    /// Removes the key with this public key blob.
+    pub fn remove(&mut self, key_blob: Vec<u8>, shown: &str) -> Result<()> {
+        self.expect_success(
+            &Request::RemoveIdentity { key_blob },
+            &format!("remove {shown} (the agent does not hold it)"),
+        )
+    }
+
+    /// Removes every key.
+    pub fn remove_all(&mut self) -> Result<()> {
+        self.expect_success(&Request::RemoveAllIdentities, "remove all keys")
+    }
+
+    /// Locks the agent with a passphrase.
+    pub fn lock(&mut self, passphrase: &[u8]) -> Result<()> {
+        let passphrase = Zeroizing::new(passphrase.to_vec());
+        self.expect_success(
+            &Request::Lock { passphrase },
+            "lock (is it already locked?)",
+        )
+    }
+
+    /// Unlocks the agent.
+    pub fn unlock(&mut self, passphrase: &[u8]) -> Result<()> {
+        let passphrase = Zeroizing::new(passphrase.to_vec());
+        self.expect_success(
+            &Request::Unlock { passphrase },
+            "unlock (wrong password, or it is not locked)",
+        )
+    }
+
+    fn expect_success(&mut self, request: &Request, what: &str) -> Result<()> {
+        match self.call(request)? {
+            Response::Success => Ok(()),
+            _ => Err(Error::Refused(what.to_owned())),
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! The client crate's one error type. Each variant's `Display` is the line after `error: `;
+//! [`Error::hint`] is what the user can do about it.
+
+use std::path::PathBuf;
+
+use crate::discover::{SOCKET_VARIABLE, SSH_SOCKET_VARIABLE};
+
+/// Everything finding the agent, talking to it, choosing a key and reading a secret file
+/// can fail at.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("{SOCKET_VARIABLE} is not set, so there is no agent to talk to")]
+    NoAgentVariable,
+    #[error("cannot reach mfa-agent at {path}: {source}")]
+    NoAgent {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{SOCKET_VARIABLE} is not set and the agent at {SSH_SOCKET_VARIABLE} ({path}) is not \
+         mfa-agent (it does not offer token signing)"
+    )]
+    NotMfaAgent { path: PathBuf },
+    #[error("mfa-agent did not answer: {0}")]
+    AgentIo(#[source] proto::Error),
+    #[error("mfa-agent holds no RSA key")]
+    NoKeys,
+    #[error("mfa-agent is locked")]
+    Locked,
+    #[error("mfa-agent holds {count} RSA keys and --key does not choose one")]
+    SeveralKeys {
+        count: usize,
+        /// Each key's fingerprint and comment ("SHA256:... officer1.key"), comma-separated.
+        fingerprints: String,
+    },
+    #[error("no key in mfa-agent matches --key {0}")]
+    NoSuchKey(String),
+    #[error("--key {0} matches more than one key in mfa-agent")]
+    AmbiguousKey(String),
+    #[error("mfa-agent refused to sign the tokens")]
+    SignRefused,
+    /// The agent answered FAILURE to a request other than token signing.
+    #[error("the agent refused to {0}")]
+    Refused(String),
+    #[error("mfa-agent returned a signature that does not verify with the key")]
+    BadSignature,
+    #[error("{what} {path}: {problem}")]
+    SecretFile {
+        what: &'static str,
+        path: PathBuf,
+        problem: SecretProblem,
+    },
+}
+
+/// What is wrong with a secret file.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretProblem {
+    #[error("cannot read it: {0}")]
+    Unreadable(#[source] std::io::Error),
+    #[error("others can read it (mode {0:03o}); it must be mode 0600 or stricter")]
+    OthersMayRead(u32),
+    #[error("its first line is empty; it must hold the secret")]
+    Empty,
+    #[error("it is not a plain file of at most 64 KiB")]
+    NotASmallFile,
+}
+
+/// Where a forked agent's log says why it refused (the default of `mfa-agent --log-file`).
+pub const AGENT_LOG_SAYS: &str = "the agent's log says which (by default \
+                                  ~/.local/state/cloudhsm-mfa/agent.log)";
+
+impl Error {
+    /// What the user can do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            Error::NoAgentVariable | Error::NoAgent { .. } => {
+                "start an agent and load your key: eval \"$(mfa-agent)\"; mfa-add KEY (on a \
+                 remote host, forward it: ssh -o ForwardAgent='$MFA_AUTH_SOCK' HOST)"
+                    .to_owned()
+            }
+            Error::NotMfaAgent { .. } => format!(
+                "forward mfa-agent instead of this agent: ssh -o ForwardAgent='${SOCKET_VARIABLE}' \
+                 HOST, or set {SOCKET_VARIABLE} to mfa-agent's socket (a locked mfa-agent \
+                 looks like this too: mfa-add -X)"
+            ),
+            Error::AgentIo(_) => "check that mfa-agent is still running".to_owned(),
+            Error::NoKeys => {
+                "load your MFA key first: mfa-add KEY (a locked agent lists none: mfa-add -X)"
+                    .to_owned()
+            }
+            Error::Locked => "unlock it: mfa-add -X".to_owned(),
+            Error::SeveralKeys { fingerprints, .. } => {
+                format!("choose one with --key FINGERPRINT or --key COMMENT ({fingerprints})")
+            }
+            Error::NoSuchKey(_) | Error::AmbiguousKey(_) => {
+                "list the loaded keys with `mfa-add -l`".to_owned()
+            }
+            Error::SignRefused => format!(
+                "the agent is locked (unlock it: mfa-add -X), the key is gone, or its use was \
+                 not confirmed (a mfa-add -c key needs MFA_ASKPASS where the agent runs); \
+                 {AGENT_LOG_SAYS}"
+            ),
+            Error::Refused(_) => "the agent's log says why (by default \
+                                  ~/.local/state/cloudhsm-mfa/agent.log)"
+                .to_owned(),
+            Error::BadSignature => "restart mfa-agent and load the key again".to_owned(),
+            Error::SecretFile { problem, path, .. } => match problem {
+                SecretProblem::OthersMayRead(_) => format!("chmod 600 {}", path.display()),
+                SecretProblem::Empty => "put the secret on the file's first line".to_owned(),
+                SecretProblem::Unreadable(_) | SecretProblem::NotASmallFile => {
+                    "check the path and its permissions".to_owned()
+                }
+            },
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

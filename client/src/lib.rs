@@ -1,0 +1,27 @@
+//! The client side of mfa-agent, shared by mfa-add, mfa-login and mfa-sign: one place that
+//! finds the agent, one connection type with typed calls, one key chooser, one reader of
+//! secret files, the exit-status conventions, and one function that prints every program's
+//! errors the same way.
+//!
+//! - [`discover`]: `MFA_AUTH_SOCK`, else a forwarded mfa-agent at `SSH_AUTH_SOCK`.
+//! - [`connection`]: [`Connection`], typed requests over one stream.
+//! - [`keys`]: the agent's RSA keys and `--key` selection.
+//! - [`secret`]: `--password-file`, `--passphrase-file`, `--pin-file`.
+//! - [`exit`]: exit statuses shared by the programs.
+//! - [`report`]: `PROG: error: ...` / `hint: ...`.
+//! - `sys`: the platform parts (the socket, file modes).
+
+pub mod connection;
+pub mod discover;
+pub mod error;
+pub mod exit;
+pub mod keys;
+pub mod report;
+pub mod secret;
+mod sys;
+
+pub use connection::Connection;
+pub use discover::{Agent, SOCKET_VARIABLE, SSH_SOCKET_VARIABLE};
+pub use error::{Error, Result};
+pub use keys::AgentKey;
+pub use report::{report, Hinted};

@@ -1,0 +1,23 @@
+//! Unix: the agent listens on a Unix-domain socket; secret files are judged by their mode.
+
+use std::fs::Metadata;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+pub(crate) type Stream = UnixStream;
+
+/// Connects to the agent's socket; every read and write is bounded by `timeout`.
+pub(crate) fn connect(path: &Path, timeout: Duration) -> std::io::Result<Stream> {
+    let stream = UnixStream::connect(path)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    Ok(stream)
+}
+
+/// The file's mode when its group or others may read or write it.
+pub(crate) fn others_may_read(meta: &Metadata) -> Option<u32> {
+    let mode = meta.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then_some(mode)
+}

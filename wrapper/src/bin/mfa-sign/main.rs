@@ -1,0 +1,19 @@
+//! mfa-sign: sign any CloudHSM token file through mfa-agent, like `openssl pkeyutl` but with
+//! the key kept in the agent.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod cli;
+
+fn main() -> ExitCode {
+    let args = cli::Args::parse();
+    match cli::run(&args) {
+        Ok(done) => {
+            eprintln!("{done}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => client::report("mfa-sign", &err),
+    }
+}
