@@ -2,33 +2,22 @@
 //! ssh-agent protocol (plus the CloudHSM token-sign extension) on a local socket; mfa-add loads
 //! keys from files and manages the agent, as ssh-add does.
 //!
-//! Platform code sits in one module per concern (`socket`, `hardening`, `daemon`), so a port
-//! swaps those and keeps the logic.
+//! The two programs' command lines live with their binaries (`src/bin/NAME/cli.rs`); this
+//! library is what they run. Everything platform-specific sits under `sys/`, one file per
+//! concern, so a port adds files there and keeps the rest.
 
-// The agent.
-pub mod activation;
-pub mod audit;
-pub mod config;
-pub mod confirm;
-pub mod daemon;
-pub mod handler;
-pub mod hardening;
-pub mod keystore;
-pub mod lifetime;
-pub mod lock;
-pub mod server;
-pub mod socket;
-
-// mfa-add.
+// mfa-add: key files, passphrases, and its calls to the agent.
 pub mod add;
-pub mod client;
-pub mod keyfile;
-pub mod legacy_pem;
-pub mod passphrase;
+// mfa-agent's modes: foreground, fork, `-- CMD`, `-k`.
+pub mod daemon;
+// The agent itself: state, requests, keys, lock, confirm, audit, lifetimes.
+pub mod server;
+// Sockets, peer credentials, hardening, processes, signals, terminal and file modes.
+pub(crate) mod sys;
 
 mod error;
 
-pub use error::{Error, Result};
+pub use error::{print, report, Error, Result};
 
 /// One RSA-2048 key per test run: generating keys in debug builds is slow.
 #[cfg(test)]

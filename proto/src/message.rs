@@ -57,7 +57,6 @@ pub enum Constraint {
 
 /// What a client asks of the agent.
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum Request {
     RequestIdentities,
     Sign {
@@ -106,7 +105,6 @@ pub struct Identity {
 
 /// What the agent answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Response {
     Failure,
     Success,

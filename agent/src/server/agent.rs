@@ -1,4 +1,4 @@
-//! One request in, one response out: the agent's behaviour for every ssh-agent message and the
+//! The agent ([`Agent`]): one request in, one response out: the agent's behaviour for every ssh-agent message and the
 //! token-sign extension, over the shared key store and lock state.
 //!
 //! Every refusal is logged with its reason and answered with FAILURE only. RSA work and the
@@ -16,23 +16,22 @@ use rsa::Pkcs1v15Sign;
 use sha2::{Digest, Sha256, Sha512};
 use zeroize::Zeroizing;
 
-use crate::audit::Log;
-use crate::confirm::Confirmer;
-use crate::keystore::{KeyEntry, KeyStore};
-use crate::lock::{LockHash, LockState};
-use crate::socket::Peer;
+use super::keys::{KeyEntry, KeyStore};
+use super::lock::{LockHash, LockState};
+use super::{Confirmer, Log};
+use crate::sys::Peer;
 
 /// Why a request was refused; logged, never sent.
 type Refusal = String;
 
 /// Everything the agent shares between connections.
 #[derive(Debug)]
-pub struct Agent {
+pub(crate) struct Agent {
     keys: Mutex<KeyStore>,
     lock: Mutex<LockState>,
     default_lifetime: Option<u32>,
     confirmer: Confirmer,
-    pub log: Log,
+    pub(crate) log: Log,
 }
 
 fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -42,7 +41,7 @@ fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Agent {
-    pub fn new(default_lifetime: Option<u32>, confirmer: Confirmer, log: Log) -> Self {
+    pub(crate) fn new(default_lifetime: Option<u32>, confirmer: Confirmer, log: Log) -> Self {
         Agent {
             keys: Mutex::new(KeyStore::default()),
             lock: Mutex::new(LockState::default()),
@@ -53,7 +52,7 @@ impl Agent {
     }
 
     /// The key store, for the expiry timer and the final wipe.
-    pub fn keys(&self) -> MutexGuard<'_, KeyStore> {
+    pub(crate) fn keys(&self) -> MutexGuard<'_, KeyStore> {
         guard(&self.keys)
     }
 
@@ -62,7 +61,7 @@ impl Agent {
     }
 
     /// Answers one request from `peer`.
-    pub async fn handle(self: &Arc<Self>, request: Request, peer: &Peer) -> Response {
+    pub(crate) async fn handle(self: &Arc<Self>, request: Request, peer: &Peer) -> Response {
         let name = request_name(&request);
         self.log
             .debug(|| format!("{name} from {}", peer.describe()));
@@ -163,7 +162,6 @@ impl Agent {
                 TOKEN_SIGN_EXTENSION.to_owned(),
             ])),
             Request::UnknownExtension { name } => Err(format!("unknown extension {name:?}")),
-            _ => Err("unsupported request".into()),
         }
     }
 
@@ -295,7 +293,6 @@ fn request_name(request: &Request) -> &'static str {
         Request::Query => "query",
         Request::TokenSign(_) => "token-sign",
         Request::UnknownExtension { .. } => "unknown-extension",
-        _ => "unknown-request",
     }
 }
 
@@ -429,8 +426,7 @@ mod tests {
             ),
         )
         .expect("write the script");
-        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .expect("chmod");
+        crate::sys::set_mode(&script, 0o755).expect("chmod");
         let agent = Arc::new(Agent::new(
             None,
             Confirmer::new(Some(script.into_os_string())),

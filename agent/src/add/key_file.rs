@@ -11,7 +11,7 @@ use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use zeroize::Zeroizing;
 
-use crate::legacy_pem::{LegacyPem, LegacyPemError};
+use super::legacy_pem::{LegacyPem, LegacyPemError};
 use crate::{Error, Result};
 
 /// The largest key file read: an RSA-16384 OpenSSH key is about 13 KiB.
@@ -115,6 +115,7 @@ impl KeyFile {
         &self.name
     }
 
+    #[cfg(test)]
     pub fn format(&self) -> KeyFormat {
         self.format
     }

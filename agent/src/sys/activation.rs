@@ -8,12 +8,12 @@
 //! CMD of `-- CMD`, a forked agent) takes the fds for its own.
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 
 use listenfd::ListenFd;
 use nix::sys::socket::{getsockopt, sockopt::AcceptConn};
 
+use super::BoundSocket;
 use crate::{Error, Result};
 
 /// Every variable of the protocol, removed from our environment before anything is spawned.
@@ -26,8 +26,8 @@ const VARS: [&str; 4] = [
 
 /// The socket systemd passed us, with its path when it has one.
 #[derive(Debug)]
-pub struct InheritedSocket {
-    pub listener: UnixListener,
+pub(crate) struct InheritedSocket {
+    pub listener: BoundSocket,
     pub path: Option<PathBuf>,
 }
 
@@ -35,7 +35,7 @@ pub struct InheritedSocket {
 /// removes the protocol's variables from the environment either way.
 ///
 /// Call it before any thread starts: it changes the process environment.
-pub fn take_inherited_socket() -> Result<Option<InheritedSocket>> {
+pub(crate) fn take_inherited_socket() -> Result<Option<InheritedSocket>> {
     let ours = std::env::var("LISTEN_PID")
         .ok()
         .and_then(|p| p.trim().parse::<u32>().ok())
@@ -58,18 +58,9 @@ pub fn take_inherited_socket() -> Result<Option<InheritedSocket>> {
         return Ok(None);
     }
     if fds.len() > 1 {
-        return Err(Error::WithHint {
-            message: format!(
-                "systemd passed {} sockets (LISTEN_FDS); mfa-agent serves one",
-                fds.len()
-            ),
-            hint: "give the .socket unit a single ListenStream= line".into(),
-        });
+        return Err(Error::ActivationSockets(fds.len()));
     }
-    let not_ours = |why: String| Error::WithHint {
-        message: format!("the socket systemd passed (fd 3) {why}"),
-        hint: "use a .socket unit with ListenStream=PATH and Accept=no, as in contrib/".into(),
-    };
+    let not_ours = Error::ActivationSocketUnfit;
     let listener = fds
         .take_unix_listener(0)
         .map_err(|e| not_ours(format!("is not a Unix stream socket: {e}")))?
@@ -78,17 +69,15 @@ pub fn take_inherited_socket() -> Result<Option<InheritedSocket>> {
     if !getsockopt(&listener, AcceptConn).unwrap_or(false) {
         return Err(not_ours("is not listening (Accept=yes?)".into()));
     }
-    let path = listener
-        .local_addr()
-        .ok()
-        .and_then(|a| a.as_pathname().map(PathBuf::from));
+    let listener = BoundSocket(listener);
+    let path = listener.path();
     Ok(Some(InheritedSocket { listener, path }))
 }
 
 impl InheritedSocket {
     /// A warning for the log when others may reach the socket file (systemd's default
     /// SocketMode is 0666); their uid is refused anyway.
-    pub fn mode_warning(&self) -> Option<String> {
+    pub(crate) fn mode_warning(&self) -> Option<String> {
         let path = self.path.as_ref()?;
         let meta = std::fs::metadata(path).ok()?;
         let mode = meta.mode() & 0o777;

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::lifetime::parse_lifetime;
-use crate::{Error, Result};
+use cloudhsm_mfa_agent::daemon::{Mode, Settings, Shell};
+use cloudhsm_mfa_agent::server::{parse_lifetime, Limits};
+use cloudhsm_mfa_agent::{Error, Result};
 
 const AFTER_HELP: &str = "\
 Modes:
@@ -35,10 +36,8 @@ LISTEN_PID = this process) is served instead of binding one; see contrib/mfa-age
 Exit status: 0 success; 1 error; 2 usage error; with -- CMD, CMD's status (128+N if it died
 of signal N, 127 if it was not found, 126 if it could not be run).";
 
-/// At most this many connections are served at once; more are closed at once.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 128;
-/// Once a frame's first byte arrived, the rest must arrive within this many seconds.
-pub const DEFAULT_FRAME_TIMEOUT_SECS: u64 = 30;
+const DEFAULT_MAX_CONNECTIONS: usize = 128;
+const DEFAULT_FRAME_TIMEOUT_SECS: u64 = 30;
 
 /// mfa-agent: keeps CloudHSM MFA keys in memory and signs tokens for mfa-login and mfa-sign.
 #[derive(Debug, Parser)]
@@ -92,57 +91,11 @@ pub struct Args {
     pub command: Vec<OsString>,
 }
 
-/// Which syntax the eval lines use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shell {
-    Sh,
-    Csh,
-}
-
-/// What this invocation does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mode {
-    /// Fork an agent and print eval lines.
-    Fork(Shell),
-    /// Serve in this process (`-D`, `-d`, or the forked child).
-    Foreground { detached: bool },
-    /// Kill the agent named by MFA_AGENT_PID.
-    Kill(Shell),
-    /// Run a command beside a forked agent.
-    Command(Vec<OsString>),
-}
-
-/// The validated configuration.
+/// The validated configuration: what to do and how the agent runs.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub mode: Mode,
-    pub socket: Option<PathBuf>,
-    pub owns_dir: bool,
-    pub exit_with_parent: bool,
-    pub default_lifetime: Option<u32>,
-    /// The syntax of the eval lines (`-D` and `-d` print them too, as ssh-agent does).
-    pub shell: Shell,
-    pub debug: bool,
-    pub log_file: Option<PathBuf>,
-    pub limits: Limits,
-}
-
-/// What one client may hold of the agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Connections served at once; more are closed as soon as they are accepted.
-    pub max_connections: usize,
-    /// Time for the rest of a frame once its first byte arrived (and for a reply to be taken).
-    pub frame_timeout: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            frame_timeout: Duration::from_secs(DEFAULT_FRAME_TIMEOUT_SECS),
-        }
-    }
+    pub settings: Settings,
 }
 
 impl Config {
@@ -178,16 +131,18 @@ impl Config {
         }
         Ok(Config {
             mode,
-            socket: args.bind,
-            owns_dir: args.owns_dir,
-            exit_with_parent: args.exit_with_parent,
-            default_lifetime,
-            debug: args.debug,
-            shell,
-            log_file: args.log_file,
-            limits: Limits {
-                max_connections: args.max_connections,
-                frame_timeout: Duration::from_secs(args.frame_timeout),
+            settings: Settings {
+                socket: args.bind,
+                owns_dir: args.owns_dir,
+                exit_with_parent: args.exit_with_parent,
+                default_lifetime,
+                debug: args.debug,
+                shell,
+                log_file: args.log_file,
+                limits: Limits {
+                    max_connections: args.max_connections,
+                    frame_timeout: Duration::from_secs(args.frame_timeout),
+                },
             },
         })
     }
@@ -199,7 +154,7 @@ mod tests {
 
     fn config(args: &[&str]) -> Result<Config> {
         let args = Args::try_parse_from(std::iter::once("mfa-agent").chain(args.iter().copied()))
-            .map_err(|e| Error::Agent(e.to_string()))?;
+            .map_err(|e| Error::usage(e.to_string()))?;
         Config::from_args(args)
     }
 
@@ -218,7 +173,7 @@ mod tests {
             Mode::Command(vec!["sh".into(), "-c".into(), "exit 3".into()])
         );
         assert_eq!(
-            config(&["-t", "1h"]).expect("t").default_lifetime,
+            config(&["-t", "1h"]).expect("t").settings.default_lifetime,
             Some(3600)
         );
         assert!(config(&["-t", "soon"]).is_err());
@@ -227,7 +182,13 @@ mod tests {
             config(&["-D", "--", "sh"]).map_err(|e| e.exit_code()).err(),
             Some(2)
         );
-        assert_eq!(config(&["-D"]).expect("D").limits, Limits::default());
-        assert_eq!(config(&["-D", "-c"]).expect("D -c").shell, Shell::Csh);
+        assert_eq!(
+            config(&["-D"]).expect("D").settings.limits,
+            Limits::default()
+        );
+        assert_eq!(
+            config(&["-D", "-c"]).expect("D -c").settings.shell,
+            Shell::Csh
+        );
     }
 }

@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::socket::Peer;
+use crate::sys::Peer;
 
 /// Where log lines go and how much to say.
 #[derive(Debug, Clone, Copy)]

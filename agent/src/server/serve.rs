@@ -12,69 +12,67 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nix::unistd::{getppid, Pid};
 use proto::message::{Request, Response};
 use proto::wire::{frame, frame_len};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{UnixListener, UnixStream};
-use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::timeout;
 use zeroize::Zeroizing;
 
-use crate::config::Limits;
-use crate::handler::Agent;
-use crate::socket::Peer;
-use crate::{Error, Result};
+use super::Agent;
+use crate::sys::{parent_pid, ListeningSocket, Peer, StopSignals};
+use crate::Result;
 
 /// How often expired keys are dropped.
 const EXPIRY_TICK: Duration = Duration::from_millis(500);
 
-/// The signals that stop the agent, caught from the moment this exists.
-///
-/// Create it before the socket accepts anyone: a signal that arrives earlier would kill the
-/// agent without removing its socket.
-pub struct StopSignals {
-    term: Signal,
-    hup: Signal,
-    int: Signal,
+/// At most this many connections are served at once; more are closed at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 128;
+/// Once a frame's first byte arrived, the rest must arrive within this many seconds.
+pub const DEFAULT_FRAME_TIMEOUT_SECS: u64 = 30;
+
+/// What one client may hold of the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// Time for the rest of a frame once its first byte arrived (and for a reply to be taken).
+    pub frame_timeout: Duration,
 }
 
-impl StopSignals {
-    /// Installs the handlers; must run inside the tokio runtime.
-    pub fn install() -> Result<StopSignals> {
-        Ok(StopSignals {
-            term: signal(SignalKind::terminate()).map_err(Error::io("SIGTERM handler"))?,
-            hup: signal(SignalKind::hangup()).map_err(Error::io("SIGHUP handler"))?,
-            int: signal(SignalKind::interrupt()).map_err(Error::io("SIGINT handler"))?,
-        })
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            frame_timeout: Duration::from_secs(DEFAULT_FRAME_TIMEOUT_SECS),
+        }
     }
 }
 
+/// Reads a connection's peer, in the connection's own task.
+type PeerOf<S> = fn(&S) -> std::io::Result<Peer>;
+
 /// Serves until a stop signal arrives (or, with `parent`, until the process that started the
 /// agent is gone), then wipes every key and returns why it stopped.
-pub async fn serve(
-    listener: UnixListener,
+pub(crate) async fn serve<L: ListeningSocket>(
+    listener: L,
     agent: Arc<Agent>,
-    signals: StopSignals,
-    parent: Option<Pid>,
+    mut signals: StopSignals,
+    parent: Option<u32>,
     limits: Limits,
 ) -> Result<&'static str> {
-    let StopSignals {
-        mut term,
-        mut hup,
-        mut int,
-    } = signals;
     let mut expiry = tokio::time::interval(EXPIRY_TICK);
     let mut slots = Slots::new(limits.max_connections);
     let stopped_by = loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => match slots.take(&agent) {
+                Ok(stream) => match slots.take(&agent) {
                     Some(slot) => {
                         let agent = Arc::clone(&agent);
+                        let peer_of: PeerOf<L::Stream> = L::peer;
                         tokio::spawn(async move {
-                            connection(stream, agent, limits.frame_timeout).await;
+                            let peer = peer_of(&stream);
+                            connection(stream, peer, agent, limits.frame_timeout).await;
                             drop(slot);
                         });
                     }
@@ -92,13 +90,11 @@ pub async fn serve(
                     agent.log.info(&format!("expired {fp}"));
                 }
                 // Re-parented: the mfa-agent running our command died without stopping us.
-                if parent.is_some_and(|p| getppid() != p) {
+                if parent.is_some_and(|p| parent_pid() != p) {
                     break "the exit of the process that started it";
                 }
             }
-            _ = term.recv() => break "SIGTERM",
-            _ = hup.recv() => break "SIGHUP",
-            _ = int.recv() => break "SIGINT",
+            name = signals.recv() => break name,
         }
     };
     let n = agent.keys().clear();
@@ -154,8 +150,13 @@ impl Slots {
 }
 
 /// Serves one client until it hangs up, breaks the framing or stalls.
-async fn connection(mut stream: UnixStream, agent: Arc<Agent>, frame_timeout: Duration) {
-    let peer = match Peer::of(&stream) {
+async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    peer: std::io::Result<Peer>,
+    agent: Arc<Agent>,
+    frame_timeout: Duration,
+) {
+    let peer = match peer {
         Ok(peer) => peer,
         Err(e) => {
             agent
@@ -246,7 +247,7 @@ enum Frame {
     Closed,
 }
 
-async fn read_frame(stream: &mut UnixStream, first: u8) -> Frame {
+async fn read_frame<S: AsyncRead + Unpin>(stream: &mut S, first: u8) -> Frame {
     let mut header = [first, 0, 0, 0];
     if stream.read_exact(&mut header[1..]).await.is_err() {
         return Frame::Closed;
@@ -263,7 +264,7 @@ async fn read_frame(stream: &mut UnixStream, first: u8) -> Frame {
     Frame::Body(body)
 }
 
-async fn send(stream: &mut UnixStream, response: &Response) -> std::io::Result<()> {
+async fn send<S: AsyncWrite + Unpin>(stream: &mut S, response: &Response) -> std::io::Result<()> {
     stream.write_all(&frame(&response.encode())).await?;
     stream.flush().await
 }

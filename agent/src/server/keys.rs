@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use proto::key::{fingerprint, public_key_blob};
 use proto::message::Identity;
-use rsa::traits::PublicKeyParts;
 use rsa::RsaPrivateKey;
 
 /// One key held by the agent.
@@ -18,7 +17,6 @@ pub struct KeyEntry {
     pub blob: Vec<u8>,
     pub comment: String,
     pub fingerprint: String,
-    pub bits: usize,
     pub expires: Option<Instant>,
     pub confirm: bool,
 }
@@ -40,7 +38,6 @@ impl KeyEntry {
         let blob = public_key_blob(&public);
         KeyEntry {
             fingerprint: fingerprint(&blob),
-            bits: public.n().bits(),
             key,
             blob,
             comment,
@@ -115,11 +112,6 @@ impl KeyStore {
                 comment: e.comment.clone(),
             })
             .collect()
-    }
-
-    /// When the next key expires, for the expiry timer.
-    pub fn next_expiry(&self) -> Option<Instant> {
-        self.entries.iter().filter_map(|e| e.expires).min()
     }
 }
 

@@ -13,7 +13,8 @@ use des::TdesEde3;
 use md5::{Digest, Md5};
 use zeroize::Zeroizing;
 
-/// The ciphers OpenSSL writes in `DEK-Info`.
+/// The ciphers OpenSSL writes in `DEK-Info`, named as it names them.
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DekCipher {
     Aes128Cbc,

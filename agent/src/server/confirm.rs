@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
-use crate::socket::Peer;
+use crate::sys::Peer;
 
 /// How long the user has to answer before the request is refused.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
@@ -23,6 +23,7 @@ pub struct Confirmer {
 
 impl Confirmer {
     /// Asks `program`, or refuses every confirmation with None.
+    #[cfg(test)]
     pub fn new(program: Option<OsString>) -> Self {
         Confirmer { program }
     }

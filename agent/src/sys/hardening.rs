@@ -9,13 +9,17 @@ use crate::{Error, Result};
 
 /// Turns off core dumps and ptrace/`/proc/PID/mem` access by the same uid, and sets a
 /// restrictive umask so every file and socket the process creates is private.
-pub fn harden_process() -> Result<()> {
+pub(crate) fn harden_process() -> Result<()> {
     umask(Mode::from_bits_truncate(0o077));
-    setrlimit(Resource::RLIMIT_CORE, 0, 0)
-        .map_err(|e| Error::Agent(format!("cannot disable core dumps: {e}")))?;
+    setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(|e| Error::Hardening {
+        what: "disable core dumps",
+        source: e.into(),
+    })?;
     #[cfg(target_os = "linux")]
-    nix::sys::prctl::set_dumpable(false)
-        .map_err(|e| Error::Agent(format!("cannot make the process non-dumpable: {e}")))?;
+    nix::sys::prctl::set_dumpable(false).map_err(|e| Error::Hardening {
+        what: "make the process non-dumpable",
+        source: e.into(),
+    })?;
     Ok(())
 }
 

@@ -1,8 +1,13 @@
-//! mfa-add: load keys into mfa-agent and manage it, like ssh-add.
+//! mfa-add's logic: load keys from files into mfa-agent, list, remove, lock and unlock it,
+//! as ssh-add does. The command line is the binary's (`bin/mfa-add/cli.rs`).
+
+mod agent_client;
+mod key_file;
+mod legacy_pem;
+mod passphrase;
 
 use std::path::{Path, PathBuf};
 
-use clap::{ArgGroup, Parser};
 use proto::key::{fingerprint, parse_public_key_blob, public_key_blob, RsaKeyMaterial};
 use proto::message::{Constraint, Identity, Request, Response};
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
@@ -10,61 +15,12 @@ use rsa::traits::PublicKeyParts;
 use rsa::RsaPublicKey;
 use zeroize::Zeroizing;
 
-use crate::client::AgentClient;
-use crate::keyfile::{KeyFile, LoadedKey};
-use crate::lifetime::parse_lifetime;
-use crate::passphrase::PassphraseSource;
 use crate::{Error, Result};
+use agent_client::AgentClient;
+use key_file::{KeyFile, LoadedKey};
+pub use passphrase::PassphraseSource;
 
-const AFTER_HELP: &str = "\
-Key files: PKCS#1 or PKCS#8 PEM (as openssl genrsa writes), encrypted PKCS#8, legacy encrypted
-PEM (Proc-Type: 4,ENCRYPTED; AES-128/192/256-CBC or DES-EDE3-CBC), OpenSSH private keys. RSA,
-2048 bits or more. Passphrases are read from --passphrase-file, else the terminal (three tries),
-else the program named by MFA_ASKPASS.
-
-LIFE: seconds, or a time like 90s, 10m, 1h30m, 2d, 1w.
-The agent is found through MFA_AUTH_SOCK (set by eval \"$(mfa-agent -s)\").
-
-Exit status: 0 success; 1 failure (also -l or -L with no keys in the agent); 2 usage error.";
-
-/// mfa-add: load RSA keys into mfa-agent, list, remove, lock and unlock.
-#[derive(Debug, Parser)]
-#[command(name = "mfa-add", version, after_help = AFTER_HELP)]
-#[command(group(ArgGroup::new("action").args(["list", "list_public", "delete", "delete_all", "lock", "unlock"])))]
-pub struct Args {
-    /// Forget the added keys after LIFE.
-    #[arg(short = 't', value_name = "LIFE")]
-    pub lifetime: Option<String>,
-    /// Ask for confirmation (MFA_ASKPASS/SSH_ASKPASS) before each use of the added keys.
-    #[arg(short = 'c')]
-    pub confirm: bool,
-    /// Read the passphrase from the first line of FILE.
-    #[arg(long, value_name = "FILE")]
-    pub passphrase_file: Option<PathBuf>,
-    /// List the fingerprints of the agent's keys.
-    #[arg(short = 'l')]
-    pub list: bool,
-    /// List the agent's public keys as PEM (SPKI, BEGIN PUBLIC KEY).
-    #[arg(short = 'L')]
-    pub list_public: bool,
-    /// Remove the keys given as KEYFILE or SHA256:FINGERPRINT.
-    #[arg(short = 'd')]
-    pub delete: bool,
-    /// Remove every key.
-    #[arg(short = 'D')]
-    pub delete_all: bool,
-    /// Lock the agent with a passphrase.
-    #[arg(short = 'x')]
-    pub lock: bool,
-    /// Unlock the agent.
-    #[arg(short = 'X')]
-    pub unlock: bool,
-    /// Key files (or fingerprints with -d).
-    #[arg(value_name = "KEYFILE")]
-    pub keys: Vec<String>,
-}
-
-/// What to do.
+/// What mfa-add does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     Add {
@@ -79,92 +35,19 @@ pub enum Action {
     Unlock,
 }
 
-/// The validated configuration.
-#[derive(Debug, Clone)]
-pub struct AddConfig {
-    pub action: Action,
-    pub passphrases: PassphraseSource,
-}
-
-impl AddConfig {
-    pub fn from_args(args: Args) -> Result<AddConfig> {
-        let only_adding = |what: &str| -> Result<()> {
-            if args.lifetime.is_some() || args.confirm || !args.keys.is_empty() {
-                return Err(Error::usage(format!("{what} takes no key files, -t or -c")));
-            }
-            Ok(())
-        };
-        let action = if args.list {
-            only_adding("-l")?;
-            Action::List
-        } else if args.list_public {
-            only_adding("-L")?;
-            Action::ListPublic
-        } else if args.delete_all {
-            only_adding("-D")?;
-            Action::DeleteAll
-        } else if args.lock {
-            only_adding("-x")?;
-            Action::Lock
-        } else if args.unlock {
-            only_adding("-X")?;
-            Action::Unlock
-        } else if args.delete {
-            if args.lifetime.is_some() || args.confirm {
-                return Err(Error::usage("-d takes no -t or -c"));
-            }
-            if args.keys.is_empty() {
-                return Err(Error::usage("-d needs a KEYFILE or SHA256:FINGERPRINT"));
-            }
-            Action::Delete(args.keys)
-        } else {
-            if args.keys.is_empty() {
-                return Err(Error::Usage {
-                    message: "no key file given".into(),
-                    hint: Some(
-                        "mfa-add officer1.key (or mfa-add -l to list the agent's keys)".into(),
-                    ),
-                });
-            }
-            let mut constraints = Vec::new();
-            if let Some(life) = &args.lifetime {
-                constraints.push(Constraint::Lifetime(parse_lifetime(life)?));
-            }
-            if args.confirm {
-                constraints.push(Constraint::Confirm);
-            }
-            Action::Add {
-                files: args.keys.into_iter().map(PathBuf::from).collect(),
-                constraints,
-            }
-        };
-        let passphrases = match args.passphrase_file {
-            Some(path) => PassphraseSource::File(path),
-            None => PassphraseSource::Interactive,
-        };
-        Ok(AddConfig {
-            action,
-            passphrases,
-        })
-    }
-}
-
 /// Runs mfa-add and returns the exit status.
-pub fn run(config: AddConfig) -> Result<i32> {
-    crate::hardening::harden_process()?;
+pub fn run(action: &Action, passphrases: &PassphraseSource) -> Result<u8> {
+    crate::sys::harden_process()?;
     let mut agent = AgentClient::from_env()?;
-    match &config.action {
+    match action {
         Action::Add { files, constraints } => {
             // As ssh-add: a file that fails is reported and the others are still added.
             let mut status = 0;
             for file in files {
-                let added = load_key(file, &config.passphrases)
+                let added = load_key(file, passphrases)
                     .and_then(|loaded| add_key(&mut agent, loaded, constraints));
                 if let Err(e) = added {
-                    eprintln!("error: {e}");
-                    if let Some(hint) = e.hint() {
-                        eprintln!("hint: {hint}");
-                    }
+                    crate::error::print(&e);
                     status = 1;
                 }
             }
@@ -192,7 +75,7 @@ pub fn run(config: AddConfig) -> Result<i32> {
                 let key = parse_public_key_blob(&id.key_blob)?;
                 let pem = key
                     .to_public_key_pem(LineEnding::LF)
-                    .map_err(|e| Error::Agent(format!("cannot encode a public key: {e}")))?;
+                    .map_err(|e| Error::PublicKeyEncoding(e.to_string()))?;
                 print!("{pem}");
             }
             Ok(0)
@@ -200,10 +83,10 @@ pub fn run(config: AddConfig) -> Result<i32> {
         Action::Delete(targets) => {
             let mut status = 0;
             for target in targets {
-                match delete(&mut agent, target, &config.passphrases) {
+                match delete(&mut agent, target, passphrases) {
                     Ok(()) => eprintln!("Identity removed: {target}"),
                     Err(e) => {
-                        eprintln!("error: {e}");
+                        crate::error::print(&e);
                         status = 1;
                     }
                 }
@@ -219,11 +102,11 @@ pub fn run(config: AddConfig) -> Result<i32> {
             Ok(0)
         }
         Action::Lock => {
-            let pass = config.passphrases.read("Enter lock password: ")?;
-            if let PassphraseSource::Interactive = config.passphrases {
-                let again = config.passphrases.read("Again: ")?;
+            let pass = passphrases.read("Enter lock password: ")?;
+            if let PassphraseSource::Interactive = *passphrases {
+                let again = passphrases.read("Again: ")?;
                 if *again != *pass {
-                    return Err(Error::Agent("the passwords do not match".into()));
+                    return Err(Error::PassphraseMismatch);
                 }
             }
             let request = Request::Lock {
@@ -234,7 +117,7 @@ pub fn run(config: AddConfig) -> Result<i32> {
             Ok(0)
         }
         Action::Unlock => {
-            let pass = config.passphrases.read("Enter lock password: ")?;
+            let pass = passphrases.read("Enter lock password: ")?;
             let request = Request::Unlock {
                 passphrase: Zeroizing::new(pass.as_bytes().to_vec()),
             };
@@ -249,7 +132,7 @@ pub fn run(config: AddConfig) -> Result<i32> {
 }
 
 /// Reads a key file, asking for its passphrase as often as the source allows.
-pub fn load_key(path: &Path, passphrases: &PassphraseSource) -> Result<LoadedKey> {
+fn load_key(path: &Path, passphrases: &PassphraseSource) -> Result<LoadedKey> {
     let file = KeyFile::read(path)?;
     if !file.is_encrypted() {
         return file.decrypt(None);
@@ -297,7 +180,7 @@ fn say_no_identities(agent: &mut AgentClient) {
 fn identities(agent: &mut AgentClient) -> Result<Vec<Identity>> {
     match agent.call(&Request::RequestIdentities)? {
         Response::Identities(ids) => Ok(ids),
-        _ => Err(Error::Agent("the agent refused to list its keys".into())),
+        _ => Err(Error::AgentRefused("list its keys".into())),
     }
 }
 
@@ -308,7 +191,7 @@ fn delete(agent: &mut AgentClient, target: &str, passphrases: &PassphraseSource)
             .into_iter()
             .find(|id| fingerprint(&id.key_blob) == target)
             .map(|id| id.key_blob)
-            .ok_or_else(|| Error::Agent(format!("the agent holds no key {target}")))?
+            .ok_or_else(|| Error::NoSuchKey(target.to_owned()))?
     } else {
         public_key_blob(&public_key_of(Path::new(target), passphrases)?)
     };
@@ -351,6 +234,6 @@ fn public_key_of(path: &Path, passphrases: &PassphraseSource) -> Result<RsaPubli
 fn expect_success(response: Response, what: &str) -> Result<()> {
     match response {
         Response::Success => Ok(()),
-        _ => Err(Error::Agent(format!("the agent refused to {what}"))),
+        _ => Err(Error::AgentRefused(what.to_owned())),
     }
 }

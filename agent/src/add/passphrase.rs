@@ -1,0 +1,100 @@
+//! Where mfa-add gets passphrases: a file named with --passphrase-file, else the terminal (no
+//! echo), else the MFA_ASKPASS program. Never the command line.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use zeroize::Zeroizing;
+
+use crate::sys::read_hidden;
+use crate::{Error, Result};
+
+/// Tries a person gets at the terminal before mfa-add gives up on a key.
+pub const TERMINAL_TRIES: u32 = 3;
+
+/// Where passphrases come from.
+#[derive(Debug, Clone)]
+pub enum PassphraseSource {
+    /// The first line of a file (trailing newline removed).
+    File(PathBuf),
+    /// The terminal, else MFA_ASKPASS.
+    Interactive,
+}
+
+impl PassphraseSource {
+    /// How many tries this source gets: a file's answer does not change.
+    pub fn tries(&self) -> u32 {
+        match self {
+            PassphraseSource::File(_) => 1,
+            PassphraseSource::Interactive => TERMINAL_TRIES,
+        }
+    }
+
+    /// Reads one passphrase, prompting with `prompt` when a person is asked.
+    pub fn read(&self, prompt: &str) -> Result<Zeroizing<String>> {
+        match self {
+            PassphraseSource::File(path) => read_passphrase_file(path),
+            PassphraseSource::Interactive => match read_hidden(prompt) {
+                Ok(p) => Ok(Zeroizing::new(p)),
+                Err(tty_error) => match std::env::var_os("MFA_ASKPASS").filter(|v| !v.is_empty()) {
+                    Some(program) => askpass(&program, prompt),
+                    None => Err(Error::NoTerminal(tty_error)),
+                },
+            },
+        }
+    }
+}
+
+/// The first line of `path`, without its line ending.
+fn read_passphrase_file(path: &Path) -> Result<Zeroizing<String>> {
+    let mut text = Zeroizing::new(String::new());
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_string(&mut text))
+        .map_err(Error::io(format!(
+            "cannot read passphrase file {}",
+            path.display()
+        )))?;
+    let line = text.split(['\n']).next().unwrap_or("");
+    Ok(Zeroizing::new(
+        line.strip_suffix('\r').unwrap_or(line).to_owned(),
+    ))
+}
+
+fn askpass(program: &std::ffi::OsStr, prompt: &str) -> Result<Zeroizing<String>> {
+    let output = Command::new(program)
+        .arg(prompt)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(Error::io(format!(
+            "cannot run {}",
+            program.to_string_lossy()
+        )))?;
+    let stdout = Zeroizing::new(output.stdout);
+    if !output.status.success() {
+        return Err(Error::PromptCancelled);
+    }
+    let text = std::str::from_utf8(&stdout).map_err(|_| Error::AskpassNotUtf8)?;
+    Ok(Zeroizing::new(
+        text.trim_end_matches(['\n', '\r']).to_owned(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_gives_its_first_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("p");
+        std::fs::write(&path, "s3cret pass\r\nignored\n").expect("write");
+        assert_eq!(
+            read_passphrase_file(&path).expect("read").as_str(),
+            "s3cret pass"
+        );
+        std::fs::write(&path, "").expect("write");
+        assert_eq!(read_passphrase_file(&path).expect("read").as_str(), "");
+    }
+}

@@ -1,0 +1,128 @@
+//! mfa-add's command line and the validated configuration it turns into.
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Parser};
+use proto::message::Constraint;
+
+use cloudhsm_mfa_agent::add::{Action, PassphraseSource};
+use cloudhsm_mfa_agent::server::parse_lifetime;
+use cloudhsm_mfa_agent::{Error, Result};
+
+const AFTER_HELP: &str = "\
+Key files: PKCS#1 or PKCS#8 PEM (as openssl genrsa writes), encrypted PKCS#8, legacy encrypted
+PEM (Proc-Type: 4,ENCRYPTED; AES-128/192/256-CBC or DES-EDE3-CBC), OpenSSH private keys. RSA,
+2048 bits or more. Passphrases are read from --passphrase-file, else the terminal (three tries),
+else the program named by MFA_ASKPASS.
+
+LIFE: seconds, or a time like 90s, 10m, 1h30m, 2d, 1w.
+The agent is found through MFA_AUTH_SOCK (set by eval \"$(mfa-agent -s)\").
+
+Exit status: 0 success; 1 failure (also -l or -L with no keys in the agent); 2 usage error.";
+
+/// mfa-add: load RSA keys into mfa-agent, list, remove, lock and unlock.
+#[derive(Debug, Parser)]
+#[command(name = "mfa-add", version, after_help = AFTER_HELP)]
+#[command(group(ArgGroup::new("action").args(["list", "list_public", "delete", "delete_all", "lock", "unlock"])))]
+pub struct Args {
+    /// Forget the added keys after LIFE.
+    #[arg(short = 't', value_name = "LIFE")]
+    pub lifetime: Option<String>,
+    /// Ask for confirmation (MFA_ASKPASS/SSH_ASKPASS) before each use of the added keys.
+    #[arg(short = 'c')]
+    pub confirm: bool,
+    /// Read the passphrase from the first line of FILE.
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// List the fingerprints of the agent's keys.
+    #[arg(short = 'l')]
+    pub list: bool,
+    /// List the agent's public keys as PEM (SPKI, BEGIN PUBLIC KEY).
+    #[arg(short = 'L')]
+    pub list_public: bool,
+    /// Remove the keys given as KEYFILE or SHA256:FINGERPRINT.
+    #[arg(short = 'd')]
+    pub delete: bool,
+    /// Remove every key.
+    #[arg(short = 'D')]
+    pub delete_all: bool,
+    /// Lock the agent with a passphrase.
+    #[arg(short = 'x')]
+    pub lock: bool,
+    /// Unlock the agent.
+    #[arg(short = 'X')]
+    pub unlock: bool,
+    /// Key files (or fingerprints with -d).
+    #[arg(value_name = "KEYFILE")]
+    pub keys: Vec<String>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub action: Action,
+    pub passphrases: PassphraseSource,
+}
+
+impl Config {
+    pub fn from_args(args: Args) -> Result<Config> {
+        let only_adding = |what: &str| -> Result<()> {
+            if args.lifetime.is_some() || args.confirm || !args.keys.is_empty() {
+                return Err(Error::usage(format!("{what} takes no key files, -t or -c")));
+            }
+            Ok(())
+        };
+        let action = if args.list {
+            only_adding("-l")?;
+            Action::List
+        } else if args.list_public {
+            only_adding("-L")?;
+            Action::ListPublic
+        } else if args.delete_all {
+            only_adding("-D")?;
+            Action::DeleteAll
+        } else if args.lock {
+            only_adding("-x")?;
+            Action::Lock
+        } else if args.unlock {
+            only_adding("-X")?;
+            Action::Unlock
+        } else if args.delete {
+            if args.lifetime.is_some() || args.confirm {
+                return Err(Error::usage("-d takes no -t or -c"));
+            }
+            if args.keys.is_empty() {
+                return Err(Error::usage("-d needs a KEYFILE or SHA256:FINGERPRINT"));
+            }
+            Action::Delete(args.keys)
+        } else {
+            if args.keys.is_empty() {
+                return Err(Error::Usage {
+                    message: "no key file given".into(),
+                    hint: Some(
+                        "mfa-add officer1.key (or mfa-add -l to list the agent's keys)".into(),
+                    ),
+                });
+            }
+            let mut constraints = Vec::new();
+            if let Some(life) = &args.lifetime {
+                constraints.push(Constraint::Lifetime(parse_lifetime(life)?));
+            }
+            if args.confirm {
+                constraints.push(Constraint::Confirm);
+            }
+            Action::Add {
+                files: args.keys.into_iter().map(PathBuf::from).collect(),
+                constraints,
+            }
+        };
+        let passphrases = match args.passphrase_file {
+            Some(path) => PassphraseSource::File(path),
+            None => PassphraseSource::Interactive,
+        };
+        Ok(Config {
+            action,
+            passphrases,
+        })
+    }
+}

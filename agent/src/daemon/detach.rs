@@ -1,0 +1,112 @@
+//! Starting a detached agent (this program again, with `--detached`) and waiting until it
+//! serves; its log file; and `mfa-agent -- CMD`, which runs CMD beside such an agent.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use super::foreground::READY;
+use super::socket_dir::{default_socket_base, make_default_socket_path};
+use super::{absolute, Settings};
+use crate::sys::{
+    create_private_dir_all, exit_code, open_private_append, send_signal, ChildSignal, PassedSignals,
+};
+use crate::{Error, Result};
+
+/// Starts a detached agent and waits until it serves; returns it and its socket.
+///
+/// With `tied`, the agent stops by itself if this process disappears.
+pub(super) fn spawn(settings: &Settings, tied: bool) -> Result<(Child, PathBuf)> {
+    let (socket, owns_dir) = match &settings.socket {
+        Some(path) => (absolute(path)?, false),
+        None => (make_default_socket_path(&default_socket_base())?, true),
+    };
+    let log_file = open_log_file(settings.log_file.clone())?;
+    let exe = std::env::current_exe().map_err(Error::io("find the mfa-agent program"))?;
+    let mut command = Command::new(exe);
+    command.arg("--detached").arg("-a").arg(&socket);
+    if owns_dir {
+        command.arg("--owns-dir");
+    }
+    if tied {
+        command.arg("--exit-with-parent");
+    }
+    if let Some(secs) = settings.default_lifetime {
+        command.arg("-t").arg(secs.to_string());
+    }
+    command
+        .arg("--max-connections")
+        .arg(settings.limits.max_connections.to_string())
+        .arg("--frame-timeout")
+        .arg(settings.limits.frame_timeout.as_secs().to_string());
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log_file))
+        .spawn()
+        .map_err(Error::io("start the agent process"))?;
+    let mut line = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        let _ = BufReader::new(stdout).read_line(&mut line);
+    }
+    if line.trim_end() == READY {
+        return Ok((child, socket));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let message = line.trim_end().trim_start_matches("error: ");
+    Err(Error::AgentNotReady(if message.is_empty() {
+        "the agent process exited before it was ready (see its log file)".into()
+    } else {
+        message.to_owned()
+    }))
+}
+
+/// The forked agent's log: `--log-file`, else `$XDG_STATE_HOME/cloudhsm-mfa/agent.log`, else
+/// `~/.local/state/cloudhsm-mfa/agent.log`; folder 0700, file 0600, appended.
+fn open_log_file(explicit: Option<PathBuf>) -> Result<File> {
+    let path = match explicit {
+        Some(p) => p,
+        None => {
+            let state = std::env::var_os("XDG_STATE_HOME")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+                .ok_or(Error::NoStateDir)?;
+            state.join("cloudhsm-mfa").join("agent.log")
+        }
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_private_dir_all(dir).map_err(Error::io(format!("create {}", dir.display())))?;
+    }
+    open_private_append(&path).map_err(Error::io(format!("open the log file {}", path.display())))
+}
+
+/// `mfa-agent -- CMD ARGS...`: CMD runs with the variables set; the agent stops when it ends.
+/// Returns CMD's exit status (127 not found, 126 not runnable).
+pub(super) fn run_command(settings: &Settings, command: &[OsString]) -> Result<u8> {
+    let signals = PassedSignals::register().map_err(Error::io("install signal handlers"))?;
+    let (mut agent, socket) = spawn(settings, true)?;
+    let agent_pid = agent.id();
+    let status = Command::new(&command[0])
+        .args(&command[1..])
+        .env("MFA_AUTH_SOCK", &socket)
+        .env("MFA_AGENT_PID", agent_pid.to_string())
+        .spawn()
+        .and_then(|child| signals.wait(child));
+    let _ = send_signal(agent_pid, ChildSignal::Terminate);
+    let _ = agent.wait();
+    Ok(match status {
+        Ok(status) => u8::try_from(exit_code(status)).unwrap_or(1),
+        Err(e) => {
+            eprintln!("error: cannot run {}: {e}", command[0].to_string_lossy());
+            if e.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            }
+        }
+    })
+}

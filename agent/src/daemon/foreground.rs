@@ -1,0 +1,133 @@
+//! Serving in this process (`-D`, `-d`, or the forked child): harden, bind or adopt the
+//! socket, print the eval lines or report `ready`, serve until a stop signal, clean up.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::eval::eval_lines;
+use super::socket_dir::{default_socket_base, make_default_socket_path, prepare_socket_dir};
+use super::{absolute, Settings};
+use crate::server::{serve, Agent, Confirmer, Log};
+use crate::sys::{bind, detach_session, harden_process, parent_pid, InheritedSocket, StopSignals};
+use crate::{Error, Result};
+
+/// The line a detached child writes when its socket is ready.
+pub(super) const READY: &str = "ready";
+
+/// Serves in this process until a stop signal, then removes the socket (unless systemd passed
+/// it: then the socket is systemd's to keep).
+pub(super) fn run(
+    settings: &Settings,
+    detached: bool,
+    inherited: Option<InheritedSocket>,
+) -> Result<()> {
+    if detached {
+        detach_session();
+    }
+    let log = Log::new(settings.debug);
+    let result = bind_and_serve(settings, detached, inherited, log);
+    if let Err(e) = &result {
+        if detached {
+            // The parent may be waiting for a line; tell it why we could not start. It may
+            // also be gone, so a failed write is not an error of its own.
+            let _ = writeln!(std::io::stdout(), "error: {e}");
+        }
+        log.info(&format!("error: {e}"));
+    }
+    result
+}
+
+fn bind_and_serve(
+    settings: &Settings,
+    detached: bool,
+    inherited: Option<InheritedSocket>,
+    log: Log,
+) -> Result<()> {
+    harden_process()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(Error::io("start the async runtime"))?;
+    runtime.block_on(async {
+        // Catch stop signals before anyone can connect, so the socket is always removed.
+        let signals = StopSignals::install()?;
+        let (listener, socket, cleanup, how) = match inherited {
+            Some(inherited) => {
+                if let Some(warning) = inherited.mode_warning() {
+                    log.info(&warning);
+                }
+                (
+                    inherited.listener,
+                    inherited.path,
+                    None,
+                    "socket activation, ",
+                )
+            }
+            None => {
+                let (socket, owns_dir) = match &settings.socket {
+                    Some(path) => (absolute(path)?, settings.owns_dir),
+                    None => (make_default_socket_path(&default_socket_base())?, true),
+                };
+                if let Some(warning) = prepare_socket_dir(&socket)? {
+                    log.info(&warning);
+                }
+                let listener = bind(&socket)?;
+                let cleanup = SocketCleanup {
+                    socket: socket.clone(),
+                    owns_dir,
+                };
+                (listener, Some(socket), Some(cleanup), "")
+            }
+        };
+        let listener = listener.into_listener()?;
+        let shown = socket.as_ref().map_or_else(
+            || "an unnamed socket".to_owned(),
+            |s| s.display().to_string(),
+        );
+        log.info(&format!(
+            "mfa-agent {} listening on {shown} ({how}pid {})",
+            env!("CARGO_PKG_VERSION"),
+            std::process::id()
+        ));
+        let mut stdout = std::io::stdout();
+        if detached {
+            let _ = writeln!(stdout, "{READY}").and_then(|()| stdout.flush());
+            let _ = std::env::set_current_dir("/");
+        } else if let Some(socket) = &socket {
+            let _ = write!(
+                stdout,
+                "{}",
+                eval_lines(settings.shell, socket, std::process::id())
+            )
+            .and_then(|()| stdout.flush());
+        }
+        let agent = Arc::new(Agent::new(
+            settings.default_lifetime,
+            Confirmer::from_env(),
+            log,
+        ));
+        let parent = settings.exit_with_parent.then(parent_pid);
+        serve(listener, agent, signals, parent, settings.limits).await?;
+        drop(cleanup);
+        Ok(())
+    })
+}
+
+/// Removes the socket (and the folder made for it) when the agent stops, even on error.
+struct SocketCleanup {
+    socket: PathBuf,
+    owns_dir: bool,
+}
+
+impl Drop for SocketCleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.socket);
+        if self.owns_dir {
+            if let Some(dir) = self.socket.parent() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+    }
+}

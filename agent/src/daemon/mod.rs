@@ -1,0 +1,107 @@
+//! Running mfa-agent: in the foreground, forked with eval lines, beside a command (`-- CMD`),
+//! or killing one (`-k`).
+//!
+//! A daemon must not fork a running tokio runtime, and `fork` needs `unsafe`, so "forking"
+//! re-executes this program with `--detached` ([`detach`]): the child leaves the caller's
+//! session, binds the socket, reports `ready` (or its error) on a pipe and serves
+//! ([`foreground`]); the parent prints the eval lines ([`eval`]) once the socket accepts
+//! connections. The child's stderr is the log file, since a forked agent has no terminal.
+
+mod detach;
+mod eval;
+mod foreground;
+mod kill;
+mod socket_dir;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::server::Limits;
+use crate::sys::{take_inherited_socket, InheritedSocket};
+use crate::{Error, Result};
+
+/// Which syntax the eval lines use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    Sh,
+    Csh,
+}
+
+/// What this invocation of mfa-agent does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Fork an agent and print eval lines.
+    Fork(Shell),
+    /// Serve in this process (`-D`, `-d`, or the forked child).
+    Foreground { detached: bool },
+    /// Kill the agent named by MFA_AGENT_PID.
+    Kill(Shell),
+    /// Run a command beside a forked agent.
+    Command(Vec<OsString>),
+}
+
+/// How the agent runs, whatever the mode.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub socket: Option<PathBuf>,
+    /// The socket's folder was made for this agent: remove it at exit.
+    pub owns_dir: bool,
+    /// Stop when the process that started the agent is gone (`-- CMD`).
+    pub exit_with_parent: bool,
+    pub default_lifetime: Option<u32>,
+    /// The syntax of the eval lines (`-D` and `-d` print them too, as ssh-agent does).
+    pub shell: Shell,
+    pub debug: bool,
+    pub log_file: Option<PathBuf>,
+    pub limits: Limits,
+}
+
+/// Runs `mode` and returns the process exit status.
+///
+/// Call it before any thread starts: it takes systemd's socket-activation variables out of
+/// the environment.
+pub fn run(mode: Mode, settings: &Settings) -> Result<u8> {
+    let inherited = take_inherited_socket()?;
+    if let Some(inherited) = &inherited {
+        check_activation(&mode, settings, inherited)?;
+    }
+    match mode {
+        Mode::Foreground { detached } => foreground::run(settings, detached, inherited).map(|()| 0),
+        Mode::Fork(shell) => {
+            let (child, socket) = detach::spawn(settings, false)?;
+            print!("{}", eval::eval_lines(shell, &socket, child.id()));
+            Ok(0)
+        }
+        Mode::Command(command) => detach::run_command(settings, &command),
+        Mode::Kill(shell) => kill::kill_agent(shell).map(|()| 0),
+    }
+}
+
+/// Socket activation needs `-D` or `-d`, and `-a`, if given, must name the passed socket: so
+/// one .service serves both ways (started alone it binds `-a PATH`; activated by a .socket
+/// unit listening on the same PATH, it takes that socket).
+fn check_activation(mode: &Mode, settings: &Settings, inherited: &InheritedSocket) -> Result<()> {
+    if *mode != (Mode::Foreground { detached: false }) {
+        return Err(Error::usage(
+            "systemd passed a socket (LISTEN_FDS): run mfa-agent -D or -d under socket activation",
+        ));
+    }
+    match &settings.socket {
+        Some(path) if inherited.path.as_deref() != Some(absolute(path)?.as_path()) => {
+            Err(Error::usage(format!(
+                "systemd passed a socket (LISTEN_FDS) that is not -a {}; drop -a or make the .socket unit listen there",
+                path.display()
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn absolute(path: &Path) -> Result<PathBuf> {
+    if path.is_absolute() {
+        return Ok(path.to_path_buf());
+    }
+    Ok(std::env::current_dir()
+        .map_err(Error::io("find the current folder"))?
+        .join(path))
+}

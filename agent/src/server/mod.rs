@@ -1,0 +1,17 @@
+//! mfa-agent's server: the shared state and its answer to every request ([`Agent`]), the
+//! accept loop, the keys it holds, the lock, confirm-on-use, the audit log and key lifetimes.
+
+mod agent;
+mod audit;
+mod confirm;
+mod keys;
+mod lifetime;
+mod lock;
+mod serve;
+
+pub(crate) use agent::Agent;
+pub(crate) use audit::Log;
+pub(crate) use confirm::Confirmer;
+pub use lifetime::parse_lifetime;
+pub(crate) use serve::serve;
+pub use serve::Limits;

@@ -1,0 +1,98 @@
+//! Processes: our uid and parent, leaving the caller's session, signalling a pid, telling what
+//! runs under a pid (/proc/PID/comm, /proc/PID/stat), and the shell's exit-status convention.
+
+use std::fs;
+use std::process::ExitStatus;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::{Pid, Uid};
+
+use super::ChildSignal;
+
+/// Our effective uid.
+pub(crate) fn effective_uid() -> u32 {
+    Uid::effective().as_raw()
+}
+
+/// The pid of our parent process (it changes when the parent dies and we are re-parented).
+pub(crate) fn parent_pid() -> u32 {
+    nix::unistd::getppid().as_raw() as u32
+}
+
+/// Leaves the caller's session so its terminal's hangup and job control do not reach us.
+///
+/// Fails only if we lead a process group, which a spawned child never does: ignored.
+pub(crate) fn detach_session() {
+    let _ = nix::unistd::setsid();
+}
+
+/// Why a signal was not delivered.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SignalError {
+    #[error("no such process")]
+    NoSuchProcess,
+    #[error("{0}")]
+    Other(std::io::Error),
+}
+
+/// Sends `signal` to `pid`.
+pub(crate) fn send_signal(pid: u32, signal: ChildSignal) -> Result<(), SignalError> {
+    let signal = match signal {
+        ChildSignal::Terminate => Signal::SIGTERM,
+        ChildSignal::Hangup => Signal::SIGHUP,
+    };
+    kill(Pid::from_raw(pid as i32), signal).map_err(|e| match e {
+        nix::errno::Errno::ESRCH => SignalError::NoSuchProcess,
+        e => SignalError::Other(e.into()),
+    })
+}
+
+/// The name of the program running as `pid` (/proc/PID/comm), when it can be read: it stays
+/// readable for a non-dumpable process.
+pub(crate) fn process_name(pid: u32) -> Option<String> {
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|comm| comm.trim_end().to_owned())
+}
+
+/// True while `pid` exists and is not a zombie waiting to be reaped.
+pub(crate) fn is_running(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => kill(Pid::from_raw(pid as i32), None).is_ok(),
+    }
+}
+
+/// The shell convention: the exit code, or 128+N for death by signal N.
+pub(crate) fn exit_code(status: ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_states_of_processes() {
+        let me = std::process::id();
+        assert!(is_running(me));
+        assert!(process_name(me).is_some());
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "kill -TERM $$"])
+            .spawn()
+            .expect("sh");
+        let status = child.wait().expect("wait");
+        assert_eq!(exit_code(status), 128 + 15);
+        assert!(matches!(
+            send_signal(child.id(), ChildSignal::Hangup),
+            Err(SignalError::NoSuchProcess)
+        ));
+    }
+}

@@ -1,0 +1,85 @@
+//! Signals: the ones that stop the agent (SIGTERM, SIGHUP, SIGINT, caught on tokio), and how
+//! `mfa-agent -- CMD` treats signals while CMD runs.
+
+use std::process::{Child, ExitStatus};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
+use super::{send_signal, ChildSignal};
+use crate::{Error, Result};
+
+/// The signals that stop the agent, caught from the moment this exists.
+///
+/// Create it before the socket accepts anyone: a signal that arrives earlier would kill the
+/// agent without removing its socket.
+pub(crate) struct StopSignals {
+    term: Signal,
+    hup: Signal,
+    int: Signal,
+}
+
+impl StopSignals {
+    /// Installs the handlers; must run inside the tokio runtime.
+    pub(crate) fn install() -> Result<StopSignals> {
+        Ok(StopSignals {
+            term: signal(SignalKind::terminate()).map_err(Error::io("SIGTERM handler"))?,
+            hup: signal(SignalKind::hangup()).map_err(Error::io("SIGHUP handler"))?,
+            int: signal(SignalKind::interrupt()).map_err(Error::io("SIGINT handler"))?,
+        })
+    }
+
+    /// Waits for the next stop signal and returns its name; cancel-safe.
+    pub(crate) async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.hup.recv() => "SIGHUP",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
+}
+
+/// How mfa-agent treats signals while CMD runs, as a shell treats a foreground job: ^C and ^\
+/// reach CMD from the terminal and must not kill us first (the agent would outlive its
+/// command), and SIGTERM or SIGHUP sent to us are passed on to CMD.
+pub(crate) struct PassedSignals {
+    forward: Vec<(ChildSignal, Arc<AtomicBool>)>,
+}
+
+impl PassedSignals {
+    /// Installs the handlers; call before CMD starts so no signal slips through.
+    pub(crate) fn register() -> std::io::Result<PassedSignals> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+        let ignored = Arc::new(AtomicBool::new(false));
+        for sig in [SIGINT, SIGQUIT] {
+            signal_hook::flag::register(sig, Arc::clone(&ignored))?;
+        }
+        let mut forward = Vec::new();
+        for (raw, signal) in [
+            (SIGTERM, ChildSignal::Terminate),
+            (SIGHUP, ChildSignal::Hangup),
+        ] {
+            let flag = Arc::new(AtomicBool::new(false));
+            signal_hook::flag::register(raw, Arc::clone(&flag))?;
+            forward.push((signal, flag));
+        }
+        Ok(PassedSignals { forward })
+    }
+
+    /// Waits for CMD, passing on what arrives meanwhile.
+    pub(crate) fn wait(&self, mut child: Child) -> std::io::Result<ExitStatus> {
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            for (signal, flag) in &self.forward {
+                if flag.swap(false, Ordering::Relaxed) {
+                    let _ = send_signal(child.id(), *signal);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
