@@ -1,11 +1,9 @@
 //! The agent crate's one error type, each variant with its hint beside it; the agent logs an
-//! error and sends only FAILURE on the socket, mfa-agent and mfa-add print it with [`report`].
+//! error and sends only FAILURE on the socket, mfa-agent and mfa-add print it in the one
+//! layout of every program (`client::report`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// How to start an agent, the hint of every "no agent" error.
-const START_AGENT: &str = "start one with: eval \"$(mfa-agent -s)\"";
 
 /// Everything that can go wrong in the agent and in mfa-add.
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +11,9 @@ const START_AGENT: &str = "start one with: eval \"$(mfa-agent -s)\"";
 pub enum Error {
     #[error(transparent)]
     Proto(#[from] proto::Error),
+    /// Finding the agent, talking to it, reading a secret file (mfa-add).
+    #[error(transparent)]
+    Client(#[from] client::Error),
     /// A command line that cannot work (exit status 2, as for clap's own errors).
     #[error("{message}")]
     Usage {
@@ -63,16 +64,6 @@ pub enum Error {
     },
 
     // mfa-add.
-    #[error("MFA_AUTH_SOCK is not set: no agent to talk to")]
-    NoAgentSocket,
-    #[error("cannot connect to the agent at {}: {source}", path.display())]
-    AgentUnreachable {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("the agent refused to {0}")]
-    AgentRefused(String),
     #[error("the agent holds no key {0}")]
     NoSuchKey(String),
     #[error("{0}")]
@@ -87,8 +78,6 @@ pub enum Error {
     AskpassNotUtf8,
     #[error("the passwords do not match")]
     PassphraseMismatch,
-    #[error("cannot encode a public key: {0}")]
-    PublicKeyEncoding(String),
 }
 
 impl Error {
@@ -106,10 +95,7 @@ impl Error {
                 "MFA_AGENT_PID is left from an agent that is gone; clear it with: \
                  unset MFA_AUTH_SOCK MFA_AGENT_PID"
             }
-            Error::NoAgentSocket => START_AGENT,
-            Error::AgentUnreachable { .. } => {
-                return Some(format!("is mfa-agent running? {START_AGENT}"))
-            }
+            Error::Client(e) => return Some(e.hint()),
             Error::NoTerminal(_) => {
                 "use --passphrase-file FILE, or set MFA_ASKPASS to a program that prints it"
             }
@@ -125,13 +111,11 @@ impl Error {
             | Error::NoAgentPid
             | Error::BadAgentPid(_)
             | Error::KillFailed { .. }
-            | Error::AgentRefused(_)
             | Error::NoSuchKey(_)
             | Error::KeyFile(_)
             | Error::PromptCancelled
             | Error::AskpassNotUtf8
-            | Error::PassphraseMismatch
-            | Error::PublicKeyEncoding(_) => return None,
+            | Error::PassphraseMismatch => return None,
         };
         Some(hint.to_owned())
     }
@@ -159,18 +143,40 @@ impl Error {
     }
 }
 
-/// Prints an error as every program here does (`error: ...`, then `hint: ...`).
-pub fn print(error: &Error) {
-    eprintln!("error: {error}");
-    if let Some(hint) = error.hint() {
-        eprintln!("hint: {hint}");
+impl client::Hinted for Error {
+    fn hint(&self) -> Option<String> {
+        Error::hint(self)
+    }
+
+    fn exit_code(&self) -> u8 {
+        Error::exit_code(self)
     }
 }
 
-/// Prints an error and returns the exit status it means.
-pub fn report(error: &Error) -> ExitCode {
-    print(error);
-    ExitCode::from(error.exit_code())
+/// Prints an error in the one layout (`PROG: error: ...`, then `hint: ...`) and goes on: for
+/// the one failing file among several.
+pub fn print(program: &str, error: &Error) {
+    let text = client::report::layout(program, error, error.hint().as_deref());
+    eprintln!("{text}");
+}
+
+/// Prints an error in the one layout and returns the exit status it means.
+pub fn report(program: &str, error: &Error) -> ExitCode {
+    client::report(program, error)
+}
+
+/// Parses the command line; help and version are printed (exit 0), a clap usage error is
+/// printed in the one layout (exit 2).
+pub fn parse_args<A: clap::Parser>(program: &str) -> Result<A, ExitCode> {
+    A::try_parse().map_err(|e| {
+        if e.use_stderr() {
+            eprint!("{program}: {}", e.render());
+            ExitCode::from(2)
+        } else {
+            let _ = e.print();
+            ExitCode::SUCCESS
+        }
+    })
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -181,7 +187,8 @@ mod tests {
 
     #[test]
     fn hints_and_exit_codes_follow_the_variant() {
-        assert_eq!(Error::NoAgentSocket.hint().as_deref(), Some(START_AGENT));
+        let no_agent = Error::Client(client::Error::NoAgentVariable);
+        assert!(no_agent.hint().is_some_and(|h| h.contains("mfa-agent")));
         assert!(Error::NoAgentPid.hint().is_none());
         assert_eq!(Error::BadLifetime("x".into()).exit_code(), 2);
         assert_eq!(Error::usage("no").exit_code(), 2);

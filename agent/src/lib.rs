@@ -17,7 +17,7 @@ pub(crate) mod sys;
 
 mod error;
 
-pub use error::{print, report, Error, Result};
+pub use error::{parse_args, print, report, Error, Result};
 
 /// One RSA-2048 key per test run: generating keys in debug builds is slow.
 #[cfg(test)]

@@ -1,24 +1,28 @@
 //! mfa-add's logic: load keys from files into mfa-agent, list, remove, lock and unlock it,
 //! as ssh-add does. The command line is the binary's (`bin/mfa-add/cli.rs`).
 
-mod agent_client;
 mod key_file;
 mod legacy_pem;
 mod passphrase;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use proto::key::{fingerprint, parse_public_key_blob, public_key_blob, RsaKeyMaterial};
-use proto::message::{Constraint, Identity, Request, Response};
-use rsa::pkcs8::{EncodePublicKey, LineEnding};
+use client::{AgentKey, Connection};
+use proto::key::{public_key_blob, RsaKeyMaterial};
+use proto::message::Constraint;
 use rsa::traits::PublicKeyParts;
 use rsa::RsaPublicKey;
-use zeroize::Zeroizing;
 
 use crate::{Error, Result};
-use agent_client::AgentClient;
 use key_file::{KeyFile, LoadedKey};
 pub use passphrase::PassphraseSource;
+
+/// How long one call may take; confirm-on-use questions wait for a person, so be generous.
+const CALL_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The program name errors are reported under.
+const PROGRAM: &str = "mfa-add";
 
 /// What mfa-add does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +42,7 @@ pub enum Action {
 /// Runs mfa-add and returns the exit status.
 pub fn run(action: &Action, passphrases: &PassphraseSource) -> Result<u8> {
     crate::sys::harden_process()?;
-    let mut agent = AgentClient::from_env()?;
+    let mut agent = client::Agent::from_env(CALL_TIMEOUT)?.connect()?;
     match action {
         Action::Add { files, constraints } => {
             // As ssh-add: a file that fails is reported and the others are still added.
@@ -47,36 +51,28 @@ pub fn run(action: &Action, passphrases: &PassphraseSource) -> Result<u8> {
                 let added = load_key(file, passphrases)
                     .and_then(|loaded| add_key(&mut agent, loaded, constraints));
                 if let Err(e) = added {
-                    crate::error::print(&e);
+                    crate::error::print(PROGRAM, &e);
                     status = 1;
                 }
             }
             Ok(status)
         }
         Action::List => {
-            let ids = identities(&mut agent)?;
-            if ids.is_empty() {
-                say_no_identities(&mut agent);
+            let Some(keys) = keys_or_say_none(&mut agent)? else {
                 return Ok(1);
-            }
-            for id in ids {
-                let bits = parse_public_key_blob(&id.key_blob).map_or(0, |k| k.n().bits());
-                println!("{bits} {} {} (RSA)", fingerprint(&id.key_blob), id.comment);
+            };
+            for key in keys {
+                let bits = key.public.n().bits();
+                println!("{bits} {} {} (RSA)", key.fingerprint, key.comment);
             }
             Ok(0)
         }
         Action::ListPublic => {
-            let ids = identities(&mut agent)?;
-            if ids.is_empty() {
-                say_no_identities(&mut agent);
+            let Some(keys) = keys_or_say_none(&mut agent)? else {
                 return Ok(1);
-            }
-            for id in ids {
-                let key = parse_public_key_blob(&id.key_blob)?;
-                let pem = key
-                    .to_public_key_pem(LineEnding::LF)
-                    .map_err(|e| Error::PublicKeyEncoding(e.to_string()))?;
-                print!("{pem}");
+            };
+            for key in keys {
+                print!("{}", key.public_pem());
             }
             Ok(0)
         }
@@ -86,7 +82,7 @@ pub fn run(action: &Action, passphrases: &PassphraseSource) -> Result<u8> {
                 match delete(&mut agent, target, passphrases) {
                     Ok(()) => eprintln!("Identity removed: {target}"),
                     Err(e) => {
-                        crate::error::print(&e);
+                        crate::error::print(PROGRAM, &e);
                         status = 1;
                     }
                 }
@@ -94,10 +90,7 @@ pub fn run(action: &Action, passphrases: &PassphraseSource) -> Result<u8> {
             Ok(status)
         }
         Action::DeleteAll => {
-            expect_success(
-                agent.call(&Request::RemoveAllIdentities)?,
-                "remove all keys",
-            )?;
+            agent.remove_all()?;
             eprintln!("All identities removed.");
             Ok(0)
         }
@@ -109,22 +102,13 @@ pub fn run(action: &Action, passphrases: &PassphraseSource) -> Result<u8> {
                     return Err(Error::PassphraseMismatch);
                 }
             }
-            let request = Request::Lock {
-                passphrase: Zeroizing::new(pass.as_bytes().to_vec()),
-            };
-            expect_success(agent.call(&request)?, "lock (is it already locked?)")?;
+            agent.lock(pass.as_bytes())?;
             eprintln!("Agent locked.");
             Ok(0)
         }
         Action::Unlock => {
             let pass = passphrases.read("Enter lock password: ")?;
-            let request = Request::Unlock {
-                passphrase: Zeroizing::new(pass.as_bytes().to_vec()),
-            };
-            expect_success(
-                agent.call(&request)?,
-                "unlock (wrong password, or it is not locked)",
-            )?;
+            agent.unlock(pass.as_bytes())?;
             eprintln!("Agent unlocked.");
             Ok(0)
         }
@@ -151,13 +135,12 @@ fn load_key(path: &Path, passphrases: &PassphraseSource) -> Result<LoadedKey> {
     Err(Error::WrongPassphrase(file.name().to_owned()))
 }
 
-fn add_key(agent: &mut AgentClient, loaded: LoadedKey, constraints: &[Constraint]) -> Result<()> {
-    let request = Request::AddIdentity {
-        key: RsaKeyMaterial::from_key(&loaded.key)?,
-        comment: loaded.comment.clone(),
-        constraints: constraints.to_vec(),
-    };
-    expect_success(agent.call(&request)?, "add the key (is the agent locked?)")?;
+fn add_key(agent: &mut Connection, loaded: LoadedKey, constraints: &[Constraint]) -> Result<()> {
+    agent.add(
+        RsaKeyMaterial::from_key(&loaded.key)?,
+        &loaded.comment,
+        constraints,
+    )?;
     eprintln!("Identity added: {}", loaded.comment);
     for c in constraints {
         match c {
@@ -168,37 +151,34 @@ fn add_key(agent: &mut AgentClient, loaded: LoadedKey, constraints: &[Constraint
     Ok(())
 }
 
-/// Says the agent lists no keys, and why when it is because the agent is locked: a locked
-/// mfa-agent answers nothing but request-identities and unlock, so its `query` fails.
-fn say_no_identities(agent: &mut AgentClient) {
-    match agent.call(&Request::Query) {
-        Ok(Response::Query(_)) => println!("The agent has no identities."),
-        _ => println!("The agent has no identities: it is locked (unlock it with mfa-add -X)."),
+/// The agent's keys; with none, says so (and that it is locked, when that is why) and
+/// returns None.
+fn keys_or_say_none(agent: &mut Connection) -> Result<Option<Vec<AgentKey>>> {
+    let keys = agent.keys()?;
+    if !keys.is_empty() {
+        return Ok(Some(keys));
     }
-}
-
-fn identities(agent: &mut AgentClient) -> Result<Vec<Identity>> {
-    match agent.call(&Request::RequestIdentities)? {
-        Response::Identities(ids) => Ok(ids),
-        _ => Err(Error::AgentRefused("list its keys".into())),
+    // A locked mfa-agent answers nothing but request-identities and unlock.
+    match agent.extensions()? {
+        Some(_) => println!("The agent has no identities."),
+        None => println!("The agent has no identities: it is locked (unlock it with mfa-add -X)."),
     }
+    Ok(None)
 }
 
 /// Removes one key named by a fingerprint or a key file.
-fn delete(agent: &mut AgentClient, target: &str, passphrases: &PassphraseSource) -> Result<()> {
+fn delete(agent: &mut Connection, target: &str, passphrases: &PassphraseSource) -> Result<()> {
     let blob = if target.starts_with("SHA256:") {
-        identities(agent)?
+        agent
+            .keys()?
             .into_iter()
-            .find(|id| fingerprint(&id.key_blob) == target)
-            .map(|id| id.key_blob)
+            .find(|key| key.fingerprint == target)
+            .map(|key| key.blob)
             .ok_or_else(|| Error::NoSuchKey(target.to_owned()))?
     } else {
         public_key_blob(&public_key_of(Path::new(target), passphrases)?)
     };
-    expect_success(
-        agent.call(&Request::RemoveIdentity { key_blob: blob })?,
-        &format!("remove {target} (the agent does not hold it)"),
-    )
+    Ok(agent.remove(blob, target)?)
 }
 
 /// The public key of a key file: from the file itself, else its `.pub`, else by decrypting.
@@ -229,11 +209,4 @@ fn public_key_of(path: &Path, passphrases: &PassphraseSource) -> Result<RsaPubli
         }
     }
     Ok(load_key(path, passphrases)?.key.to_public_key())
-}
-
-fn expect_success(response: Response, what: &str) -> Result<()> {
-    match response {
-        Response::Success => Ok(()),
-        _ => Err(Error::AgentRefused(what.to_owned())),
-    }
 }

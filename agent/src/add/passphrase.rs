@@ -1,8 +1,7 @@
 //! Where mfa-add gets passphrases: a file named with --passphrase-file, else the terminal (no
 //! echo), else the MFA_ASKPASS program. Never the command line.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use zeroize::Zeroizing;
@@ -34,7 +33,10 @@ impl PassphraseSource {
     /// Reads one passphrase, prompting with `prompt` when a person is asked.
     pub fn read(&self, prompt: &str) -> Result<Zeroizing<String>> {
         match self {
-            PassphraseSource::File(path) => read_passphrase_file(path),
+            PassphraseSource::File(path) => Ok(client::secret::read_secret_file(
+                "the passphrase file",
+                path,
+            )?),
             PassphraseSource::Interactive => match read_hidden(prompt) {
                 Ok(p) => Ok(Zeroizing::new(p)),
                 Err(tty_error) => match std::env::var_os("MFA_ASKPASS").filter(|v| !v.is_empty()) {
@@ -44,21 +46,6 @@ impl PassphraseSource {
             },
         }
     }
-}
-
-/// The first line of `path`, without its line ending.
-fn read_passphrase_file(path: &Path) -> Result<Zeroizing<String>> {
-    let mut text = Zeroizing::new(String::new());
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_to_string(&mut text))
-        .map_err(Error::io(format!(
-            "cannot read passphrase file {}",
-            path.display()
-        )))?;
-    let line = text.split(['\n']).next().unwrap_or("");
-    Ok(Zeroizing::new(
-        line.strip_suffix('\r').unwrap_or(line).to_owned(),
-    ))
 }
 
 fn askpass(program: &std::ffi::OsStr, prompt: &str) -> Result<Zeroizing<String>> {
@@ -79,22 +66,4 @@ fn askpass(program: &std::ffi::OsStr, prompt: &str) -> Result<Zeroizing<String>>
     Ok(Zeroizing::new(
         text.trim_end_matches(['\n', '\r']).to_owned(),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_gives_its_first_line() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("p");
-        std::fs::write(&path, "s3cret pass\r\nignored\n").expect("write");
-        assert_eq!(
-            read_passphrase_file(&path).expect("read").as_str(),
-            "s3cret pass"
-        );
-        std::fs::write(&path, "").expect("write");
-        assert_eq!(read_passphrase_file(&path).expect("read").as_str(), "");
-    }
 }

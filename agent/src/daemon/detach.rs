@@ -101,7 +101,14 @@ pub(super) fn run_command(settings: &Settings, command: &[OsString]) -> Result<u
     Ok(match status {
         Ok(status) => u8::try_from(exit_code(status)).unwrap_or(1),
         Err(e) => {
-            eprintln!("error: cannot run {}: {e}", command[0].to_string_lossy());
+            eprintln!(
+                "{}",
+                client::report::layout(
+                    "mfa-agent",
+                    &format!("cannot run {}: {e}", command[0].to_string_lossy()),
+                    None
+                )
+            );
             if e.kind() == std::io::ErrorKind::NotFound {
                 127
             } else {

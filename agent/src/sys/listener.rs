@@ -1,6 +1,5 @@
 //! The agent's Unix socket: binding it (0600, replacing a stale socket left by a dead agent),
-//! accepting connections with each peer's identity (SO_PEERCRED and /proc/PID/exe), and
-//! mfa-add's blocking connection to it.
+//! and accepting connections with each peer's identity (SO_PEERCRED and /proc/PID/exe).
 
 use std::fs;
 use std::io::{self, ErrorKind};
@@ -10,14 +9,6 @@ use std::path::{Path, PathBuf};
 
 use super::{set_mode, ListeningSocket, Peer};
 use crate::{Error, Result};
-
-/// mfa-add's connection to the agent: blocking, `Read + Write`.
-pub(crate) type ClientStream = UnixStream;
-
-/// Connects to the agent's socket.
-pub(crate) fn connect(path: &Path) -> io::Result<ClientStream> {
-    UnixStream::connect(path)
-}
 
 /// A listening socket not yet handed to the async runtime: bound here, or passed by systemd.
 #[derive(Debug)]

@@ -250,7 +250,7 @@ fn mfa_add_errors_are_one_clear_line() {
         let err = stderr(out);
         let first = err.lines().next().unwrap_or("");
         assert!(
-            first.starts_with("error: ") && first.contains(needle),
+            first.starts_with("mfa-add: error: ") && first.contains(needle),
             "{err}"
         );
     };
@@ -294,6 +294,7 @@ fn mfa_add_errors_are_one_clear_line() {
     let no_agent = Command::new(bin("mfa-add"))
         .arg("-l")
         .env_remove("MFA_AUTH_SOCK")
+        .env_remove("SSH_AUTH_SOCK")
         .output()
         .expect("run mfa-add");
     one_error(&no_agent, "MFA_AUTH_SOCK is not set");
@@ -303,7 +304,7 @@ fn mfa_add_errors_are_one_clear_line() {
         .env("MFA_AUTH_SOCK", dir.join("nothing.sock"))
         .output()
         .expect("run mfa-add");
-    one_error(&dead, "cannot connect to the agent");
+    one_error(&dead, "cannot reach mfa-agent");
 }
 
 #[test]
@@ -340,7 +341,11 @@ fn mfa_add_reports_a_bad_file_and_still_adds_the_others() {
     let agent = Agent::start(dir.path());
     let out = agent.mfa_add(&[path_str(&missing), path_str(&key)]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).starts_with("error: "), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("mfa-add: error: "),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("Identity added"), "{}", stderr(&out));
     assert_signs_like_openssl(&agent, &key);
 }

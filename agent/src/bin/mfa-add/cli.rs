@@ -12,11 +12,12 @@ use cloudhsm_mfa_agent::{Error, Result};
 const AFTER_HELP: &str = "\
 Key files: PKCS#1 or PKCS#8 PEM (as openssl genrsa writes), encrypted PKCS#8, legacy encrypted
 PEM (Proc-Type: 4,ENCRYPTED; AES-128/192/256-CBC or DES-EDE3-CBC), OpenSSH private keys. RSA,
-2048 bits or more. Passphrases are read from --passphrase-file, else the terminal (three tries),
-else the program named by MFA_ASKPASS.
+2048 bits or more. Passphrases are read from --passphrase-file (first line, mode 0600), else the
+terminal (three tries), else the program named by MFA_ASKPASS.
 
 LIFE: seconds, or a time like 90s, 10m, 1h30m, 2d, 1w.
-The agent is found through MFA_AUTH_SOCK (set by eval \"$(mfa-agent -s)\").
+The agent is found through MFA_AUTH_SOCK (set by eval \"$(mfa-agent -s)\"), else through
+SSH_AUTH_SOCK when that agent is a forwarded mfa-agent.
 
 Exit status: 0 success; 1 failure (also -l or -L with no keys in the agent); 2 usage error.";
 

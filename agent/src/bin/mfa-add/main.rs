@@ -4,15 +4,16 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
-use cloudhsm_mfa_agent::{add, report};
+use cloudhsm_mfa_agent::{add, parse_args, report};
 
 fn main() -> ExitCode {
-    let args = cli::Args::parse();
+    let args = match parse_args::<cli::Args>("mfa-add") {
+        Ok(args) => args,
+        Err(status) => return status,
+    };
     let result = cli::Config::from_args(args).and_then(|c| add::run(&c.action, &c.passphrases));
     match result {
         Ok(status) => ExitCode::from(status),
-        Err(e) => report(&e),
+        Err(e) => report("mfa-add", &e),
     }
 }

@@ -302,7 +302,7 @@ fn usage_errors_exit_2_with_one_error_line() {
             stderr(&out)
         );
         assert!(
-            stderr(&out).starts_with("error: "),
+            stderr(&out).starts_with(&format!("{program}: error: ")),
             "{program} {args:?}: {}",
             stderr(&out)
         );
