@@ -2,14 +2,15 @@
 //! socket, print the eval lines or report `ready`, serve until a stop signal, clean up.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::eval::eval_lines;
 use super::socket_dir::{default_socket_base, make_default_socket_path, prepare_socket_dir};
 use super::{absolute, Settings};
 use crate::server::{serve, Agent, Confirmer, Log};
-use crate::sys::{bind, detach_session, harden_process, parent_pid, InheritedSocket, StopSignals};
+use crate::sys::{
+    bind, detach_session, harden_process, parent_pid, InheritedSocket, SocketFile, StopSignals,
+};
 use crate::{Error, Result};
 
 /// The line a detached child writes when its socket is ready.
@@ -75,7 +76,7 @@ fn bind_and_serve(
                 }
                 let listener = bind(&socket)?;
                 let cleanup = SocketCleanup {
-                    socket: socket.clone(),
+                    socket: SocketFile::of(&socket)?,
                     owns_dir,
                 };
                 (listener, Some(socket), Some(cleanup), "")
@@ -109,23 +110,27 @@ fn bind_and_serve(
             log,
         ));
         let parent = settings.exit_with_parent.then(parent_pid);
-        serve(listener, agent, signals, parent, settings.limits).await?;
+        let watched = cleanup.as_ref().map(|c| &c.socket);
+        serve(listener, agent, signals, parent, watched, settings.limits).await?;
         drop(cleanup);
         Ok(())
     })
 }
 
-/// Removes the socket (and the folder made for it) when the agent stops, even on error.
+/// Removes the socket (and the folder made for it) when the agent stops, even on error; a
+/// socket another agent has since bound at the same path is left alone.
 struct SocketCleanup {
-    socket: PathBuf,
+    socket: SocketFile,
     owns_dir: bool,
 }
 
 impl Drop for SocketCleanup {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.socket);
+        if self.socket.is_ours() {
+            let _ = std::fs::remove_file(self.socket.path());
+        }
         if self.owns_dir {
-            if let Some(dir) = self.socket.parent() {
+            if let Some(dir) = self.socket.path().parent() {
                 let _ = std::fs::remove_dir(dir);
             }
         }

@@ -1,5 +1,5 @@
 //! The agent's accept loop on tokio: one task per connection, strict framing, peer uid check,
-//! key expiry, and a clean stop on SIGTERM, SIGHUP or SIGINT.
+//! key expiry, and a clean stop on SIGTERM, SIGHUP or SIGINT, or once its socket is gone.
 //!
 //! A connection only ever waits on itself: a slow, stuck or hostile client holds its own task
 //! and nothing else. Frames over [`proto::wire::MAX_FRAME_LEN`] close that connection; bytes
@@ -20,7 +20,7 @@ use tokio::time::timeout;
 use zeroize::Zeroizing;
 
 use super::Agent;
-use crate::sys::{parent_pid, ListeningSocket, Peer, StopSignals};
+use crate::sys::{parent_pid, ListeningSocket, Peer, SocketFile, StopSignals};
 use crate::Result;
 
 /// How often expired keys are dropped.
@@ -53,12 +53,14 @@ impl Default for Limits {
 type PeerOf<S> = fn(&S) -> std::io::Result<Peer>;
 
 /// Serves until a stop signal arrives (or, with `parent`, until the process that started the
-/// agent is gone), then wipes every key and returns why it stopped.
+/// agent is gone; with `socket`, until its path no longer names our socket), then wipes every
+/// key and returns why it stopped.
 pub(crate) async fn serve<L: ListeningSocket>(
     listener: L,
     agent: Arc<Agent>,
     mut signals: StopSignals,
     parent: Option<u32>,
+    socket: Option<&SocketFile>,
     limits: Limits,
 ) -> Result<&'static str> {
     let mut expiry = tokio::time::interval(EXPIRY_TICK);
@@ -92,6 +94,13 @@ pub(crate) async fn serve<L: ListeningSocket>(
                 // Re-parented: the mfa-agent running our command died without stopping us.
                 if parent.is_some_and(|p| parent_pid() != p) {
                     break "the exit of the process that started it";
+                }
+                if let Some(socket) = socket.filter(|s| !s.is_ours()) {
+                    agent.log.info(&format!(
+                        "{} was removed or replaced: nobody can reach this agent any more",
+                        socket.path().display()
+                    ));
+                    break "the loss of its socket";
                 }
             }
             name = signals.recv() => break name,

@@ -1,9 +1,10 @@
 //! The agent's Unix socket: binding it (0600, replacing a stale socket left by a dead agent),
-//! and accepting connections with each peer's identity (SO_PEERCRED and /proc/PID/exe).
+//! telling whether its path still names it, and accepting connections with each peer's
+//! identity (SO_PEERCRED and /proc/PID/exe).
 
 use std::fs;
 use std::io::{self, ErrorKind};
-use std::os::unix::fs::FileTypeExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
@@ -65,6 +66,41 @@ pub(crate) fn bind(path: &Path) -> Result<BoundSocket> {
     Ok(BoundSocket(listener))
 }
 
+/// The socket file this agent bound, to tell later whether its path still names it.
+///
+/// Nobody can reach an agent whose socket was removed (`rm -r` of its folder, a tmp
+/// cleaner) or replaced by another agent's: it stops instead of holding keys for nobody, and
+/// then removes the path only if it still is its own.
+#[derive(Debug, Clone)]
+pub(crate) struct SocketFile {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+impl SocketFile {
+    /// Records the socket just bound at `path`.
+    pub(crate) fn of(path: &Path) -> Result<SocketFile> {
+        let meta =
+            fs::symlink_metadata(path).map_err(Error::io(format!("stat {}", path.display())))?;
+        Ok(SocketFile {
+            path: path.to_path_buf(),
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// True while the path names the socket we bound: not removed, not replaced.
+    pub(crate) fn is_ours(&self) -> bool {
+        fs::symlink_metadata(&self.path)
+            .is_ok_and(|m| m.file_type().is_socket() && m.dev() == self.dev && m.ino() == self.ino)
+    }
+}
+
 /// The agent's socket on the tokio runtime.
 #[derive(Debug)]
 pub(crate) struct SocketListener(tokio::net::UnixListener);
@@ -102,6 +138,19 @@ mod tests {
         assert!(matches!(bind(&path), Err(Error::SocketInUse(_))));
         drop(listener);
         bind(&path).expect("stale socket replaced");
+    }
+
+    #[test]
+    fn a_removed_or_replaced_socket_is_no_longer_ours() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.sock");
+        let _listener = bind(&path).expect("bind");
+        let file = SocketFile::of(&path).expect("stat");
+        assert!(file.is_ours());
+        fs::remove_file(&path).expect("rm");
+        assert!(!file.is_ours());
+        let _other = bind(&path).expect("another agent binds the path");
+        assert!(!file.is_ours(), "a new socket at the same path is not ours");
     }
 
     #[test]

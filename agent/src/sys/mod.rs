@@ -33,7 +33,7 @@ pub(crate) use files::{create_private_dir_all, dir_access, open_private_append, 
 #[cfg(unix)]
 pub(crate) use hardening::harden_process;
 #[cfg(unix)]
-pub(crate) use listener::{bind, BoundSocket};
+pub(crate) use listener::{bind, BoundSocket, SocketFile};
 #[cfg(unix)]
 pub(crate) use process::{
     detach_session, effective_uid, exit_code, is_running, parent_pid, process_name, send_signal,
