@@ -46,6 +46,9 @@ fn bind_and_serve(
     log: Log,
 ) -> Result<()> {
     harden_process()?;
+    // Read before the socket is announced: once `ready` is out the parent may die at any
+    // moment, and a parent read after that is init (or a subreaper), never noticed as gone.
+    let parent = settings.exit_with_parent.then(parent_pid);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -109,7 +112,6 @@ fn bind_and_serve(
             Confirmer::from_env(),
             log,
         ));
-        let parent = settings.exit_with_parent.then(parent_pid);
         let watched = cleanup.as_ref().map(|c| &c.socket);
         serve(listener, agent, signals, parent, watched, settings.limits).await?;
         drop(cleanup);
