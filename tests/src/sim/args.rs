@@ -8,7 +8,9 @@ use clap::{Args, Parser, Subcommand};
 /// cloudhsm-cli-sim: a stand-in for AWS cloudhsm-cli's MFA commands.
 ///
 /// Configured by CLOUDHSM_SIM_STATE (state file), CLOUDHSM_SIM_HSMS (HSM count, default 3),
-/// CLOUDHSM_SIM_STYLE (plain, slow, color, crlf, readline) and CLOUDHSM_SIM_NO_SPACE=1.
+/// CLOUDHSM_SIM_STYLE (plain, slow, color, crlf, readline), CLOUDHSM_SIM_NO_SPACE=1,
+/// CLOUDHSM_SIM_ORDER (password-first, tokens-first) and CLOUDHSM_SIM_PASSWORD_LOG; a single
+/// command's session comes from CLOUDHSM_PIN=user:password and CLOUDHSM_ROLE.
 /// Exit status: 0 success, 1 the command failed (error JSON printed), 2 bad configuration.
 #[derive(Debug, Parser)]
 #[command(name = "cloudhsm-cli-sim", version)]
@@ -25,13 +27,16 @@ pub enum Command {
     Login(LoginArgs),
     /// Log out.
     Logout,
-    /// User management (only `user change-mfa token-sign`).
+    /// User management: `user create`, `user change-password`, `user change-mfa token-sign`.
     User {
         #[command(subcommand)]
         command: UserCommand,
     },
     /// Add a user to the state file (simulator only, to set up a scenario).
     AddUser(AddUserArgs),
+    /// cloudhsm_mgmt_util (Client SDK 3): `loginHSM`, `createUser`, `changePswd` with `-2fa`
+    /// at the `aws-cloudhsm>` prompt.
+    MgmtUtil,
     /// Leave interactive mode.
     Quit,
     /// Leave interactive mode.
@@ -62,7 +67,11 @@ pub enum LoginMfa {
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Register or rotate a user's MFA key.
+    /// Create a user (an admin's session only); its password is asked twice when absent.
+    Create(NewPasswordArgs),
+    /// Set a user's password (an admin for anyone, a user for itself); asked twice when absent.
+    ChangePassword(NewPasswordArgs),
+    /// Register, rotate or remove a user's MFA key.
     ChangeMfa {
         #[command(subcommand)]
         strategy: ChangeMfaStrategy,
@@ -83,9 +92,24 @@ pub struct ChangeMfaArgs {
     pub role: String,
     #[arg(long)]
     pub token: PathBuf,
-    /// The user's password; asked twice without echo when absent.
+    /// The user's NEW password; asked twice without echo when absent.
     #[arg(long)]
     pub change_password: Option<String>,
+    /// Remove the user's MFA key instead of registering one (only the password is asked).
+    #[arg(long)]
+    pub deregister: bool,
+}
+
+/// `--username U --role R [--password P]` of `user create` and `user change-password`.
+#[derive(Debug, Args)]
+pub struct NewPasswordArgs {
+    #[arg(long)]
+    pub username: String,
+    #[arg(long)]
+    pub role: String,
+    /// The NEW password; asked twice without echo when absent.
+    #[arg(long)]
+    pub password: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,14 @@
-//! The commands: login (password, then token-sign MFA), user change-mfa token-sign, logout,
-//! and the simulator's own add-user. Each yields an [`Outcome`], printed as cloudhsm-cli's
-//! result JSON.
+//! The commands of the simulated cloudhsm-cli and what they share: the result they print
+//! ([`Outcome`]), the session ([`Context`]), the user checks, the failed-login count, the
+//! NEW-password prompt pair and the password log. The commands themselves are in
+//! [`login`] (login, logout, a single command's `CLOUDHSM_PIN` session) and [`users`]
+//! (`user create`, `user change-password`, `user change-mfa token-sign`, `add-user`).
+
+mod login;
+mod users;
+
+pub use login::{login, logout};
+pub use users::{add_user, change_mfa, change_password, create_user};
 
 use std::fs;
 
@@ -10,11 +18,10 @@ use rsa::pkcs8::DecodePublicKey;
 use rsa::RsaPublicKey;
 use serde_json::{json, Value};
 
-use super::args::{AddUserArgs, ChangeMfaArgs, LoginArgs, LoginMfa};
 use super::config::Config;
-use super::state::{State, User, MAX_FAILED_LOGINS, ROLES};
+use super::record::{self, PasswordRecord};
+use super::state::{State, User, MAX_FAILED_LOGINS};
 use super::term::Terminal;
-use super::tokens::{self, SignedFileError};
 
 pub const PASSWORD_PROMPT: &str = "Enter password:";
 pub const CONFIRM_PROMPT: &str = "Confirm password:";
@@ -50,26 +57,70 @@ fn user_data(username: &str, role: &str) -> Outcome {
     Outcome::Success(json!({"username": username, "role": role}))
 }
 
+/// Who is logged in: `(username, role)`.
+pub type Session = (String, String);
+
 /// What one run of the simulator shares between commands.
 pub struct Context {
     pub config: Config,
     pub term: Terminal,
     /// `(username, role)` once logged in.
-    pub logged_in: Option<(String, String)>,
+    pub logged_in: Option<Session>,
 }
 
-/// The checks every command naming a user makes; the user, or the failure to print.
+impl Context {
+    /// Writes a password given to `command` for `user` to the password log.
+    pub fn record(&self, command: &str, via: &str, user: &str, password: &str) -> Result<()> {
+        let entry = PasswordRecord {
+            command: command.to_owned(),
+            via: via.to_owned(),
+            user: user.to_owned(),
+            session: self.logged_in.as_ref().map(|(name, _)| name.clone()),
+            password: password.to_owned(),
+        };
+        record::append(&self.config.password_log, &entry)
+    }
+
+    /// A NEW password for `user`: `given` (from `option`), else asked twice without echo.
+    /// None when the two answers differ. Every answer is recorded.
+    pub fn new_password(
+        &mut self,
+        command: &str,
+        user: &str,
+        given: Option<String>,
+        option: &str,
+    ) -> Result<Option<String>> {
+        if let Some(password) = given {
+            self.record(command, option, user, &password)?;
+            return Ok(Some(password));
+        }
+        let first = self.term.ask_secret(PASSWORD_PROMPT)?;
+        self.record(command, PASSWORD_PROMPT, user, &first)?;
+        let second = self.term.ask_secret(CONFIRM_PROMPT)?;
+        self.record(command, CONFIRM_PROMPT, user, &second)?;
+        Ok((first == second).then_some(first))
+    }
+}
+
+/// The checks every login makes; the user, or the failure to print.
 fn find_user(state: &State, username: &str, role: &str) -> std::result::Result<User, String> {
+    let user = find_target(state, username, role)?;
+    if user.is_locked() {
+        return Err(format!(
+            "user {username:?} is locked after {MAX_FAILED_LOGINS} failed login attempts"
+        ));
+    }
+    Ok(user)
+}
+
+/// A user named by a management command: it must exist with that role (locked or not: an
+/// admin resets a locked user's password).
+fn find_target(state: &State, username: &str, role: &str) -> std::result::Result<User, String> {
     let user = state
         .user(username)
         .ok_or_else(|| format!("user {username:?} does not exist"))?;
     if user.role != role {
         return Err(format!("user {username:?} does not have the role {role:?}"));
-    }
-    if user.is_locked() {
-        return Err(format!(
-            "user {username:?} is locked after {MAX_FAILED_LOGINS} failed login attempts"
-        ));
     }
     Ok(user.clone())
 }
@@ -89,133 +140,16 @@ fn update_user(config: &Config, username: &str, change: impl FnOnce(&mut User)) 
 
 /// Counts a failed login and returns the failure, noting when it locked the account.
 fn failed_login(config: &Config, username: &str, reason: String) -> Result<Outcome> {
-    let user = update_user(config, username, |u| u.failed_logins += 1)?;
+    let user = update_user(config, username, |u| {
+        u.failed_logins += 1;
+        u.failed_logins_total += 1;
+    })?;
     if user.is_locked() {
         return fail(format!(
             "{reason} ({MAX_FAILED_LOGINS} failed login attempts: user {username:?} is now locked)"
         ));
     }
     fail(reason)
-}
-
-/// `login --username U --role R [--password P] [mfa-token-sign --token F]`.
-pub fn login(ctx: &mut Context, args: LoginArgs) -> Result<Outcome> {
-    let password = match args.password {
-        Some(p) => p,
-        None => ctx.term.ask_secret(PASSWORD_PROMPT)?,
-    };
-    let state = State::load(&ctx.config.state_path)?;
-    let user = match find_user(&state, &args.username, &args.role) {
-        Ok(user) => user,
-        Err(message) => return fail(message),
-    };
-    // The service checks the password before the tokens: a wrong one is a failed login.
-    if password != user.password {
-        return failed_login(&ctx.config, &args.username, "incorrect password".into());
-    }
-    match (user.mfa_key()?, args.mfa) {
-        (None, None) => {}
-        (None, Some(_)) => {
-            return fail(format!(
-                "user {:?} has no MFA registered: log in without mfa-token-sign",
-                args.username
-            ))
-        }
-        (Some(_), None) => {
-            return fail(format!(
-                "user {:?} requires token-sign MFA: add mfa-token-sign --token FILE",
-                args.username
-            ))
-        }
-        (Some(key), Some(LoginMfa::MfaTokenSign { token })) => {
-            let issued = tokens::issue(&token, ctx.config.hsms)?;
-            let answer = ctx.term.ask(SIGNED_TOKEN_PROMPT)?;
-            let signed = tokens::signed_path(&answer, &token);
-            match tokens::check_signed(signed, &issued, &key) {
-                Ok(()) => {}
-                Err(e @ SignedFileError::Unusable(_)) => return fail(e.to_string()),
-                Err(e @ SignedFileError::Rejected(_)) => {
-                    return failed_login(&ctx.config, &args.username, format!("MFA failed: {e}"))
-                }
-            }
-        }
-    }
-    update_user(&ctx.config, &args.username, |u| u.failed_logins = 0)?;
-    ctx.logged_in = Some((args.username.clone(), args.role.clone()));
-    Ok(user_data(&args.username, &args.role))
-}
-
-/// `user change-mfa token-sign --username U --role R --token F [--change-password P]`.
-pub fn change_mfa(ctx: &mut Context, args: ChangeMfaArgs) -> Result<Outcome> {
-    let password = match args.change_password {
-        Some(p) => p,
-        None => {
-            let first = ctx.term.ask_secret(PASSWORD_PROMPT)?;
-            let second = ctx.term.ask_secret(CONFIRM_PROMPT)?;
-            if first != second {
-                return fail("the passwords do not match");
-            }
-            first
-        }
-    };
-    let state = State::load(&ctx.config.state_path)?;
-    let user = match find_user(&state, &args.username, &args.role) {
-        Ok(user) => user,
-        Err(message) => return fail(message),
-    };
-    if password != user.password {
-        return fail("incorrect password");
-    }
-    let issued = tokens::issue(&args.token, ctx.config.hsms)?;
-    let answer = ctx.term.ask(SIGNED_TOKEN_PROMPT)?;
-    let signed = tokens::signed_path(&answer, &args.token).to_path_buf();
-    let pem_path = ctx.term.ask(PUBLIC_KEY_PROMPT)?;
-    let (pem, key) = match read_public_key(pem_path.trim()) {
-        Ok(found) => found,
-        Err(e) => return fail(format!("{e:#}")),
-    };
-    if let Err(e) = tokens::check_signed(&signed, &issued, &key) {
-        return fail(format!(
-            "the tokens do not verify with the new public key: {e}"
-        ));
-    }
-    update_user(&ctx.config, &args.username, |u| u.public_key = Some(pem))?;
-    Ok(user_data(&args.username, &args.role))
-}
-
-/// `add-user --username U --role R --password P [--public-key PEM]` (simulator only).
-pub fn add_user(ctx: &mut Context, args: AddUserArgs) -> Result<Outcome> {
-    if !ROLES.contains(&args.role.as_str()) {
-        return fail(format!(
-            "unknown role {:?}: use one of {ROLES:?}",
-            args.role
-        ));
-    }
-    let public_key = match &args.public_key {
-        None => None,
-        Some(path) => match read_public_key(&path.to_string_lossy()) {
-            Ok((pem, _)) => Some(pem),
-            Err(e) => return fail(format!("{e:#}")),
-        },
-    };
-    let mut state = State::load(&ctx.config.state_path)?;
-    let user = User {
-        role: args.role.clone(),
-        password: args.password,
-        public_key,
-        failed_logins: 0,
-    };
-    state.put_user(&args.username, user);
-    state.save(&ctx.config.state_path)?;
-    Ok(user_data(&args.username, &args.role))
-}
-
-/// `logout`.
-pub fn logout(ctx: &mut Context) -> Result<Outcome> {
-    match ctx.logged_in.take() {
-        Some(_) => Ok(Outcome::Success(Value::String("Logout successful".into()))),
-        None => fail("not logged in"),
-    }
 }
 
 /// Reads an SPKI PEM public key (`BEGIN PUBLIC KEY`) of an acceptable size.

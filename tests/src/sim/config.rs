@@ -7,6 +7,9 @@
 //! | `CLOUDHSM_SIM_HSMS` | HSMs in the simulated cluster: one token each, 1 to 64 | `3` |
 //! | `CLOUDHSM_SIM_STYLE` | `plain`, `slow`, `color`, `crlf` or `readline` (see [`Style`]) | `plain` |
 //! | `CLOUDHSM_SIM_NO_SPACE` | `1`: no space after prompts (`aws-cloudhsm>`) | unset |
+//! | `CLOUDHSM_SIM_ORDER` | `password-first` or `tokens-first` (see [`Order`]) | `password-first` |
+//! | `CLOUDHSM_SIM_PASSWORD_LOG` | where every password given is recorded (see [`super::record`]) | `cloudhsm-sim-passwords.jsonl` beside the state file |
+//! | `CLOUDHSM_PIN`, `CLOUDHSM_ROLE` | `user:password` and role: the session of a single command, as the real CLI reads them | unset |
 
 use std::path::PathBuf;
 
@@ -67,6 +70,47 @@ impl Style {
     }
 }
 
+/// When a token-sign login judges the password: the AWS guide does not say, so both exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// The password is checked first; a wrong one fails before any token is handed out.
+    PasswordFirst,
+    /// The tokens are handed out first; password and signatures are judged together after
+    /// the signed-token prompt is answered, with one message for either failure.
+    TokensFirst,
+}
+
+impl Order {
+    pub fn parse(text: &str) -> Result<Order> {
+        Ok(match text {
+            "" | "password-first" => Order::PasswordFirst,
+            "tokens-first" => Order::TokensFirst,
+            other => {
+                bail!("unknown CLOUDHSM_SIM_ORDER {other:?}: use password-first or tokens-first")
+            }
+        })
+    }
+
+    /// The value of `CLOUDHSM_SIM_ORDER` that selects this order.
+    pub fn name(self) -> &'static str {
+        match self {
+            Order::PasswordFirst => "password-first",
+            Order::TokensFirst => "tokens-first",
+        }
+    }
+}
+
+/// The name of the password log beside the state file when `CLOUDHSM_SIM_PASSWORD_LOG` is unset.
+pub const PASSWORD_LOG_NAME: &str = "cloudhsm-sim-passwords.jsonl";
+
+/// The session a single command runs in: `CLOUDHSM_PIN=user:password` and `CLOUDHSM_ROLE`.
+#[derive(Debug, Clone)]
+pub struct Pin {
+    pub username: String,
+    pub password: String,
+    pub role: String,
+}
+
 /// Everything the environment configures.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -74,6 +118,9 @@ pub struct Config {
     pub hsms: usize,
     pub style: Style,
     pub no_space: bool,
+    pub order: Order,
+    pub password_log: PathBuf,
+    pub pin: Option<Pin>,
 }
 
 impl Config {
@@ -94,11 +141,33 @@ impl Config {
         };
         let style = Style::parse(&var("CLOUDHSM_SIM_STYLE").unwrap_or_default())?;
         let no_space = var("CLOUDHSM_SIM_NO_SPACE").is_some_and(|v| v != "0");
+        let order = Order::parse(&var("CLOUDHSM_SIM_ORDER").unwrap_or_default())?;
+        let password_log = var("CLOUDHSM_SIM_PASSWORD_LOG").map_or_else(
+            || state_path.with_file_name(PASSWORD_LOG_NAME),
+            PathBuf::from,
+        );
+        let pin = match (var("CLOUDHSM_PIN"), var("CLOUDHSM_ROLE")) {
+            (None, _) => None,
+            (Some(_), None) => bail!("CLOUDHSM_PIN is set but CLOUDHSM_ROLE is not"),
+            (Some(pin), Some(role)) => {
+                let (username, password) = pin
+                    .split_once(':')
+                    .context("CLOUDHSM_PIN must be user:password")?;
+                Some(Pin {
+                    username: username.to_owned(),
+                    password: password.to_owned(),
+                    role,
+                })
+            }
+        };
         Ok(Config {
             state_path,
             hsms,
             style,
             no_space,
+            order,
+            password_log,
+            pin,
         })
     }
 }

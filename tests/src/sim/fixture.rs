@@ -1,11 +1,13 @@
-//! A simulated cluster set up from a test: a state file in the test's folder, users added
-//! with the simulator's own `add-user`, and `Command`s that run the simulator (or anything
-//! that runs it, such as mfa-login) with the `CLOUDHSM_SIM_*` environment set.
+//! A simulated cluster set up from a test: a state file and a password log in the test's
+//! folder, users added with the simulator's own `add-user`, `Command`s that run the simulator
+//! (or anything that runs it, such as mfa-login) with the `CLOUDHSM_SIM_*` environment set,
+//! and what the simulator recorded: passwords given, failed logins, registered keys.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::config::{Style, DEFAULT_HSMS};
+use super::config::{Order, Style, DEFAULT_HSMS, PASSWORD_LOG_NAME};
+use super::record::{self, PasswordRecord};
 use super::state::{State, User};
 use crate::harness::bins::bin;
 
@@ -19,17 +21,28 @@ pub struct Cluster {
     pub hsms: usize,
     pub style: Style,
     pub no_space: bool,
+    pub order: Order,
+    pub password_log: PathBuf,
 }
 
 impl Cluster {
-    /// A cluster whose state file is `dir/cloudhsm-sim-state.json`: 3 HSMs, plain output.
+    /// A cluster whose state file is `dir/cloudhsm-sim-state.json` and password log
+    /// `dir/cloudhsm-sim-passwords.jsonl`: 3 HSMs, plain output, password-first logins.
     pub fn new(dir: &Path) -> Cluster {
         Cluster {
             state_path: dir.join("cloudhsm-sim-state.json"),
             hsms: DEFAULT_HSMS,
             style: Style::Plain,
             no_space: false,
+            order: Order::PasswordFirst,
+            password_log: dir.join(PASSWORD_LOG_NAME),
         }
+    }
+
+    /// When token-sign logins judge the password (`CLOUDHSM_SIM_ORDER`).
+    pub fn with_order(mut self, order: Order) -> Cluster {
+        self.order = order;
+        self
     }
 
     pub fn with_hsms(mut self, hsms: usize) -> Cluster {
@@ -56,7 +69,17 @@ impl Cluster {
             .env(
                 "CLOUDHSM_SIM_NO_SPACE",
                 if self.no_space { "1" } else { "0" },
-            );
+            )
+            .env("CLOUDHSM_SIM_ORDER", self.order.name())
+            .env("CLOUDHSM_SIM_PASSWORD_LOG", &self.password_log);
+    }
+
+    /// Sets the session of a single command, as the real CLI reads it: `CLOUDHSM_PIN=user:password`
+    /// and `CLOUDHSM_ROLE`.
+    pub fn apply_pin(command: &mut Command, username: &str, role: &str, password: &str) {
+        command
+            .env("CLOUDHSM_PIN", format!("{username}:{password}"))
+            .env("CLOUDHSM_ROLE", role);
     }
 
     /// The path of the simulator binary.
@@ -70,6 +93,12 @@ impl Cluster {
         command.args(args);
         self.apply_env(&mut command);
         command
+    }
+
+    /// `cloudhsm-cli-sim mgmt-util` (cloudhsm_mgmt_util's `aws-cloudhsm>` shell) with this
+    /// cluster's environment.
+    pub fn mgmt_util(&self) -> Command {
+        self.command(&["mgmt-util"])
     }
 
     /// Adds (or resets) a user with `cloudhsm-cli-sim add-user`; `public_key` is an SPKI PEM
@@ -108,6 +137,34 @@ impl Cluster {
             .user(username)
             .unwrap_or_else(|| panic!("no user {username:?} in the simulator state"))
             .clone()
+    }
+
+    /// Failed logins of `username` since its last success (5 locks the account).
+    pub fn failed_logins(&self, username: &str) -> u64 {
+        self.user(username).failed_logins
+    }
+
+    /// Every failed login of `username` since it was added, even those a success followed.
+    pub fn failed_logins_total(&self, username: &str) -> u64 {
+        self.user(username).failed_logins_total
+    }
+
+    /// The SPKI PEM of `username`'s registered MFA key, None without MFA.
+    pub fn public_key(&self, username: &str) -> Option<String> {
+        self.user(username).public_key
+    }
+
+    /// Every password the simulator was given, oldest first.
+    pub fn passwords(&self) -> Vec<PasswordRecord> {
+        record::read_all(&self.password_log).expect("read the simulator's password log")
+    }
+
+    /// The passwords given to `command` (`user create`, `loginHSM`, ...), oldest first.
+    pub fn passwords_for(&self, command: &str) -> Vec<PasswordRecord> {
+        self.passwords()
+            .into_iter()
+            .filter(|r| r.command == command)
+            .collect()
     }
 }
 

@@ -1,13 +1,18 @@
 //! The CloudHSM CLI simulator: the MFA parts of cloudhsm-cli, faithful enough to test against.
 //!
 //! Same command lines as the real CLI (see [`args`]), configured through `CLOUDHSM_SIM_*`
-//! environment variables (see [`config`]), users kept in a JSON state file (see [`state`]).
+//! environment variables (see [`config`]), users kept in a JSON state file (see [`state`]),
+//! every password given written to a log (see [`record`]); `mgmt-util` is cloudhsm_mgmt_util's
+//! 2FA commands (see [`mgmt`]).
 
 pub mod args;
+pub mod authdata;
 pub mod commands;
 pub mod config;
 pub mod editor;
 pub mod fixture;
+pub mod mgmt;
+pub mod record;
 pub mod state;
 pub mod term;
 pub mod tokens;
@@ -39,6 +44,10 @@ pub fn run(config: Config, command: Command) -> i32 {
             shell(&mut ctx);
             0
         }
+        Command::MgmtUtil => {
+            mgmt::shell(&mut ctx);
+            0
+        }
         command => match execute(&mut ctx, command) {
             (_, true) => 0,
             (_, false) => 1,
@@ -50,15 +59,18 @@ pub fn run(config: Config, command: Command) -> i32 {
 fn execute(ctx: &mut Context, command: Command) -> (Flow, bool) {
     let result = match command {
         Command::Quit | Command::Exit => return (Flow::Quit, true),
-        Command::Interactive => Ok(Outcome::Failure("already in interactive mode".into())),
+        Command::Interactive | Command::MgmtUtil => {
+            Ok(Outcome::Failure("already in interactive mode".into()))
+        }
         Command::Login(args) => commands::login(ctx, args),
         Command::Logout => commands::logout(ctx),
-        Command::User {
-            command:
-                UserCommand::ChangeMfa {
-                    strategy: ChangeMfaStrategy::TokenSign(args),
-                },
-        } => commands::change_mfa(ctx, args),
+        Command::User { command } => match command {
+            UserCommand::Create(args) => commands::create_user(ctx, args),
+            UserCommand::ChangePassword(args) => commands::change_password(ctx, args),
+            UserCommand::ChangeMfa {
+                strategy: ChangeMfaStrategy::TokenSign(args),
+            } => commands::change_mfa(ctx, args),
+        },
         Command::AddUser(args) => commands::add_user(ctx, args),
     };
     let outcome = result.unwrap_or_else(|e| Outcome::Failure(format!("{e:#}")));

@@ -11,7 +11,8 @@
 //!       "role": "admin",
 //!       "password": "Passw0rd!",
 //!       "public_key": "-----BEGIN PUBLIC KEY-----\n...\n-----END PUBLIC KEY-----\n",
-//!       "failed_logins": 0
+//!       "failed_logins": 0,
+//!       "failed_logins_total": 0
 //!     },
 //!     "crypto1": { "role": "crypto-user", "password": "pw", "public_key": null, "failed_logins": 0 }
 //!   }
@@ -20,7 +21,9 @@
 //!
 //! `role` is `admin` or `crypto-user`. `public_key` is the SPKI PEM of the user's token-sign
 //! MFA key, `null` (or absent) for a user without MFA. `failed_logins` counts failed logins
-//! since the last success; at [`MAX_FAILED_LOGINS`] the account is locked. A missing file is
+//! since the last success; at [`MAX_FAILED_LOGINS`] the account is locked. `failed_logins_total`
+//! counts every failed login of the user, never reset by a success (only by `add-user`), so a
+//! test can see a failure that a later success hid. A missing file is
 //! an empty cluster. Passwords are plain text: this is a test fixture, not a vault.
 
 use std::fs;
@@ -46,6 +49,8 @@ pub struct User {
     /// SPKI PEM of the registered MFA key, if the user has token-sign MFA.
     pub public_key: Option<String>,
     pub failed_logins: u64,
+    /// Every failed login since the user was added, successes notwithstanding.
+    pub failed_logins_total: u64,
 }
 
 impl User {
@@ -75,6 +80,10 @@ impl User {
                 .get("failed_logins")
                 .and_then(Value::as_u64)
                 .unwrap_or(0),
+            failed_logins_total: value
+                .get("failed_logins_total")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
         })
     }
 
@@ -84,6 +93,7 @@ impl User {
             "password": self.password,
             "public_key": self.public_key,
             "failed_logins": self.failed_logins,
+            "failed_logins_total": self.failed_logins_total,
         })
     }
 }
@@ -177,6 +187,7 @@ mod tests {
                 password: "pw".into(),
                 public_key: None,
                 failed_logins: 2,
+                failed_logins_total: 3,
             },
         );
         state.save(&path).expect("save");

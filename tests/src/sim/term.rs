@@ -46,6 +46,10 @@ impl Terminal {
     /// Writes a prompt: its text, then a space unless `CLOUDHSM_SIM_NO_SPACE` is set.
     pub fn prompt(&mut self, text: &str) -> Result<()> {
         let space = if self.no_space { "" } else { " " };
+        self.prompt_with(text, space)
+    }
+
+    fn prompt_with(&mut self, text: &str, space: &str) -> Result<()> {
         let styled = match self.style {
             Style::Color => format!("{COLOR_ON}{text}{COLOR_OFF}{space}"),
             _ => format!("{text}{space}"),
@@ -61,6 +65,13 @@ impl Terminal {
         } else {
             "aws-cloudhsm >"
         };
+        let space = if self.no_space { "" } else { " " };
+        self.read_command_at(text, space)
+    }
+
+    /// A command line typed at the shell prompt `text` followed by `space`, in the
+    /// configured style; None at end of input.
+    pub fn read_command_at(&mut self, text: &str, space: &str) -> Result<Option<String>> {
         if self.style == Style::Readline && std::io::stdin().is_terminal() {
             // Raw mode before the prompt, as rustyline does: keys typed as soon as the prompt
             // shows are never echoed or edited by the terminal itself.
@@ -73,7 +84,6 @@ impl Terminal {
                 mode.control_chars[SpecialCharacterIndices::VMIN as usize] = 1;
                 mode.control_chars[SpecialCharacterIndices::VTIME as usize] = 0;
             })?;
-            let space = if self.no_space { "" } else { " " };
             let prompt = format!("{text}{space}");
             let line = self
                 .editor
@@ -81,7 +91,7 @@ impl Terminal {
             drop(raw);
             return line;
         }
-        self.prompt(text)?;
+        self.prompt_with(text, space)?;
         self.read_line()
     }
 
@@ -116,6 +126,16 @@ impl Terminal {
     /// Prompts and reads an answer; end of input is an error.
     pub fn ask(&mut self, prompt: &str) -> Result<String> {
         self.prompt(prompt)?;
+        match self.read_line()? {
+            Some(line) => Ok(line),
+            None => bail!("end of input at the prompt {prompt:?}"),
+        }
+    }
+
+    /// Prompts with the text alone, never a space after it (as change-mfa's public-key
+    /// prompt is shown), and reads an answer.
+    pub fn ask_bare(&mut self, prompt: &str) -> Result<String> {
+        self.prompt_with(prompt, "")?;
         match self.read_line()? {
             Some(line) => Ok(line),
             None => bail!("end of input at the prompt {prompt:?}"),
