@@ -1,7 +1,9 @@
 //! Pieces every end-to-end test uses: a temporary folder, keys and tokens made with openssl,
-//! commands spawned in a PTY, a running mfa-agent, and the workspace's binaries.
+//! commands spawned in a PTY, a running mfa-agent, the workspace's binaries, and
+//! cloudhsm_mgmt_util authdata files signed by hand with openssl.
 
 pub mod agent;
+pub mod authdata;
 pub mod bins;
 pub mod openssl;
 pub mod pty;

@@ -7,7 +7,7 @@
 mod login;
 mod users;
 
-pub use login::{login, logout};
+pub use login::{login, logout, TOKENS_FIRST_FAILURE};
 pub use users::{add_user, change_mfa, change_password, create_user};
 
 use std::fs;

@@ -1,11 +1,17 @@
 //! The simulator and the harness, judged by openssl: the AWS guide's manual procedure (sign
 //! each token with `openssl pkeyutl`, base64 it into `signed`, press Enter) logs in, in every
 //! output style (readline's redraws checked byte for byte) and cluster size; wrong signatures
-//! are refused and counted; five failures lock the account; change-mfa registers a key.
+//! are refused and counted; five failures lock the account. The commands that set passwords
+//! and MFA keys are in [`users`] and [`change_mfa`], the tokens-first login order in [`order`], cloudhsm_mgmt_util
+//! in [`mgmt`].
 
-use std::io::Write;
+mod change_mfa;
+mod mgmt;
+mod order;
+mod users;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use cloudhsm_mfa_tests::harness::openssl::{
     genrsa, genrsa_fresh, genrsa_traditional, public_key_pem, random_token, read_signatures,
@@ -14,9 +20,7 @@ use cloudhsm_mfa_tests::harness::openssl::{
 };
 use cloudhsm_mfa_tests::harness::pty::{Exit, Pty};
 use cloudhsm_mfa_tests::harness::workdir::{mode, WorkDir};
-use cloudhsm_mfa_tests::sim::commands::{
-    CONFIRM_PROMPT, PASSWORD_PROMPT, PUBLIC_KEY_PROMPT, SIGNED_TOKEN_PROMPT,
-};
+use cloudhsm_mfa_tests::sim::commands::{PASSWORD_PROMPT, SIGNED_TOKEN_PROMPT};
 use cloudhsm_mfa_tests::sim::config::Style;
 use cloudhsm_mfa_tests::sim::fixture::{self, Cluster};
 use serde_json::Value;
@@ -320,97 +324,6 @@ fn five_failures_lock_the_account() {
     let mut pty = s.spawn_login(&["--password", PASSWORD]);
     let json = result_json(&pty.read_to_eof());
     assert_refused(&json, pty.wait(), "locked");
-}
-
-/// Runs `user change-mfa token-sign` signing with `signer` and offering `public` as the new key.
-fn change_mfa(s: &Scenario, signer: &Path, public: &Path) -> (Value, Exit) {
-    let token = s.token.to_string_lossy();
-    let args = [
-        "user",
-        "change-mfa",
-        "token-sign",
-        "--username",
-        USER,
-        "--role",
-        ROLE,
-        "--token",
-        &token,
-    ];
-    let mut pty = Pty::spawn(s.cluster.command(&args));
-    pty.expect(PASSWORD_PROMPT);
-    assert!(!pty.echo_enabled());
-    pty.send_line(PASSWORD);
-    pty.expect(CONFIRM_PROMPT);
-    assert!(!pty.echo_enabled());
-    pty.send_line(PASSWORD);
-    sign_like_the_guide(&mut pty, signer, &s.token, 3);
-    pty.expect(PUBLIC_KEY_PROMPT);
-    pty.send_line(&public.to_string_lossy());
-    let json = result_json(&pty.read_to_eof());
-    let exit = pty.wait();
-    pty.assert_absent(PASSWORD);
-    (json, exit)
-}
-
-#[test]
-fn change_mfa_registers_a_key_proven_with_openssl() {
-    let dir = WorkDir::new();
-    let cluster = Cluster::new(dir.path());
-    cluster.add_user(USER, ROLE, PASSWORD, None);
-    let s = Scenario {
-        key: genrsa_traditional(dir.path(), "new-mfa.key", 2048),
-        token: dir.join("token.json"),
-        cluster,
-        dir,
-    };
-    // Without MFA, the password alone logs in (read from a pipe: stdin is not a terminal).
-    let mut child = s
-        .cluster
-        .command(&["login", "--username", USER, "--role", ROLE])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn the simulator");
-    let mut stdin = child.stdin.take().expect("stdin");
-    writeln!(stdin, "{PASSWORD}").expect("type the password");
-    drop(stdin);
-    let output = child.wait_with_output().expect("wait");
-    assert_logged_in(&result_json(&String::from_utf8_lossy(&output.stdout)));
-    assert!(output.status.success());
-
-    // Tokens signed with one key but another public key offered: refused, nothing registered.
-    let stranger = genrsa(s.dir.path(), "intruder.key", 2048);
-    let stranger_pub = public_key_pem(&stranger, &s.dir.join("intruder.pub"));
-    let (json, exit) = change_mfa(&s, &s.key, &stranger_pub);
-    assert_refused(&json, exit, "do not verify");
-    assert_eq!(s.cluster.user(USER).public_key, None);
-
-    let public = public_key_pem(&s.key, &s.dir.join("new-mfa.pub"));
-    let (json, exit) = change_mfa(&s, &s.key, &public);
-    assert_logged_in(&json);
-    assert_eq!(exit, Exit::Code(0));
-    let registered = s
-        .cluster
-        .user(USER)
-        .public_key
-        .expect("a key is registered");
-    assert_eq!(registered, s.dir.read_string("new-mfa.pub"));
-
-    // Now the password alone is not enough, and the new key logs in.
-    let mut pty = Pty::spawn(s.cluster.command(&[
-        "login",
-        "--username",
-        USER,
-        "--role",
-        ROLE,
-        "--password",
-        PASSWORD,
-    ]));
-    let json = result_json(&pty.read_to_eof());
-    assert_refused(&json, pty.wait(), "requires token-sign MFA");
-    let (json, exit) = s.login_with(|token| sign_token_file_openssl(&s.key, token));
-    assert_logged_in(&json);
-    assert_eq!(exit, Exit::Code(0));
 }
 
 #[test]
