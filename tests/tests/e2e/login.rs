@@ -204,7 +204,10 @@ fn change_mfa_registers_the_agent_key_and_the_next_login_succeeds() {
         "--token",
         "change.json",
     ];
-    let mut pty = Pty::spawn(s.mfa_login(&s.cluster, &options, &change));
+    // change-mfa needs a session: a single command's comes from CLOUDHSM_PIN/CLOUDHSM_ROLE.
+    let mut command = s.mfa_login(&s.cluster, &options, &change);
+    Cluster::apply_pin(&mut command, "rotator", ROLE, PASSWORD);
+    let mut pty = Pty::spawn(command);
     pty.expect(SUCCESS);
     assert_eq!(pty.wait(), Exit::Code(0));
 
