@@ -238,6 +238,25 @@ impl TokenFile {
             .flatten()
     }
 
+    /// The `PublicKey` of a cloudhsm_mgmt_util authdata file, when it is not empty.
+    pub fn public_key(&self) -> Option<&str> {
+        (self.kind == TokenFileKind::LegacyAuthData)
+            .then(|| self.doc.get("PublicKey").and_then(Value::as_str))
+            .flatten()
+            .filter(|pem| !pem.trim().is_empty())
+    }
+
+    /// Fills an empty `PublicKey` of an authdata file with `pem` (createUser and changePswd
+    /// need the new key there); true when it did.
+    pub fn fill_public_key(&mut self, pem: &str) -> bool {
+        if self.kind != TokenFileKind::LegacyAuthData || self.public_key().is_some() {
+            return false;
+        }
+        self.doc
+            .insert("PublicKey".into(), Value::String(pem.to_owned()));
+        true
+    }
+
     /// Fills in one signature per token, in order. A quorum approval appends
     /// `{"username", "signature"}` for `approver`, replacing that approver's earlier entry.
     pub fn fill(&mut self, signatures: &[Vec<u8>], approver: Option<&str>) -> Result<()> {

@@ -27,17 +27,12 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{path} names another public key than {fingerprint}, the key that would sign it")]
+    AuthDataKeyMismatch { path: PathBuf, fingerprint: String },
     #[error("cannot tell which token file to sign")]
     NoTokenFile,
     #[error("cannot write the public key file for change-mfa: {0}")]
     PublicKeyFile(#[source] std::io::Error),
-    #[error(
-        "the last login as {username} with key {fingerprint} was rejected; not answering again"
-    )]
-    LoginRejectedBefore {
-        username: String,
-        fingerprint: String,
-    },
 }
 
 /// The prompt mfa-login left to the user, for the hint on finishing by hand.
@@ -77,8 +72,10 @@ impl Error {
                 "it may be left from an earlier login (mfa-sign --force signs it again)".to_owned()
             }
             Error::NoTokenFile => "name it with --token-file FILE".to_owned(),
+            Error::AuthDataKeyMismatch { .. } => {
+                "sign it with the key its PublicKey names (--key FP)".to_owned()
+            }
             Error::PublicKeyFile(_) => "check that the temporary folder is writable".to_owned(),
-            Error::LoginRejectedBefore { .. } => "load the right key (mfa-add KEY)".to_owned(),
         }
     }
 }
@@ -87,7 +84,7 @@ impl Error {
     /// What the user can do about it at the prompt mfa-login leaves to them, ending with how
     /// to finish the login by hand: sign the token file with mfa-sign, or type the public
     /// key's path, then press Enter. One line, like every mfa-login message.
-    pub fn hint_at_prompt(&self, prompt: ByHand) -> String {
+    pub fn hint_at_prompt(&self, prompt: ByHand, key_option: &str) -> String {
         let file = match prompt {
             ByHand::SignTokens(Some(path)) => path.display().to_string(),
             _ => "FILE".to_owned(),
@@ -104,7 +101,7 @@ impl Error {
         match self {
             Error::Agent(client::Error::SeveralKeys { fingerprints, .. }) => format!(
                 "choose the right key ({fingerprints}): {}; next time run \
-                 mfa-login --key FP",
+                 mfa-login {key_option} FP",
                 finish("--key FP ")
             ),
             Error::Agent(client::Error::NoSuchKey(_) | client::Error::AmbiguousKey(_)) => {
@@ -137,16 +134,12 @@ impl Error {
                 "it may be left from an earlier login; if it is this login's, {}",
                 finish("--force ")
             ),
+            Error::AuthDataKeyMismatch { .. } => then("choose the key its PublicKey names"),
             Error::NoTokenFile => format!(
                 "{} (FILE is the login's --token); next time run mfa-login --token-file FILE",
                 finish("")
             ),
             Error::PublicKeyFile(_) => then("check that the temporary folder is writable"),
-            Error::LoginRejectedBefore { .. } => format!(
-                "load the right key in place of this one (mfa-add -d KEY; mfa-add RIGHT-KEY) and \
-                 log in again, or {}",
-                finish("--key FP ")
-            ),
         }
     }
 }
@@ -200,23 +193,19 @@ mod tests {
                 source: io(),
             },
             Error::PublicKeyFile(io()),
-            Error::LoginRejectedBefore {
-                username: "u".into(),
-                fingerprint: "SHA256:a".into(),
-            },
         ];
         let file = path();
         for err in &errors {
-            let hint = err.hint_at_prompt(ByHand::SignTokens(Some(&file)));
+            let hint = err.hint_at_prompt(ByHand::SignTokens(Some(&file)), "--key");
             assert!(!hint.contains('\n'), "{hint}");
             assert!(
                 hint.contains("mfa-sign ") && hint.contains("/tmp/t.json, and press Enter"),
                 "{err}: {hint}"
             );
-            let hint = err.hint_at_prompt(ByHand::PublicKey);
+            let hint = err.hint_at_prompt(ByHand::PublicKey, "--key");
             assert!(hint.contains("public key PEM"), "{err}: {hint}");
         }
-        let hint = Error::NoTokenFile.hint_at_prompt(ByHand::SignTokens(None));
+        let hint = Error::NoTokenFile.hint_at_prompt(ByHand::SignTokens(None), "--key");
         assert!(hint.contains("mfa-sign FILE, and press Enter"), "{hint}");
     }
 }

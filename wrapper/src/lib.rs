@@ -11,6 +11,7 @@
 //!   [`login`]: its configuration.
 //! - [`transcript`]: the `--debug` transcript, with typed secrets redacted.
 
+pub mod command;
 pub mod error;
 pub mod line_tracker;
 pub mod login;
@@ -19,6 +20,7 @@ pub mod pty;
 pub mod session;
 pub mod signals;
 pub mod terminal;
+pub mod text;
 pub mod token_sign;
 pub mod transcript;
 

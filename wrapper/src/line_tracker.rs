@@ -11,14 +11,7 @@
 //! containing control characters. Editors that redraw only part of the line or move the
 //! cursor inside it defeat both; `--token-file` is the way out.
 
-use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
-
-use crate::prompt::pop_char;
-
-/// The longest line kept; a longer one keeps its beginning and is marked uncertain.
-pub const MAX_LINE: usize = 4096;
+use crate::text::{pop_char, MAX_LINE};
 
 /// A line the user submitted with Enter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,76 +89,6 @@ impl LineTracker {
     }
 }
 
-/// Splits a command line into words as a shell would for simple quoting: spaces separate,
-/// `'...'` and `"..."` quote, backslash escapes the next character.
-pub fn split_words(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some('"'), '\\') | (None, '\\') => {
-                if let Some(next) = chars.next() {
-                    word.push(next);
-                }
-                in_word = true;
-            }
-            (Some(_), c) => word.push(c),
-            (None, '\'' | '"') => {
-                quote = Some(c);
-                in_word = true;
-            }
-            (None, c) if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            (None, c) => {
-                word.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    words
-}
-
-/// The value of the last `--token F` or `--token=F` among the words.
-pub fn token_argument<S: AsRef<OsStr>>(words: &[S]) -> Option<PathBuf> {
-    option_value(words, "--token").map(PathBuf::from)
-}
-
-/// The value of the last `NAME V` or `NAME=V` among the words (`NAME` with its dashes).
-pub fn option_value<S: AsRef<OsStr>>(words: &[S], name: &str) -> Option<OsString> {
-    let mut found = None;
-    let mut i = 0;
-    while i < words.len() {
-        let word = words[i].as_ref();
-        if word == name {
-            if let Some(value) = words.get(i + 1) {
-                found = Some(value.as_ref().to_os_string());
-            }
-            i += 2;
-            continue;
-        }
-        if let Some(value) = word
-            .as_bytes()
-            .strip_prefix(name.as_bytes())
-            .and_then(|rest| rest.strip_prefix(b"="))
-        {
-            found = Some(OsStr::from_bytes(value).to_os_string());
-        }
-        i += 1;
-    }
-    found
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,21 +118,5 @@ mod tests {
         let next = LineTracker::new().feed(b"a\rb\r");
         assert_eq!(next.len(), 2);
         assert!(next[1].certain);
-    }
-
-    #[test]
-    fn token_arguments_are_found_in_quoted_words() {
-        let words = split_words(r#"login --username u mfa-token-sign --token "my dir/t.json""#);
-        assert_eq!(token_argument(&words), Some(PathBuf::from("my dir/t.json")));
-        assert_eq!(
-            token_argument(&split_words("x --token=a\\ b")),
-            Some(PathBuf::from("a b"))
-        );
-        assert_eq!(token_argument(&split_words("login --token")), None);
-        assert_eq!(token_argument(&split_words("quit")), None);
-        let words = split_words("login --username=officer1 --role admin");
-        assert_eq!(option_value(&words, "--username"), Some("officer1".into()));
-        assert_eq!(option_value(&words, "--role"), Some("admin".into()));
-        assert_eq!(option_value(&words, "--user"), None);
     }
 }

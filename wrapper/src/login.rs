@@ -30,7 +30,10 @@ pub struct Config {
     pub program: PathBuf,
     /// COMMAND's arguments.
     pub args: Vec<OsString>,
+    /// `--key`: the key logins are signed with.
     pub key: Option<String>,
+    /// `--new-key`: the key change-mfa registers for the user logged in.
+    pub new_key: Option<String>,
     pub token_file: Option<PathBuf>,
     pub password: Option<Zeroizing<String>>,
     /// Bounds each agent reply and, when stdin is not a terminal, the whole run.

@@ -21,6 +21,8 @@ pub enum Prompt {
     SignedTokenFile,
     /// `Enter public key PEM file path:` (change-mfa)
     PublicKeyFile,
+    /// cloudhsm_mgmt_util's `Enter filename:` after it wrote a `-2fa` authdata file.
+    AuthDataFile,
     /// The interactive mode's `aws-cloudhsm >` (or `aws-cloudhsm>`).
     Interactive,
 }
@@ -32,11 +34,16 @@ const PROMPTS: &[(&str, Prompt)] = &[
         Prompt::SignedTokenFile,
     ),
     ("Enter public key PEM file path:", Prompt::PublicKeyFile),
+    ("Enter filename:", Prompt::AuthDataFile),
     ("Confirm password:", Prompt::ConfirmPassword),
     ("Enter password:", Prompt::Password),
     ("aws-cloudhsm >", Prompt::Interactive),
     ("aws-cloudhsm>", Prompt::Interactive),
 ];
+
+/// cloudhsm_mgmt_util commands whose result lines (`VERB success ...`, `VERB failed: ...`)
+/// mfa-login reads.
+const MGMT_VERBS: &[&str] = &["loginHSM", "createUser", "changePswd", "logoutHSM"];
 
 /// The longest line the matcher keeps; longer lines keep their end. Twice the longest prompt.
 const WINDOW: usize = 256;
@@ -49,6 +56,7 @@ impl Prompt {
             Prompt::ConfirmPassword => "password confirmation",
             Prompt::SignedTokenFile => "signed token file path",
             Prompt::PublicKeyFile => "public key PEM file path",
+            Prompt::AuthDataFile => "authentication data file name",
             Prompt::Interactive => "interactive prompt",
         }
     }
@@ -85,6 +93,8 @@ pub struct PromptMatcher {
     carriage_return: bool,
     /// The `error_code` of the last result JSON, until taken.
     result_code: Option<i64>,
+    /// The path in cloudhsm_mgmt_util's `Authentication data written to: "PATH"`, until taken.
+    authdata_path: Option<String>,
 }
 
 impl PromptMatcher {
@@ -119,6 +129,35 @@ impl PromptMatcher {
     /// The `error_code` of the most recent result JSON printed since the last call.
     pub fn take_result_code(&mut self) -> Option<i64> {
         self.result_code.take()
+    }
+
+    /// The authdata file cloudhsm_mgmt_util said it wrote, since the last call.
+    pub fn take_authdata_path(&mut self) -> Option<String> {
+        self.authdata_path.take()
+    }
+
+    /// At the end of a line: notes cloudhsm_mgmt_util's results (`loginHSM success on server
+    /// 0(10.0.0.1)`, `loginHSM failed: ...`) as result codes, and where it wrote authdata.
+    fn note_line(&mut self) {
+        let line = String::from_utf8_lossy(&self.line);
+        let line = line.trim();
+        if let Some(path) = line
+            .strip_prefix("Authentication data written to:")
+            .map(|rest| rest.trim().trim_matches('"'))
+            .filter(|path| !path.is_empty())
+        {
+            self.authdata_path = Some(path.to_owned());
+            return;
+        }
+        let mut words = line.split_whitespace();
+        let verb = words.next().unwrap_or_default();
+        if MGMT_VERBS.contains(&verb) {
+            match words.next() {
+                Some("success") => self.result_code = Some(0),
+                Some("failed:" | "failed") => self.result_code = Some(1),
+                _ => {}
+            }
+        }
     }
 
     /// Drops escape sequences and `\r`; returns the bytes that are text.
@@ -156,6 +195,7 @@ impl PromptMatcher {
             b'\r' => self.carriage_return = true,
             b'\n' => {
                 self.note_result_code(b);
+                self.note_line();
                 self.line.clear();
                 if let Some(echo) = self.echo.take() {
                     self.echoed_command = Some(after_prompt(&String::from_utf8_lossy(&echo)));
@@ -163,9 +203,9 @@ impl PromptMatcher {
             }
             // Backspace as a terminal echoes it (`\b \b`): moves back over one character.
             0x08 | 0x7f => {
-                pop_char(&mut self.line);
+                crate::text::pop_char(&mut self.line);
                 if let Some(echo) = &mut self.echo {
-                    pop_char(echo);
+                    crate::text::pop_char(echo);
                 }
             }
             b'\t' => self.push_text(b' '),
@@ -181,7 +221,7 @@ impl PromptMatcher {
         }
         self.line.push(b);
         if let Some(echo) = &mut self.echo {
-            if echo.len() < crate::line_tracker::MAX_LINE {
+            if echo.len() < crate::text::MAX_LINE {
                 echo.push(b);
             }
         }
@@ -231,16 +271,6 @@ fn after_prompt(line: &str) -> String {
         .max()
         .unwrap_or(0);
     line[start..].trim_start().to_owned()
-}
-
-/// Removes the last UTF-8 character of a byte string.
-pub(crate) fn pop_char(text: &mut Vec<u8>) {
-    while let Some(b) = text.pop() {
-        // Continuation bytes are 10xxxxxx; stop after the lead byte.
-        if b & 0xc0 != 0x80 {
-            break;
-        }
-    }
 }
 
 #[cfg(test)]
@@ -316,6 +346,23 @@ mod tests {
         assert_eq!(m.take_result_code(), Some(12));
         m.feed(b"said \"error_code\" and 3 things\n\"error_code\": x\n");
         assert_eq!(m.take_result_code(), None);
+    }
+
+    #[test]
+    fn mgmt_util_results_and_authdata_paths_are_noted() {
+        let mut m = PromptMatcher::new();
+        m.feed(b"Authentication data written to: \"/tmp/a b.json\"\r\n");
+        assert_eq!(m.take_authdata_path().as_deref(), Some("/tmp/a b.json"));
+        m.feed(b"loginHSM success on server 0(10.0.0.1)\r\n");
+        assert_eq!(m.take_result_code(), Some(0));
+        m.feed(b"loginHSM failed: HSM Error: RET_USER_LOGIN_FAILURE\n");
+        assert_eq!(m.take_result_code(), Some(1));
+        m.feed(b"listUsers success\n");
+        assert_eq!(m.take_result_code(), None);
+        assert_eq!(
+            m.feed(b"Leave this field blank to use the path initially provided.\nEnter filename:"),
+            Some(Prompt::AuthDataFile)
+        );
     }
 
     #[test]

@@ -106,14 +106,21 @@ impl LoadedTokenFile {
             })
         }
     }
+}
 
+/// How to fill in a file besides its signatures.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fill<'a> {
+    /// The approver's user name, for a quorum approval.
+    pub approver: Option<&'a str>,
+    /// Put the signing key's public key into an authdata file's empty `PublicKey`.
+    pub public_key: bool,
+}
+
+impl LoadedTokenFile {
     /// Signs every token through the agent and returns the rewritten file's bytes.
-    pub fn sign(
-        &self,
-        agent: &mut Connection,
-        key: &AgentKey,
-        approver: Option<&str>,
-    ) -> Result<Vec<u8>> {
+    pub fn sign(&self, agent: &mut Connection, key: &AgentKey, fill: Fill) -> Result<Vec<u8>> {
+        let approver = fill.approver;
         let bad = |source| Error::BadTokenFile {
             path: self.path.clone(),
             source,
@@ -121,8 +128,21 @@ impl LoadedTokenFile {
         if self.file.kind() == TokenFileKind::QuorumApproval && approver.is_none() {
             return Err(bad(proto::Error::ApproverRequired));
         }
+        let pem = key.public_pem();
+        if let Some(declared) = self.file.public_key() {
+            // The HSM checks the signatures against this key: another key's are wrong answers.
+            if !same_pem(declared, &pem) {
+                return Err(Error::AuthDataKeyMismatch {
+                    path: self.path.clone(),
+                    fingerprint: key.fingerprint.clone(),
+                });
+            }
+        }
         let signatures = agent.sign_tokens(key, self.file.tokens())?;
         let mut file = self.file.clone();
+        if fill.public_key {
+            file.fill_public_key(&pem);
+        }
         file.fill(&signatures, approver).map_err(bad)?;
         Ok(file.to_bytes())
     }
@@ -132,10 +152,10 @@ impl LoadedTokenFile {
         &self,
         agent: &mut Connection,
         key: &AgentKey,
-        approver: Option<&str>,
+        fill: Fill,
         output: Option<&Path>,
     ) -> Result<SignedFile> {
-        let bytes = self.sign(agent, key, approver)?;
+        let bytes = self.sign(agent, key, fill)?;
         let target = match output {
             Some(out) => out.to_path_buf(),
             None => self.path.clone(),
@@ -150,6 +170,17 @@ impl LoadedTokenFile {
             tokens: self.file.tokens().len(),
         })
     }
+}
+
+/// Two PEM texts of the same key: the same base64 body, whatever the line breaks.
+fn same_pem(a: &str, b: &str) -> bool {
+    let body = |pem: &str| -> String {
+        pem.lines()
+            .filter(|l| !l.starts_with("-----"))
+            .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
+            .collect()
+    };
+    body(a) == body(b)
 }
 
 /// Replaces `path` with `bytes`: a temporary file in the same folder, the permissions of the

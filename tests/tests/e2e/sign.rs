@@ -81,6 +81,13 @@ fn every_kind_is_signed_and_openssl_verifies() {
     ] {
         let path = dir.join(name);
         fs::copy(vector(name), &path).expect("copy the vector");
+        if name == "legacy-authdata.json" {
+            // An empty PublicKey (createUser, changePswd) is filled with the signer's.
+            let mut doc: serde_json::Value =
+                serde_json::from_str(&fs::read_to_string(&path).expect("read")).expect("JSON");
+            doc["PublicKey"] = "".into();
+            fs::write(&path, serde_json::to_string_pretty(&doc).expect("JSON")).expect("write");
+        }
         set_mode(&path, 0o640);
         let output = mfa_sign(
             &agent,
@@ -97,6 +104,32 @@ fn every_kind_is_signed_and_openssl_verifies() {
         }
         assert_eq!(mode(&path), 0o640, "{name}: permissions kept");
     }
+    // The authdata file now names the signer's key, as openssl prints it.
+    let authdata: serde_json::Value =
+        serde_json::from_str(&dir.read_string("legacy-authdata.json")).expect("JSON");
+    let filled = authdata["PublicKey"].as_str().expect("PublicKey");
+    let pem_body = |pem: &str| {
+        pem.lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect::<String>()
+    };
+    assert_eq!(
+        pem_body(filled),
+        pem_body(&fs::read_to_string(&public).expect("read"))
+    );
+
+    // A PublicKey of another key is refused: the signatures would not match it.
+    let other = dir.join("other-key.json");
+    fs::copy(vector("legacy-authdata.json"), &other).expect("copy the vector");
+    let before = fs::read(&other).expect("read");
+    let output = mfa_sign(&agent, &[other.to_str().expect("UTF-8")]);
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("names another public key"),
+        "{output:?}"
+    );
+    assert_eq!(fs::read(&other).expect("read"), before, "left untouched");
+
     // The approval keeps the earlier approver's signature beside ours.
     let approval = dir.read_string("quorum-approval.json");
     assert!(approval.contains("officer2") && approval.contains("officer3"));

@@ -1,33 +1,40 @@
 //! mfa-login's session: the child runs in a PTY, its output is copied to the user byte for
-//! byte as it arrives, the user's keys go to the child, and the prompts mfa-login knows are
-//! answered: the signed-token-file prompt with the token file signed through the agent, the
-//! public-key prompt of change-mfa with the agent key's PEM, and the password prompts from
-//! `--password-file`.
+//! byte as it arrives, the user's keys go to the child, and the prompts are answered as the
+//! policy decides.
 //!
 //! Threads read the child's output, read stdin, reap the child and catch signals; each sends
-//! an `Event` to one loop, which blocks on the channel (no polling). Safety rules: a failure
-//! is reported in one line (with how to finish by hand) and the prompt is left unanswered; a
-//! prompt that comes straight back after mfa-login answered it is not answered again, nor is
-//! a login whose answer the CLI's result rejected earlier in the session (`rejected`), since
-//! each wrong answer costs one of the five attempts before the account locks.
+//! an `Event` to one loop, which blocks on the channel (no polling). The loop only carries
+//! out decisions: what to answer is [`policy`]'s (pure, unit-tested rule by rule), what it
+//! learned from results is [`rejected`]'s, and stdin is handled in [`input`]; [`answers`]
+//! signs token files and writes public keys. A failure is reported in one line with how to
+//! finish by hand, and the prompt is left unanswered: each wrong answer costs one of the five
+//! attempts before a CloudHSM account locks.
 
 use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::sys::signal::Signal;
 use tempfile::NamedTempFile;
 
-use crate::line_tracker::{LineTracker, TypedLine};
+use crate::command::{Command, User};
+use crate::line_tracker::LineTracker;
 use crate::login::{Config, EXIT_NOT_EXECUTABLE, EXIT_OWN_FAILURE};
 use crate::prompt::{Prompt, PromptMatcher};
 use crate::pty::{self, PtyProcess};
 use crate::{signals, terminal};
 
 mod answers;
+mod input;
+pub mod password;
+pub mod policy;
+mod prompts;
 mod rejected;
 
-use rejected::{Lesson, Rejections};
+use input::StdinGate;
+use password::{Fingerprinter, PasswordId, TypedPassword};
+use policy::{Lesson, Options, Policy};
 
 /// How long the output may stay silent after the child exited before mfa-login stops
 /// waiting for the rest (a background process may hold the terminal open).
@@ -35,10 +42,6 @@ const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
 /// How long a child told to stop (SIGTERM) gets before SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(5);
-
-/// How long a password prompt may take to turn echo off before mfa-login refuses to type
-/// the password into it.
-const ECHO_OFF_WAIT: Duration = Duration::from_secs(2);
 
 /// Something the session loop reacts to.
 #[derive(Debug)]
@@ -155,22 +158,26 @@ struct Session {
     /// stdin is a terminal: a person can take over when mfa-login cannot answer.
     attended: bool,
     matcher: PromptMatcher,
+    policy: Policy,
+    fingerprints: Fingerprinter,
+    /// Rebuilds command lines typed at the CLI's prompt.
     tracker: LineTracker,
-    typed_line: Option<TypedLine>,
-    echoed_line: Option<String>,
+    /// The command under way came from a line the tracker could not follow for certain:
+    /// the line the CLI echoes replaces it.
+    command_uncertain: bool,
     /// When the command that the next token file belongs to was started or typed.
     command_started: SystemTime,
     /// The last prompt was the interactive one: keys typed now make a command line.
     at_command_line: bool,
-    /// The prompt mfa-login answered last, until another prompt shows up.
-    last_answered: Option<Prompt>,
+    /// What the person types at a login's password prompt, to tell passwords apart.
+    typed_password: Option<TypedPassword>,
+    /// Piped stdin, fed to COMMAND a line at a time at the prompts left to it.
+    gate: Option<StdinGate>,
     /// The last prompt, when mfa-login left it to the user.
     left_to_user: Option<Prompt>,
     /// stdin gave at least one byte / reached its end.
     stdin_read_any: bool,
     stdin_ended: bool,
-    /// Answers the CLI rejected earlier in this session.
-    rejections: Rejections,
     public_key_file: Option<NamedTempFile>,
     own_failure: bool,
     exit_code: Option<i32>,
@@ -180,6 +187,29 @@ struct Session {
     drain_deadline: Option<Instant>,
 }
 
+/// The user running COMMAND in single-command mode: `CLOUDHSM_PIN=user:password` and
+/// `CLOUDHSM_ROLE`, as the AWS guide documents them.
+fn user_from_env() -> Option<User> {
+    let pin = std::env::var("CLOUDHSM_PIN").ok()?;
+    let (username, _) = pin.split_once(':')?;
+    Some(User {
+        username: username.to_owned(),
+        role: std::env::var("CLOUDHSM_ROLE")
+            .ok()
+            .filter(|r| !r.is_empty()),
+    })
+}
+
+/// COMMAND is a CloudHSM CLI: its arguments name a command of one, or its name says so
+/// (`cloudhsm_mgmt_util CONFIG`).
+fn runs_the_cli(config: &Config) -> bool {
+    Command::from_args(&config.args) != Command::Other
+        || config
+            .program
+            .file_name()
+            .is_some_and(|name| name.to_string_lossy().contains("cloudhsm"))
+}
+
 impl Session {
     fn new(config: Config, child: PtyProcess, attended: bool) -> Self {
         let attended = attended || std::io::stdin().is_terminal();
@@ -187,21 +217,34 @@ impl Session {
             (false, Some(limit)) => Instant::now().checked_add(limit),
             _ => None,
         };
+        let options = Options {
+            password_file: config.password.is_some(),
+            key: config.key.clone(),
+            new_key: config.new_key.clone(),
+            token_file: config.token_file.clone(),
+        };
+        let fingerprints = Fingerprinter::new();
+        let command = Command::from_args(&config.args);
+        let mut policy = Policy::new(options, Command::Other, user_from_env());
+        let given = command_password(&fingerprints, &command);
+        policy.command_started(command, given);
+        let gate = (!attended && runs_the_cli(&config)).then(StdinGate::default);
         Session {
             config,
             child,
             attended,
             matcher: PromptMatcher::new(),
+            policy,
+            fingerprints,
             tracker: LineTracker::new(),
-            typed_line: None,
-            echoed_line: None,
+            command_uncertain: false,
             command_started: SystemTime::now(),
             at_command_line: false,
-            last_answered: None,
+            typed_password: None,
+            gate,
             left_to_user: None,
             stdin_read_any: false,
             stdin_ended: false,
-            rejections: Rejections::default(),
             public_key_file: None,
             own_failure: false,
             exit_code: None,
@@ -271,10 +314,7 @@ impl Session {
             Event::Output(bytes) => self.on_output(&bytes),
             Event::OutputEnd => self.output_done = true,
             Event::Input(bytes) => self.on_input(&bytes),
-            Event::InputEnd => {
-                self.stdin_ended = true;
-                self.check_someone_can_answer();
-            }
+            Event::InputEnd => self.on_input_end(),
             Event::Signal(signal) if signals::is_resize(signal) => {
                 self.child.resize(terminal::window_size());
             }
@@ -309,7 +349,10 @@ impl Session {
         }
         let prompt = self.matcher.feed(bytes);
         if let Some(line) = self.matcher.take_echoed_command() {
-            self.echoed_line = Some(line);
+            self.on_echoed_command(&line);
+        }
+        if let Some(path) = self.matcher.take_authdata_path() {
+            self.policy.authdata_written(PathBuf::from(path));
         }
         // A result comes before the prompt that may follow it in the same piece.
         if let Some(code) = self.matcher.take_result_code() {
@@ -322,137 +365,73 @@ impl Session {
         }
     }
 
-    fn on_input(&mut self, bytes: &[u8]) {
-        self.stdin_read_any = true;
-        if self.exit_code.is_some() {
-            return;
+    /// A command line was submitted at the CLI's prompt.
+    fn start_command(&mut self, line: &str, certain: bool) {
+        let command = Command::from_line(line);
+        let given = command_password(&self.fingerprints, &command);
+        self.config
+            .transcript
+            .event(&format!("command: {}", describe(&command)));
+        self.policy.command_started(command, given);
+        self.command_uncertain = !certain;
+        self.command_started = SystemTime::now();
+    }
+
+    /// The CLI showed the line it got: it replaces a typed line the tracker was unsure of.
+    fn on_echoed_command(&mut self, line: &str) {
+        if self.command_uncertain {
+            self.start_command(line, true);
         }
-        let echo = self.child.echo_enabled();
-        self.config.transcript.typed(bytes, echo);
-        // What is typed without echo is a password, not a command line; unless typed at the
-        // prompt of a CLI whose line editor turns echo off to draw the line itself, or piped
-        // (the PTY then starts without echo). The transcript still redacts it.
-        if echo || self.at_command_line || !self.attended {
-            if let Some(line) = self.tracker.feed(bytes).pop() {
-                self.typed_line = Some(line);
-                self.command_started = SystemTime::now();
-            }
-        }
-        let _ = self.child.write_all(bytes);
     }
 
     fn on_result(&mut self, error_code: i64) {
         let transcript = &self.config.transcript;
         transcript.event(&format!("result: error_code {error_code}"));
-        match self.rejections.result(error_code) {
+        match self.policy.on_result(error_code == 0) {
             Lesson::Nothing => {}
-            Lesson::LoginRejected(login) => transcript.event(&format!(
-                "the login as {} ({}) with {} was rejected: not signing it again",
-                login.username.as_deref().unwrap_or("?"),
-                login.role.as_deref().unwrap_or("?"),
-                login.fingerprint
+            Lesson::LoggedIn(user) => transcript.event(&format!("logged in as {user}")),
+            Lesson::LoggedOut => transcript.event("logged out"),
+            Lesson::LoginRejected(attempt) => transcript.event(&format!(
+                "the login as {} with {} was rejected: not signing it again with the same \
+                 password",
+                attempt
+                    .user
+                    .as_ref()
+                    .map_or("?".to_owned(), ToString::to_string),
+                attempt.fingerprint
             )),
-            Lesson::PasswordRejected => {
+            Lesson::FilePasswordRejected => {
                 transcript.event("the --password-file password was rejected: not typing it again")
             }
-        }
-    }
-
-    fn on_prompt(&mut self, prompt: Prompt) {
-        let transcript = &self.config.transcript;
-        transcript.event(&format!("prompt: {}", prompt.name()));
-        self.at_command_line = prompt == Prompt::Interactive;
-        self.left_to_user = None;
-        if prompt == Prompt::Interactive {
-            self.last_answered = None;
-            self.public_key_file = None;
-            self.rejections.command_done();
-            self.left_to_user = Some(prompt);
-            self.check_someone_can_answer();
-            return;
-        }
-        if self.last_answered == Some(prompt) {
-            let answer = match prompt {
-                Prompt::SignedTokenFile => "the signed token file's path",
-                Prompt::PublicKeyFile => "the public key PEM's path",
-                _ => "the password",
-            };
-            self.fail(
-                &format!(
-                    "the {} prompt came back right after mfa-login answered it; not answering \
-                     again (each wrong answer counts toward the account lockout)",
-                    prompt.name()
-                ),
-                Some(&format!(
-                    "check the message above, then type {answer} yourself and press Enter, or \
-                     press ^C"
-                )),
-            );
-            return;
-        }
-        let answer = match prompt {
-            Prompt::Password | Prompt::ConfirmPassword => match &self.config.password {
-                Some(_) if self.rejections.password_rejected() => {
-                    self.fail(
-                        "the password from --password-file was rejected earlier in this \
-                         session; not typing it again",
-                        Some("type the password yourself and press Enter (and correct the file)"),
-                    );
-                    return;
-                }
-                Some(_) if !self.echo_turns_off() => {
-                    self.fail(
-                        "the password prompt echoes what is typed; not typing the password",
-                        Some("type it yourself, or check the command's terminal settings"),
-                    );
-                    return;
-                }
-                Some(password) => {
-                    let mut typed = zeroize::Zeroizing::new(password.as_bytes().to_vec());
-                    typed.push(b'\r');
-                    transcript.event("answered with the password from --password-file (redacted)");
-                    self.rejections.password_typed();
-                    Ok(Some(typed))
-                }
-                None => Ok(None),
-            },
-            Prompt::SignedTokenFile => self
-                .token_prompt_answer()
-                .map(|typed| Some(zeroize::Zeroizing::new(typed))),
-            Prompt::PublicKeyFile => self
-                .public_key_prompt_answer()
-                .map(|typed| Some(zeroize::Zeroizing::new(typed))),
-            Prompt::Interactive => Ok(None),
-        };
-        match answer {
-            Ok(Some(typed)) => {
-                self.last_answered = Some(prompt);
-                if let Err(err) = self.child.write_all(&typed) {
-                    self.fail(&format!("cannot type into the command: {err}"), None);
-                }
-            }
-            Ok(None) => {
-                self.last_answered = None;
-                self.left_to_user = Some(prompt);
-                self.check_someone_can_answer();
-            }
-            Err((err, hint)) => {
-                self.last_answered = None;
-                self.fail(&err.to_string(), Some(&hint));
-            }
+            Lesson::KeyRotated { user, fingerprint } => transcript.event(&format!(
+                "{user} now logs in with {fingerprint}: later logins use it"
+            )),
         }
     }
 
     /// Fails a prompt left to the user when there is none: stdin is not a terminal and ended
-    /// without a byte (`</dev/null`; a pipe that gave some may have typed the answer ahead).
+    /// without a byte (`</dev/null`), or, with piped stdin fed a line per prompt, ran out.
     fn check_someone_can_answer(&mut self) {
-        if self.attended || !self.stdin_ended || self.stdin_read_any || self.exit_code.is_some() {
+        if self.attended || !self.stdin_ended || self.exit_code.is_some() {
+            return;
+        }
+        let gated_and_empty = self.gate.as_ref().is_some_and(StdinGate::is_empty);
+        if self.stdin_read_any && !gated_and_empty {
             return;
         }
         if let Some(prompt) = self.left_to_user.take() {
+            if prompt == Prompt::Interactive && self.gate.is_some() {
+                // The end of a piped script at the CLI's prompt ends the session, as quit.
+                self.config
+                    .transcript
+                    .event("stdin ended at the prompt: typing quit");
+                let _ = self.child.write_all(b"quit\r");
+                return;
+            }
             let hint = match prompt {
                 Prompt::Password | Prompt::ConfirmPassword => {
-                    "give the password with --password-file FILE (mode 0600), or run mfa-login \
+                    "give the password with --password-file FILE (mode 0600; it answers only a \
+                     login's own password prompt), put it in the piped input, or run mfa-login \
                      at a terminal"
                 }
                 _ => "give the command its input on stdin, or run mfa-login at a terminal",
@@ -461,25 +440,16 @@ impl Session {
                 Prompt::Interactive => "aws-cloudhsm >".to_owned(),
                 other => other.name().to_owned(),
             };
+            let why = if self.stdin_read_any {
+                "stdin is not a terminal and has no more lines"
+            } else {
+                "stdin is empty and not a terminal"
+            };
             self.fail(
-                &format!("stdin is empty and not a terminal: nobody can answer the {what} prompt"),
+                &format!("{why}: nobody can answer the {what} prompt"),
                 Some(hint),
             );
         }
-    }
-
-    /// Waits briefly for the child to turn echo off at a password prompt: some programs
-    /// print the prompt first and change the terminal after, and a password typed in between
-    /// would be echoed to the screen.
-    fn echo_turns_off(&self) -> bool {
-        let deadline = Instant::now() + ECHO_OFF_WAIT;
-        while self.child.echo_enabled() {
-            if Instant::now() > deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        true
     }
 
     /// Reports a failure in one line; when nobody is at the terminal, also ends the child so
@@ -493,5 +463,49 @@ impl Session {
             self.child.signal(Signal::SIGTERM);
             self.kill_deadline = Some(Instant::now() + KILL_GRACE);
         }
+    }
+}
+
+/// The fingerprint of a login's `--password P`, when it has one.
+fn command_password(fingerprints: &Fingerprinter, command: &Command) -> PasswordId {
+    match command {
+        Command::Login(login) => login.password.as_ref().map_or(PasswordId::Unknown, |p| {
+            fingerprints.fingerprint(p.0.as_bytes())
+        }),
+        _ => PasswordId::Unknown,
+    }
+}
+
+/// A command for the transcript, without any password it carries.
+fn describe(command: &Command) -> String {
+    match command {
+        Command::Login(login) => format!(
+            "login as {}{}",
+            login
+                .user
+                .as_ref()
+                .map_or("?".to_owned(), ToString::to_string),
+            if login.mfa {
+                " with mfa-token-sign"
+            } else {
+                ""
+            }
+        ),
+        Command::ChangeMfa(change) => format!(
+            "change-mfa for {}",
+            change
+                .user
+                .as_ref()
+                .map_or("?".to_owned(), ToString::to_string)
+        ),
+        Command::SetPassword { verb, .. } => (*verb).to_owned(),
+        Command::Mgmt(mgmt) => format!(
+            "{:?} for {}",
+            mgmt.verb,
+            mgmt.user
+                .as_ref()
+                .map_or("?".to_owned(), ToString::to_string)
+        ),
+        other => format!("{other:?}"),
     }
 }

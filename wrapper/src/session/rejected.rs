@@ -1,97 +1,67 @@
 //! What the CLI rejected earlier in this session, so that mfa-login never gives a known-wrong
 //! answer twice: each failed login counts toward CloudHSM's five-failure lockout.
 //!
-//! mfa-login learns it from the result JSON (`"error_code": N`) that follows its answers:
-//! - a login whose token prompt it answered, then failed: that username, role and key are
-//!   not used again;
-//! - a command it typed the `--password-file` password for, that failed before any token
-//!   prompt: that password is not typed again. The CLI checks the password before it writes
-//!   the tokens, so a failure there is the password's (or the username's; either way the
-//!   same answer would fail again).
-//!
-//! A change-mfa (recognised by its public-key prompt) is not a login: its failure says nothing
-//! about the key the user logs in with.
+//! The AWS guide leaves open whether the CLI judges the password before it hands out the
+//! tokens, or the password and the signatures together after Enter. So a rejected login
+//! says only that this user, this key and this password do not go together: it rules out
+//! signing again for the same user with the same key when the password is the same one
+//! (`--password-file`'s, or one the person typed again, told apart by
+//! [`super::password::PasswordId`]). With a different password mfa-login answers again: the
+//! password may have been the mistake. A failure after mfa-login typed `--password-file`'s
+//! password and before any token prompt is the password's: it is not typed again.
+
+use super::password::PasswordId;
+use crate::command::User;
 
 /// A login mfa-login answered with signatures.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct SignedLogin {
-    pub username: Option<String>,
-    pub role: Option<String>,
+pub struct Attempt {
+    pub user: Option<User>,
     pub fingerprint: String,
-}
-
-/// What a result JSON taught.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum Lesson {
-    Nothing,
-    LoginRejected(SignedLogin),
-    PasswordRejected,
+    pub password: PasswordId,
 }
 
 #[derive(Debug, Default)]
-pub(super) struct Rejections {
-    /// The login whose result is awaited, after mfa-login answered its token prompt.
-    awaited_login: Option<SignedLogin>,
-    /// mfa-login typed the password, and no token prompt came since.
-    awaited_password: bool,
-    logins: Vec<SignedLogin>,
-    password: bool,
+pub struct Rejections {
+    attempts: Vec<Attempt>,
+    file_password: bool,
 }
 
 impl Rejections {
-    /// mfa-login typed the `--password-file` password.
-    pub fn password_typed(&mut self) {
-        self.awaited_password = true;
-    }
-
-    /// A token prompt came: the password was accepted. `answered` is the login mfa-login
-    /// signed for, if it answered.
-    pub fn token_prompt(&mut self, answered: Option<SignedLogin>) {
-        self.awaited_password = false;
-        self.awaited_login = answered;
-    }
-
-    /// The public-key prompt came: the command is a change-mfa, not a login.
-    pub fn public_key_prompt(&mut self) {
-        self.awaited_login = None;
-    }
-
-    /// The interactive prompt came back: whatever was awaited has had its result.
-    pub fn command_done(&mut self) {
-        self.awaited_login = None;
-        self.awaited_password = false;
-    }
-
-    /// The CLI printed a result with this `error_code`.
-    pub fn result(&mut self, error_code: i64) -> Lesson {
-        let login = self.awaited_login.take();
-        let password = std::mem::take(&mut self.awaited_password);
-        if error_code == 0 {
-            return Lesson::Nothing;
-        }
-        match login {
-            Some(login) => {
-                if !self.logins.contains(&login) {
-                    self.logins.push(login.clone());
-                }
-                Lesson::LoginRejected(login)
-            }
-            None if password => {
-                self.password = true;
-                Lesson::PasswordRejected
-            }
-            None => Lesson::Nothing,
+    pub fn login_rejected(&mut self, attempt: Attempt) {
+        if !self.attempts.contains(&attempt) {
+            self.attempts.push(attempt);
         }
     }
 
-    /// True when this login, with this key, was rejected before.
-    pub fn login_rejected(&self, login: &SignedLogin) -> bool {
-        self.logins.contains(login)
+    pub fn file_password_rejected(&mut self) {
+        self.file_password = true;
     }
 
     /// True when the `--password-file` password was rejected before.
-    pub fn password_rejected(&self) -> bool {
-        self.password
+    pub fn is_file_password_rejected(&self) -> bool {
+        self.file_password
+    }
+
+    /// True when signing for `user` with key `fingerprint`, after `password`, repeats a
+    /// rejected login. An unknown password may be the same as any other.
+    pub fn would_repeat(
+        &self,
+        user: Option<&User>,
+        fingerprint: &str,
+        password: PasswordId,
+    ) -> bool {
+        self.attempts.iter().any(|a| {
+            let same_user = match (&a.user, user) {
+                (Some(a), Some(b)) => a.is(b),
+                (None, None) => true,
+                _ => false,
+            };
+            let same_password = a.password == password
+                || a.password == PasswordId::Unknown
+                || password == PasswordId::Unknown;
+            same_user && a.fingerprint == fingerprint && same_password
+        })
     }
 }
 
@@ -99,51 +69,53 @@ impl Rejections {
 mod tests {
     use super::*;
 
-    fn login(user: &str, fingerprint: &str) -> SignedLogin {
-        SignedLogin {
-            username: Some(user.into()),
+    fn user(name: &str) -> Option<User> {
+        Some(User {
+            username: name.into(),
             role: Some("admin".into()),
-            fingerprint: fingerprint.into(),
+        })
+    }
+
+    fn attempt(name: &str, fp: &str, password: PasswordId) -> Attempt {
+        Attempt {
+            user: user(name),
+            fingerprint: fp.into(),
+            password,
         }
     }
 
     #[test]
-    fn a_failed_login_is_remembered_with_its_key() {
+    fn a_rejected_login_rules_out_the_same_user_key_and_password_only() {
+        let typo = PasswordId::Fingerprint([1; 32]);
+        let right = PasswordId::Fingerprint([2; 32]);
         let mut r = Rejections::default();
-        r.password_typed();
-        r.token_prompt(Some(login("u", "SHA256:a")));
-        assert_eq!(r.result(1), Lesson::LoginRejected(login("u", "SHA256:a")));
-        assert!(r.login_rejected(&login("u", "SHA256:a")));
-        assert!(!r.login_rejected(&login("u", "SHA256:b")));
-        assert!(!r.login_rejected(&login("v", "SHA256:a")));
+        r.login_rejected(attempt("u", "SHA256:a", typo));
+        assert!(r.would_repeat(user("u").as_ref(), "SHA256:a", typo));
         assert!(
-            !r.password_rejected(),
-            "the tokens failed, not the password"
+            !r.would_repeat(user("u").as_ref(), "SHA256:a", right),
+            "another password"
         );
-        // A later result without an answer of mfa-login's teaches nothing.
-        assert_eq!(r.result(1), Lesson::Nothing);
+        assert!(
+            !r.would_repeat(user("u").as_ref(), "SHA256:b", typo),
+            "another key"
+        );
+        assert!(
+            !r.would_repeat(user("v").as_ref(), "SHA256:a", typo),
+            "another user"
+        );
+        assert!(
+            r.would_repeat(user("u").as_ref(), "SHA256:a", PasswordId::Unknown),
+            "an unknown password may be the same one"
+        );
     }
 
     #[test]
-    fn success_and_change_mfa_teach_nothing() {
+    fn the_file_password_is_always_the_same_answer() {
         let mut r = Rejections::default();
-        r.token_prompt(Some(login("u", "SHA256:a")));
-        assert_eq!(r.result(0), Lesson::Nothing);
-        r.token_prompt(Some(login("u", "SHA256:a")));
-        r.public_key_prompt();
-        assert_eq!(r.result(1), Lesson::Nothing);
-        assert!(!r.login_rejected(&login("u", "SHA256:a")));
-    }
-
-    #[test]
-    fn a_failure_before_the_token_prompt_is_the_passwords() {
-        let mut r = Rejections::default();
-        r.password_typed();
-        assert_eq!(r.result(1), Lesson::PasswordRejected);
-        assert!(r.password_rejected());
-        let mut r = Rejections::default();
-        r.password_typed();
-        r.command_done();
-        assert_eq!(r.result(1), Lesson::Nothing);
+        r.login_rejected(attempt("u", "SHA256:a", PasswordId::File));
+        assert!(r.would_repeat(user("u").as_ref(), "SHA256:a", PasswordId::File));
+        assert!(!r.is_file_password_rejected());
+        r.file_password_rejected();
+        assert!(r.is_file_password_rejected());
     }
 }

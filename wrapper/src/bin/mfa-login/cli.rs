@@ -49,11 +49,15 @@ pub struct Args {
     /// Needed when the agent holds more than one key.
     #[arg(long, value_name = "FP")]
     key: Option<String>,
+    /// The agent key `user change-mfa token-sign` registers for the user logged in (key
+    /// rotation: log in with --key, register --new-key). Default: the agent's only key.
+    #[arg(long, value_name = "FP")]
+    new_key: Option<String>,
     /// The token file to sign, when COMMAND's arguments or the typed login do not say.
     #[arg(long, value_name = "F")]
     token_file: Option<PathBuf>,
-    /// Answer `Enter password:` and `Confirm password:` with the first line of F (mode 0600
-    /// or stricter), for unattended use.
+    /// Answer a login's own `Enter password:` with the first line of F (mode 0600 or
+    /// stricter), for unattended use. Never typed into a prompt that sets a password.
     #[arg(long, value_name = "F")]
     password_file: Option<PathBuf>,
     /// Seconds to wait for the agent; without a terminal on stdin, also for the whole run.
@@ -127,6 +131,7 @@ pub fn validate(args: Args) -> Result<Config, ConfigError> {
         program,
         args: rest.to_vec(),
         key: args.key,
+        new_key: args.new_key,
         token_file: args.token_file,
         password,
         timeout: args.timeout.map(Duration::from_secs),

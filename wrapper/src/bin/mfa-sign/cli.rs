@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cloudhsm_mfa_wrapper::login::AGENT_TIMEOUT;
-use cloudhsm_mfa_wrapper::token_sign::LoadedTokenFile;
+use cloudhsm_mfa_wrapper::token_sign::{Fill, LoadedTokenFile};
 use cloudhsm_mfa_wrapper::Error;
 use proto::tokenfile::TokenFileKind;
 
@@ -98,7 +98,11 @@ pub fn run(args: &Args) -> Result<String, SignError> {
     let signed = loaded.sign_and_write(
         &mut agent,
         &key,
-        args.approver.as_deref(),
+        Fill {
+            approver: args.approver.as_deref(),
+            // createUser and changePswd need the new key there; a filled one is checked.
+            public_key: true,
+        },
         args.output.as_deref(),
     )?;
     Ok(format!(

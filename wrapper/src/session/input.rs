@@ -1,0 +1,153 @@
+//! stdin. Keys typed at a terminal go to COMMAND at once; on the way the tracker rebuilds
+//! command lines typed at the CLI's prompt, and a login's password typed by the person is
+//! fingerprinted (never kept) so a rejected one is recognised if typed again.
+//!
+//! Piped stdin (not a terminal) into a CloudHSM CLI is held back and fed a line at a time,
+//! only at a prompt mfa-login leaves to it (the CLI's prompt, a password prompt it does not
+//! answer): never ahead, where the CLI would read a script's next line as a password. Its
+//! end at the CLI's prompt ends the session as `quit` would.
+
+use zeroize::Zeroizing;
+
+use super::Session;
+use crate::command::Command;
+use crate::prompt::Prompt;
+use crate::session::password::PasswordId;
+
+/// Piped stdin waiting for the prompts it answers.
+#[derive(Default)]
+pub(super) struct StdinGate {
+    pending: Zeroizing<Vec<u8>>,
+    /// The prompt left to stdin, waiting for its line.
+    wanted: Option<Prompt>,
+}
+
+impl StdinGate {
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// A prompt now waits for stdin's next line.
+    pub fn want(&mut self, prompt: Prompt) {
+        self.wanted = Some(prompt);
+    }
+
+    /// mfa-login answered the prompt itself.
+    pub fn answered(&mut self) {
+        self.wanted = None;
+    }
+
+    /// The next whole line with its line end; when stdin has ended, also the rest.
+    fn next_line(&mut self, ended: bool) -> Option<Zeroizing<Vec<u8>>> {
+        let end = match self.pending.iter().position(|&b| b == b'\n') {
+            Some(at) => at + 1,
+            None if ended && !self.pending.is_empty() => self.pending.len(),
+            None => return None,
+        };
+        let rest = Zeroizing::new(self.pending[end..].to_vec());
+        let mut line = std::mem::replace(&mut self.pending, rest);
+        line.truncate(end);
+        Some(line)
+    }
+}
+
+/// A line without its line end.
+fn text_of(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+impl Session {
+    pub(super) fn on_input(&mut self, bytes: &[u8]) {
+        self.stdin_read_any = true;
+        if self.exit_code.is_some() {
+            return;
+        }
+        if let Some(gate) = &mut self.gate {
+            gate.pending.extend_from_slice(bytes);
+            self.feed_waiting_prompt();
+            return;
+        }
+        let echo = self.child.echo_enabled();
+        self.config.transcript.typed(bytes, echo);
+        if let Some(typing) = &mut self.typed_password {
+            if let Some(line) = typing.feed(bytes) {
+                let id = line.map_or(PasswordId::Unknown, |l| self.fingerprints.fingerprint(&l));
+                self.policy.person_typed_password(id);
+                self.typed_password = None;
+            }
+        } else if self.at_command_line {
+            if let Some(line) = self.tracker.feed(bytes).pop() {
+                self.at_command_line = false;
+                self.start_command(&line.text, line.certain);
+            }
+        }
+        let _ = self.child.write_all(bytes);
+    }
+
+    pub(super) fn on_input_end(&mut self) {
+        self.stdin_ended = true;
+        self.feed_waiting_prompt();
+        self.check_someone_can_answer();
+    }
+
+    /// Gives the prompt waiting for piped stdin its line, once the line is there.
+    pub(super) fn feed_waiting_prompt(&mut self) {
+        let Some(gate) = &mut self.gate else {
+            return;
+        };
+        let Some(prompt) = gate.wanted else {
+            return;
+        };
+        let Some(line) = gate.next_line(self.stdin_ended) else {
+            return;
+        };
+        gate.wanted = None;
+        self.left_to_user = None;
+        match prompt {
+            Prompt::Interactive => {
+                self.config.transcript.typed(&line, true);
+                self.at_command_line = false;
+                self.start_command(&String::from_utf8_lossy(text_of(&line)), true);
+            }
+            Prompt::Password if matches!(self.policy.command(), Command::Login(_)) => {
+                self.config.transcript.typed(&line, false);
+                let id = self.fingerprints.fingerprint(text_of(&line));
+                self.policy.person_typed_password(id);
+            }
+            _ => {
+                let echo = self.child.echo_enabled();
+                self.config.transcript.typed(&line, echo);
+            }
+        }
+        if let Err(err) = self.child.write_all(&line) {
+            self.fail(&format!("cannot type into the command: {err}"), None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn piped_lines_come_out_one_at_a_time_and_the_rest_at_the_end() {
+        let mut gate = StdinGate::default();
+        gate.pending.extend_from_slice(b"login a\npw\nqu");
+        assert_eq!(
+            gate.next_line(false).as_deref().map(Vec::as_slice),
+            Some(&b"login a\n"[..])
+        );
+        assert_eq!(
+            gate.next_line(false).as_deref().map(Vec::as_slice),
+            Some(&b"pw\n"[..])
+        );
+        assert_eq!(gate.next_line(false), None, "a partial line waits");
+        assert_eq!(
+            gate.next_line(true).as_deref().map(Vec::as_slice),
+            Some(&b"qu"[..])
+        );
+        assert!(gate.is_empty());
+        assert_eq!(text_of(b"pw\r\n"), b"pw");
+    }
+}
