@@ -10,9 +10,11 @@
 use zeroize::Zeroizing;
 
 use super::Session;
-use crate::command::Command;
 use crate::prompt::Prompt;
 use crate::session::password::PasswordId;
+
+/// Lines typed ahead of the CLI's prompt that mfa-login keeps to know the commands they start.
+const MAX_TYPED_AHEAD: usize = 4;
 
 /// Piped stdin waiting for the prompts it answers.
 #[derive(Default)]
@@ -76,10 +78,14 @@ impl Session {
                 self.policy.person_typed_password(id);
                 self.typed_password = None;
             }
-        } else if self.at_command_line {
-            if let Some(line) = self.tracker.feed(bytes).pop() {
-                self.at_command_line = false;
-                self.start_command(&line.text, line.certain);
+        } else if self.at_command_line || echo {
+            for line in self.tracker.feed(bytes) {
+                if std::mem::take(&mut self.at_command_line) {
+                    self.start_command(&line.text, line.certain);
+                } else if self.typed_ahead.len() < MAX_TYPED_AHEAD {
+                    // Typed before the CLI's prompt: the CLI reads it at its next prompt.
+                    self.typed_ahead.push_back(line);
+                }
             }
         }
         let _ = self.child.write_all(bytes);
@@ -110,7 +116,7 @@ impl Session {
                 self.at_command_line = false;
                 self.start_command(&String::from_utf8_lossy(text_of(&line)), true);
             }
-            Prompt::Password if matches!(self.policy.command(), Command::Login(_)) => {
+            Prompt::Password if self.policy.login_user().is_some() => {
                 self.config.transcript.typed(&line, false);
                 let id = self.fingerprints.fingerprint(text_of(&line));
                 self.policy.person_typed_password(id);

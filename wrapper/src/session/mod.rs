@@ -169,6 +169,9 @@ struct Session {
     command_started: SystemTime,
     /// The last prompt was the interactive one: keys typed now make a command line.
     at_command_line: bool,
+    /// Lines typed (with echo on) before the CLI showed its prompt: each starts the command
+    /// of a later prompt.
+    typed_ahead: std::collections::VecDeque<crate::line_tracker::TypedLine>,
     /// What the person types at a login's password prompt, to tell passwords apart.
     typed_password: Option<TypedPassword>,
     /// Piped stdin, fed to COMMAND a line at a time at the prompts left to it.
@@ -240,6 +243,7 @@ impl Session {
             command_uncertain: false,
             command_started: SystemTime::now(),
             at_command_line: false,
+            typed_ahead: std::collections::VecDeque::new(),
             typed_password: None,
             gate,
             left_to_user: None,
@@ -412,7 +416,7 @@ impl Session {
     /// Fails a prompt left to the user when there is none: stdin is not a terminal and ended
     /// without a byte (`</dev/null`), or, with piped stdin fed a line per prompt, ran out.
     fn check_someone_can_answer(&mut self) {
-        if self.attended || !self.stdin_ended || self.exit_code.is_some() {
+        if self.attended || !self.stdin_ended || self.exit_code.is_some() || self.own_failure {
             return;
         }
         let gated_and_empty = self.gate.as_ref().is_some_and(StdinGate::is_empty);

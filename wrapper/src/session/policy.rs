@@ -152,7 +152,7 @@ impl Policy {
 
     /// The person typed the password of the login under way.
     pub fn person_typed_password(&mut self, password: PasswordId) {
-        if matches!(self.command, Command::Login(_)) {
+        if self.login_user().is_some() {
             self.password = password;
         }
     }
@@ -181,10 +181,10 @@ impl Policy {
     }
 
     fn password_prompt(&mut self) -> Decision {
-        let Command::Login(_) = &self.command else {
+        if self.login_user().is_none() {
             // Whose password this is, the command says: not the login's.
             return Decision::Person;
-        };
+        }
         if !self.options.password_file {
             return Decision::Person;
         }
@@ -305,8 +305,9 @@ impl Policy {
     }
 
     fn own_registration(&self, target: Option<&User>) -> Result<KeyChoice, Decision> {
-        let by_hand = "sign the tokens with that user's new key yourself (mfa-sign --key FP \
-                       FILE), press Enter, then type the path of its public key PEM";
+        let by_hand = "if it is meant, finish it by hand: sign the file with that user's new \
+                       key (mfa-sign --key FP FILE), press Enter, and give that key's public PEM \
+                       if asked";
         let Some(me) = &self.logged_in else {
             return Err(refuse(
                 "nobody is known to be logged in in this session, so mfa-login cannot tell whose \
@@ -345,13 +346,13 @@ impl Policy {
                 .map_or("this user".to_owned(), |u| u.username.clone());
             return Err(refuse(
                 &format!(
-                    "the last login as {name} with key {fingerprint} was rejected; not answering \
-                     again"
+                    "the last login as {name} with key {fingerprint} and this same password was \
+                     rejected; not answering again"
                 ),
                 &format!(
-                    "load the right key in place of this one (mfa-add -d KEY; mfa-add \
-                     RIGHT-KEY) and log in again, or sign it yourself: mfa-sign --key FP {}, \
-                     and press Enter",
+                    "if the password is wrong, press ^C and log in again typing the right one; \
+                     if the key is, load the right one (mfa-add -d KEY; mfa-add RIGHT-KEY) or \
+                     sign it yourself: mfa-sign --key FP {}, and press Enter",
                     file.display()
                 ),
             ));
@@ -359,8 +360,9 @@ impl Policy {
         Ok(())
     }
 
-    /// The user of the login under way (`Some(None)`: a login without `--username`).
-    fn login_user(&self) -> Option<Option<User>> {
+    /// The user of the login under way (`Some(None)`: a login without `--username`); `None`
+    /// when the command is not a login.
+    pub fn login_user(&self) -> Option<Option<User>> {
         match &self.command {
             Command::Login(login) => Some(login.user.clone()),
             Command::Mgmt(Mgmt {

@@ -431,6 +431,20 @@ fn mgmt_util_login_signs_with_key_and_create_user_needs_new_key() {
 }
 
 #[test]
+fn mgmt_util_login_hsm_with_hpswd_is_a_login_password_prompt() {
+    let mut p = session(options());
+    at(&mut p, "loginHSM CO officer1 -hpswd -2fa /tmp/a.json");
+    assert_eq!(p.on_prompt(Prompt::Password), Decision::TypePassword);
+    at(&mut p, "createUser CU alice -hpswd -2fa /tmp/c.json");
+    assert_eq!(
+        p.on_prompt(Prompt::Password),
+        Decision::Person,
+        "a NEW password"
+    );
+    assert_eq!(p.on_prompt(Prompt::ConfirmPassword), Decision::Person);
+}
+
+#[test]
 fn mgmt_util_change_pswd_registers_only_for_the_user_logged_in() {
     let mut p = session(options());
     at(&mut p, "loginHSM CO officer1 pw -2fa /tmp/a.json");

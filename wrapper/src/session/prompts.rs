@@ -6,7 +6,6 @@ use zeroize::Zeroizing;
 
 use super::policy::Decision;
 use super::Session;
-use crate::command::Command;
 use crate::prompt::Prompt;
 use crate::session::password::TypedPassword;
 
@@ -24,7 +23,11 @@ impl Session {
         self.typed_password = None;
         if prompt == Prompt::Interactive {
             self.public_key_file = None;
-            self.tracker.reset();
+            if let Some(line) = self.typed_ahead.pop_front() {
+                // The CLI reads the line typed ahead at once: its command starts now.
+                self.at_command_line = false;
+                self.start_command(&line.text, line.certain);
+            }
         }
         let decision = self.policy.on_prompt(prompt);
         let answer = match &decision {
@@ -68,7 +71,7 @@ impl Session {
     fn leave_to_person(&mut self, prompt: Prompt) {
         self.policy.left_to_person(prompt);
         self.left_to_user = Some(prompt);
-        let login = matches!(self.policy.command(), Command::Login(_));
+        let login = self.policy.login_user().is_some();
         match &mut self.gate {
             Some(gate) => gate.want(prompt),
             None if prompt == Prompt::Password && login => {

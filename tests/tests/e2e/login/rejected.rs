@@ -56,7 +56,7 @@ fn a_login_rejected_with_a_key_is_not_signed_with_it_again() {
     pty.expect(SIGNED_TOKEN_PROMPT);
     let line = error_line(&mut pty);
     let expected = format!(
-        "the last login as {USER} with key {} was rejected; not answering again",
+        "the last login as {USER} with key {} and this same password was rejected; not answering again",
         fingerprint(&stranger_public)
     );
     assert!(line.starts_with(&expected), "{line}");
