@@ -10,11 +10,21 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use rsa::pkcs8::DecodePublicKey;
+use rsa::RsaPublicKey;
 
 use super::bins::bin;
 
 /// How long an agent may take to start or stop before the test fails.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The `SHA256:...` fingerprint that names the key of an SPKI PEM file in the agent (as
+/// `mfa-add -l` prints it and `--key` takes it).
+pub fn fingerprint(public: &Path) -> String {
+    let pem = fs::read_to_string(public).expect("read the public key");
+    let key = RsaPublicKey::from_public_key_pem(&pem).expect("SPKI PEM");
+    proto::key::fingerprint(&proto::key::public_key_blob(&key))
+}
 
 /// An mfa-agent child process (`mfa-agent -d -a DIR/agent.sock`: foreground like `-D`, with
 /// debug lines), logging to `DIR/agent.log`.

@@ -4,6 +4,7 @@
 //! Signatures are judged by openssl and the simulator. Failures and exit statuses are in
 //! [`safety`].
 
+mod commands;
 mod rejected;
 mod safety;
 

@@ -2,24 +2,14 @@
 //! signed with a key the cluster does not know, and a `--password-file` password that is
 //! wrong. Judged by the simulator's failure count in its state file.
 
-use std::path::Path;
-
+use cloudhsm_mfa_tests::harness::agent::fingerprint;
 use cloudhsm_mfa_tests::harness::openssl::{genrsa, public_key_pem, read_signatures};
 use cloudhsm_mfa_tests::harness::pty::{Exit, Pty};
 use cloudhsm_mfa_tests::sim::commands::{PASSWORD_PROMPT, SIGNED_TOKEN_PROMPT};
-use rsa::pkcs8::DecodePublicKey;
-use rsa::RsaPublicKey;
 
 use super::{agent_in, login_args, Setup, PASSWORD, ROLE, SUCCESS, USER};
 
 const SHELL: &str = "aws-cloudhsm > ";
-
-/// The `SHA256:...` fingerprint of an SPKI PEM public key, as `mfa-add -l` prints it.
-fn fingerprint(public: &Path) -> String {
-    let pem = std::fs::read_to_string(public).expect("read the public key");
-    let key = RsaPublicKey::from_public_key_pem(&pem).expect("SPKI PEM");
-    proto::key::fingerprint(&proto::key::public_key_blob(&key))
-}
 
 /// Reads the next `mfa-login: error:` line and the `hint:` line after it, as
 /// `MESSAGE (hint: HINT)`.
