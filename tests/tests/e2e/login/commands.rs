@@ -87,7 +87,6 @@ pub(crate) fn same_key(pem: &str, public: &Path) -> bool {
 }
 
 #[test]
-#[ignore = "needs mfa-login's command policy (issue 15)"]
 fn never_types_into_the_new_password_prompts_with_or_without_a_password_file() {
     for with_file in [true, false] {
         let s = Setup::new();
@@ -139,7 +138,6 @@ fn never_types_into_the_new_password_prompts_with_or_without_a_password_file() {
 }
 
 #[test]
-#[ignore = "needs mfa-login's command policy (issue 15)"]
 fn change_mfa_for_another_user_answers_neither_prompt_and_leaves_its_key() {
     let s = Setup::new();
     add_admin(&s);
@@ -183,7 +181,6 @@ fn change_mfa_for_another_user_answers_neither_prompt_and_leaves_its_key() {
 }
 
 #[test]
-#[ignore = "needs mfa-login's command policy (issue 15)"]
 fn rotation_in_one_session_with_key_old_and_new_key_new() {
     let s = Setup::new();
     let new_key = genrsa(s.dir.path(), "crypto1-next.key", 2048);

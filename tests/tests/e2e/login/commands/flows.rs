@@ -7,6 +7,7 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use cloudhsm_mfa_tests::harness::agent::fingerprint;
 use cloudhsm_mfa_tests::harness::authdata::{
     read_authdata_digests, read_authdata_public_key, read_authdata_signatures,
 };
@@ -30,7 +31,6 @@ fn login_typing(pty: &mut Pty, token: &str, password: &str) {
 }
 
 #[test]
-#[ignore = "needs mfa-login's command policy (issue 15)"]
 fn tokens_first_a_mistyped_password_then_the_right_one_both_hands_free() {
     let s = Setup::new();
     let cluster = s.cluster.clone().with_order(Order::TokensFirst);
@@ -80,7 +80,6 @@ fn tokens_first_the_same_wrong_password_twice_is_not_answered_the_second_time() 
 }
 
 #[test]
-#[ignore = "needs mfa-login's command policy (issue 15)"]
 fn a_piped_script_of_two_logins_and_quit_with_a_password_file() {
     let s = Setup::new();
     let script = format!(
@@ -124,11 +123,13 @@ fn a_piped_script_of_two_logins_and_quit_with_a_password_file() {
 }
 
 #[test]
-#[ignore = "needs mfa-login's command policy (issue 15)"]
 fn mgmt_util_login_hsm_and_create_user_with_2fa_hands_free() {
     let s = Setup::new();
     add_admin(&s);
-    let mut pty = Pty::spawn(s.mfa_login(&s.cluster, &[], &["mgmt-util"]));
+    // createUser registers the new user's key: mfa-login takes only one named by --new-key.
+    let new_key = fingerprint(&s.public);
+    let options = ["--new-key", new_key.as_str()];
+    let mut pty = Pty::spawn(s.mfa_login(&s.cluster, &options, &["mgmt-util"]));
     pty.expect(MGMT_PROMPT);
     let login = s.dir.join("login-authdata.json");
     pty.send_line(&format!(
@@ -166,7 +167,6 @@ fn mgmt_util_login_hsm_and_create_user_with_2fa_hands_free() {
 }
 
 #[test]
-#[ignore = "needs mfa-sign to fill an empty PublicKey (issue 15)"]
 fn mfa_sign_fills_an_empty_public_key_for_create_user() {
     let s = Setup::new();
     // An officer without 2FA logs in by password; the key is the new user's.
