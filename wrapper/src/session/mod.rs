@@ -26,6 +26,7 @@ use crate::pty::{self, PtyProcess};
 use crate::{signals, terminal};
 
 mod answers;
+mod decision;
 mod input;
 pub mod password;
 pub mod policy;

@@ -1,0 +1,108 @@
+//! The policy's vocabulary: the options it reads, the decisions it returns and what results
+//! teach; and the refusals several rules share.
+
+use std::path::PathBuf;
+
+use super::rejected::Attempt;
+use crate::command::User;
+use crate::prompt::Prompt;
+
+/// What the options say, checked.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub password_file: bool,
+    /// `--key`: the key logins are signed with.
+    pub key: Option<String>,
+    /// `--new-key`: the key change-mfa registers.
+    pub new_key: Option<String>,
+    pub token_file: Option<PathBuf>,
+}
+
+/// Which key answers, and what for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyChoice {
+    /// A fingerprint or comment, as `--key` takes; `None`: the agent's only key.
+    pub selector: Option<String>,
+    /// The option that names it, for hints (`--key` or `--new-key`).
+    pub option: &'static str,
+}
+
+/// What to do at a prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Leave the prompt to the person; nothing to say (their password, the command prompt).
+    Person,
+    /// Leave the prompt to the person and say why mfa-login does not answer it.
+    Refuse { message: String, hint: String },
+    /// Type the password from `--password-file`.
+    TypePassword,
+    /// Sign the token file, rewrite it, press Enter (`cli_file`: the path the CLI wrote, if
+    /// known, so Enter alone names it).
+    SignTokens {
+        file: PathBuf,
+        cli_file: Option<PathBuf>,
+        key: KeyChoice,
+    },
+    /// Type the path of a PEM file of this key's public key.
+    PublicKey { key: KeyChoice },
+    /// Sign the cloudhsm_mgmt_util authdata file (filling an empty `PublicKey`), press Enter.
+    SignAuthData {
+        file: PathBuf,
+        key: KeyChoice,
+        fill_public_key: bool,
+    },
+}
+
+/// What a result taught, for the transcript.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lesson {
+    Nothing,
+    LoggedIn(User),
+    LoggedOut,
+    LoginRejected(Attempt),
+    FilePasswordRejected,
+    KeyRotated { user: User, fingerprint: String },
+}
+
+pub(super) fn refuse(message: &str, hint: &str) -> Decision {
+    Decision::Refuse {
+        message: message.to_owned(),
+        hint: hint.to_owned(),
+    }
+}
+
+pub(super) fn new_key(selector: Option<String>) -> KeyChoice {
+    KeyChoice {
+        selector,
+        option: "--new-key",
+    }
+}
+
+pub(super) fn came_back(prompt: Prompt) -> Decision {
+    let answer = match prompt {
+        Prompt::SignedTokenFile => "the signed token file's path",
+        Prompt::PublicKeyFile => "the public key PEM's path",
+        Prompt::AuthDataFile => "the authentication data file's path",
+        _ => "the password",
+    };
+    refuse(
+        &format!(
+            "the {} prompt came back right after mfa-login answered it; not answering again \
+             (each wrong answer counts toward the account lockout)",
+            prompt.name()
+        ),
+        &format!(
+            "check the message above, then type {answer} yourself and press Enter, or press ^C"
+        ),
+    )
+}
+
+pub(super) fn not_this_command(what: &str) -> Decision {
+    refuse(
+        &format!(
+            "a {what} prompt, but the command it belongs to is not one mfa-login answers (a login, \
+             or change-mfa for the user logged in)"
+        ),
+        "answer it yourself and press Enter, or press ^C",
+    )
+}
