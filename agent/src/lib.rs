@@ -16,13 +16,16 @@ pub mod server;
 pub(crate) mod sys;
 
 mod error;
+// OpenSSL RSA keys and the ssh-agent key fields.
+mod rsa_key;
 
 pub use error::{parse_args, print, report, Error, Result};
 
-/// One RSA-2048 key per test run: generating keys in debug builds is slow.
+/// One RSA-2048 key per test run.
 #[cfg(test)]
-pub(crate) fn test_key() -> rsa::RsaPrivateKey {
-    static KEY: std::sync::OnceLock<rsa::RsaPrivateKey> = std::sync::OnceLock::new();
-    KEY.get_or_init(|| rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).expect("key"))
+pub(crate) fn test_key() -> openssl::rsa::Rsa<openssl::pkey::Private> {
+    static KEY: std::sync::OnceLock<openssl::rsa::Rsa<openssl::pkey::Private>> =
+        std::sync::OnceLock::new();
+    KEY.get_or_init(|| openssl::rsa::Rsa::generate(2048).expect("key"))
         .clone()
 }

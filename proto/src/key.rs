@@ -3,8 +3,8 @@
 
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
-use rsa::traits::{PrivateKeyParts, PublicKeyParts};
-use rsa::{BigUint, RsaPrivateKey, RsaPublicKey};
+use rsa::traits::PublicKeyParts;
+use rsa::{BigUint, RsaPublicKey};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -62,23 +62,52 @@ impl std::fmt::Debug for RsaKeyMaterial {
     }
 }
 
+/// The fields of an RSA private key as big-endian unsigned integers, as they travel in an
+/// add-identity request.
+#[derive(Clone, Copy)]
+pub struct RsaKeyFields<'a> {
+    pub n: &'a [u8],
+    pub e: &'a [u8],
+    pub d: &'a [u8],
+    /// q^-1 mod p.
+    pub iqmp: &'a [u8],
+    pub p: &'a [u8],
+    pub q: &'a [u8],
+}
+
 impl RsaKeyMaterial {
-    /// Takes the fields out of a key, for sending it to the agent.
-    pub fn from_key(key: &RsaPrivateKey) -> Result<Self> {
-        let primes = key.primes();
-        if primes.len() != 2 {
-            return Err(Error::NotRsa("multi-prime RSA".to_owned()));
+    /// Copies the fields of a key, for sending it to the agent.
+    pub fn new(fields: RsaKeyFields<'_>) -> Self {
+        RsaKeyMaterial {
+            n: fields.n.to_vec(),
+            e: fields.e.to_vec(),
+            d: Zeroizing::new(fields.d.to_vec()),
+            iqmp: Zeroizing::new(fields.iqmp.to_vec()),
+            p: Zeroizing::new(fields.p.to_vec()),
+            q: Zeroizing::new(fields.q.to_vec()),
         }
-        let (p, q) = (&primes[0], &primes[1]);
-        let iqmp = q.clone().modpow(&(p - BigUint::from(2u8)), p);
-        Ok(RsaKeyMaterial {
-            n: key.n().to_bytes_be(),
-            e: key.e().to_bytes_be(),
-            d: Zeroizing::new(key.d().to_bytes_be()),
-            iqmp: Zeroizing::new(iqmp.to_bytes_be()),
-            p: Zeroizing::new(p.to_bytes_be()),
-            q: Zeroizing::new(q.to_bytes_be()),
-        })
+    }
+
+    /// The fields, for building the key in the agent's crypto library.
+    pub fn fields(&self) -> RsaKeyFields<'_> {
+        RsaKeyFields {
+            n: &self.n,
+            e: &self.e,
+            d: &self.d,
+            iqmp: &self.iqmp,
+            p: &self.p,
+            q: &self.q,
+        }
+    }
+
+    /// The public half, refused when smaller than the CloudHSM minimum.
+    pub fn public_key(&self) -> Result<RsaPublicKey> {
+        let key = RsaPublicKey::new(
+            BigUint::from_bytes_be(&self.n),
+            BigUint::from_bytes_be(&self.e),
+        )?;
+        check_key_size(&key)?;
+        Ok(key)
     }
 
     /// Reads the fields after the key type string: mpint n, e, d, iqmp, p, q.
@@ -103,54 +132,62 @@ impl RsaKeyMaterial {
             .mpint(&self.p)
             .mpint(&self.q);
     }
-
-    /// Builds and checks the key: consistent fields, at least 2048 bits.
-    pub fn to_private_key(&self) -> Result<RsaPrivateKey> {
-        let mut key = RsaPrivateKey::from_components(
-            BigUint::from_bytes_be(&self.n),
-            BigUint::from_bytes_be(&self.e),
-            BigUint::from_bytes_be(&self.d),
-            vec![
-                BigUint::from_bytes_be(&self.p),
-                BigUint::from_bytes_be(&self.q),
-            ],
-        )?;
-        key.validate()?;
-        check_key_size(&key.to_public_key())?;
-        key.precompute()?;
-        Ok(key)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::rngs::OsRng;
+    use rsa::RsaPrivateKey;
 
     #[test]
     fn key_material_round_trips_through_the_wire() {
         let key = RsaPrivateKey::new(&mut OsRng, 2048).expect("key");
+        let (n, e) = (key.n().to_bytes_be(), key.e().to_bytes_be());
+        let fields = RsaKeyFields {
+            n: &n,
+            e: &e,
+            d: b"d-bytes",
+            iqmp: b"iqmp",
+            p: b"p-bytes",
+            q: b"q-bytes",
+        };
         let mut w = Writer::new();
-        RsaKeyMaterial::from_key(&key)
-            .expect("fields")
-            .encode(&mut w);
+        RsaKeyMaterial::new(fields).encode(&mut w);
         let bytes = w.into_vec();
         let mut r = Reader::new(&bytes);
         assert_eq!(r.utf8().expect("type"), SSH_RSA);
-        let back = RsaKeyMaterial::decode(&mut r)
-            .expect("decode")
-            .to_private_key()
-            .expect("valid");
+        let back = RsaKeyMaterial::decode(&mut r).expect("decode");
         r.finish().expect("no trailing bytes");
-        assert_eq!(back, key);
+        let got = back.fields();
+        assert_eq!(
+            (got.n, got.e, got.d, got.iqmp, got.p, got.q),
+            (
+                &n[..],
+                &e[..],
+                &b"d-bytes"[..],
+                &b"iqmp"[..],
+                &b"p-bytes"[..],
+                &b"q-bytes"[..]
+            )
+        );
+        assert_eq!(back.public_key().expect("public"), key.to_public_key());
     }
 
     #[test]
     fn small_keys_are_refused() {
         let key = RsaPrivateKey::new(&mut OsRng, 1024).expect("key");
-        let material = RsaKeyMaterial::from_key(&key).expect("fields");
+        let (n, e) = (key.n().to_bytes_be(), key.e().to_bytes_be());
+        let material = RsaKeyMaterial::new(RsaKeyFields {
+            n: &n,
+            e: &e,
+            d: &[1],
+            iqmp: &[1],
+            p: &[1],
+            q: &[1],
+        });
         assert!(matches!(
-            material.to_private_key(),
+            material.public_key(),
             Err(Error::KeyTooSmall { bits: 1024, .. })
         ));
     }

@@ -3,15 +3,12 @@
 //!
 //! Byte-identical to `openssl pkeyutl -sign -inkey KEY -pkeyopt digest:sha256 -in token.bin`.
 //!
-//! RUSTSEC-2023-0071 (the Marvin attack) says the `rsa` crate's private-key operation is not
-//! constant time, so an attacker who can time many operations may learn the key. We sign only
-//! through [`RsaPrivateKey::sign_with_rng`], which blinds the operation with fresh randomness
-//! (the unblinded `PrehashSigner` path is never used), and the agent only serves its own uid on
-//! a local socket. Blinding narrows the leak; it is not a proof of constant time.
+//! This module holds the rule and checks signatures with the public key; the private-key
+//! operation itself is the agent's, through OpenSSL or inside a PKCS#11 token, never through
+//! the `rsa` crate (RUSTSEC-2023-0071: its private-key operation is not constant time).
 
-use rand::rngs::OsRng;
 use rsa::traits::PublicKeyParts;
-use rsa::{Pkcs1v15Sign, RsaPrivateKey, RsaPublicKey};
+use rsa::{Pkcs1v15Sign, RsaPublicKey};
 use sha2::Sha256;
 
 use crate::{Error, Result};
@@ -47,14 +44,6 @@ pub fn check_key_size(key: &RsaPublicKey) -> Result<()> {
     Ok(())
 }
 
-/// Signs one token by the CloudHSM rule, blinded.
-pub fn sign_token(key: &RsaPrivateKey, token: &[u8]) -> Result<Vec<u8>> {
-    if token.len() != TOKEN_LEN {
-        return Err(Error::InvalidDigestLength(token.len()));
-    }
-    Ok(key.sign_with_rng(&mut OsRng, padding(), token)?)
-}
-
 /// Verifies a token's signature by the CloudHSM rule.
 pub fn verify_token(key: &RsaPublicKey, token: &[u8], signature: &[u8]) -> Result<()> {
     if token.len() != TOKEN_LEN {
@@ -75,9 +64,10 @@ mod tests {
 
     #[test]
     fn rejects_tokens_that_are_not_32_bytes() {
-        let key = RsaPrivateKey::new(&mut OsRng, 1024).expect("key");
+        let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 1024).expect("key");
         for len in [0, 31, 33, 64] {
-            let err = sign_token(&key, &vec![7; len]).expect_err("must refuse");
+            let err = verify_token(&key.to_public_key(), &vec![7; len], &[0; 128])
+                .expect_err("must refuse");
             assert!(matches!(err, Error::InvalidDigestLength(n) if n == len));
         }
     }

@@ -1,17 +1,18 @@
 //! Reading RSA private keys from files in every format users have: PKCS#1 and PKCS#8 PEM,
-//! encrypted PKCS#8 (PBES2), legacy encrypted PEM, and OpenSSH private keys (plain or with a
-//! passphrase). Non-RSA and too-small keys are refused with a one-line reason.
+//! encrypted PKCS#8, legacy encrypted PEM (`Proc-Type: 4,ENCRYPTED`), all through OpenSSL's
+//! PEM reader; and OpenSSH private keys (plain or with a passphrase) through `ssh-key`, then
+//! made an OpenSSL key. Non-RSA and too-small keys are refused with a one-line reason.
 
 use std::io::Read;
 use std::path::Path;
 
-use pkcs8::der::Decode;
-use pkcs8::{EncryptedPrivateKeyInfo, PrivateKeyInfo, SecretDocument};
-use rsa::pkcs1::DecodeRsaPrivateKey;
-use rsa::{RsaPrivateKey, RsaPublicKey};
+use openssl::pkey::{Id, PKey, Private};
+use openssl::rsa::Rsa;
+use proto::key::RsaKeyFields;
+use rsa::RsaPublicKey;
 use zeroize::Zeroizing;
 
-use super::legacy_pem::{LegacyPem, LegacyPemError};
+use crate::rsa_key::{public_of, rsa_from_fields};
 use crate::{Error, Result};
 
 /// The largest key file read: an RSA-16384 OpenSSH key is about 13 KiB.
@@ -42,7 +43,7 @@ pub struct KeyFile {
 
 /// A key ready to send to the agent.
 pub struct LoadedKey {
-    pub key: RsaPrivateKey,
+    pub key: Rsa<Private>,
     pub comment: String,
 }
 
@@ -75,9 +76,7 @@ impl KeyFile {
             .ok_or_else(|| Error::KeyFile(format!("{name} is not a PEM or OpenSSH key file")))?
             .to_owned();
         let format = match label.as_str() {
-            "RSA PRIVATE KEY" if LegacyPem::is_legacy_encrypted(&text) => {
-                KeyFormat::LegacyEncrypted
-            }
+            "RSA PRIVATE KEY" if is_legacy_encrypted(&text) => KeyFormat::LegacyEncrypted,
             "RSA PRIVATE KEY" => KeyFormat::Pkcs1,
             "PRIVATE KEY" => KeyFormat::Pkcs8,
             "ENCRYPTED PRIVATE KEY" => KeyFormat::EncryptedPkcs8,
@@ -140,7 +139,7 @@ impl KeyFile {
         if self.is_encrypted() {
             return None;
         }
-        self.decrypt(None).ok().map(|k| k.key.to_public_key())
+        public_of(&self.decrypt(None).ok()?.key).ok()
     }
 
     /// Reads the private key, with the passphrase if the file is encrypted.
@@ -149,165 +148,193 @@ impl KeyFile {
     pub fn decrypt(&self, passphrase: Option<&[u8]>) -> Result<LoadedKey> {
         let name = &self.name;
         let need = || Error::KeyFile(format!("{name} is encrypted and no passphrase was given"));
-        let wrong = || Error::WrongPassphrase(name.clone());
-        let bad =
-            |what: &str, e: &dyn std::fmt::Display| Error::KeyFile(format!("{name}: {what}: {e}"));
-        let mut comment = name.clone();
-        let key = match self.format {
-            KeyFormat::Pkcs1 => {
-                RsaPrivateKey::from_pkcs1_pem(&self.text).map_err(|e| bad("bad PKCS#1 key", &e))?
-            }
-            KeyFormat::LegacyEncrypted => {
-                let pem = LegacyPem::parse(&self.text).map_err(|e| match e {
-                    LegacyPemError::Malformed(why) => Error::KeyFile(format!("{name}: {why}")),
-                    LegacyPemError::WrongPassphrase => wrong(),
-                })?;
-                let der = pem
-                    .decrypt(passphrase.ok_or_else(need)?)
-                    .map_err(|_| wrong())?;
-                // Garbage that happens to have valid padding is still a wrong passphrase.
-                RsaPrivateKey::from_pkcs1_der(&der).map_err(|_| wrong())?
-            }
-            KeyFormat::Pkcs8 => {
-                let (_, doc) =
-                    SecretDocument::from_pem(&self.text).map_err(|e| bad("bad PKCS#8 key", &e))?;
-                rsa_from_pkcs8(name, doc.as_bytes())?
-            }
-            KeyFormat::EncryptedPkcs8 => {
-                let (_, doc) = SecretDocument::from_pem(&self.text)
-                    .map_err(|e| bad("bad encrypted PKCS#8 key", &e))?;
-                let info = EncryptedPrivateKeyInfo::from_der(doc.as_bytes())
-                    .map_err(|e| bad("bad encrypted PKCS#8 key", &e))?;
-                let plain = info
-                    .decrypt(passphrase.ok_or_else(need)?)
-                    .map_err(|e| match e {
-                        // pkcs5 0.7 reports bad padding as EncryptFailed even when decrypting.
-                        pkcs8::Error::EncryptedPrivateKey(
-                            pkcs8::pkcs5::Error::DecryptFailed | pkcs8::pkcs5::Error::EncryptFailed,
-                        ) => wrong(),
-                        other => bad("cannot decrypt", &other),
-                    })?;
-                rsa_from_pkcs8(name, plain.as_bytes()).map_err(|_| wrong())?
-            }
-            KeyFormat::OpenSsh { encrypted } => {
-                let mut key = ssh_key::PrivateKey::from_openssh(self.text.as_bytes())
-                    .map_err(|e| bad("bad OpenSSH key", &e))?;
-                if encrypted {
-                    key = key
-                        .decrypt(passphrase.ok_or_else(need)?)
-                        .map_err(|e| match e {
-                            ssh_key::Error::Crypto => wrong(),
-                            other => bad("cannot decrypt", &other),
-                        })?;
-                }
-                if !key.comment().is_empty() {
-                    comment = key.comment().to_owned();
-                }
-                let rsa = key.key_data().rsa().ok_or_else(|| {
-                    Error::KeyFile(format!(
-                        "{name} is not an RSA key ({}); CloudHSM MFA keys are RSA",
-                        key.algorithm()
-                    ))
-                })?;
-                rsa_from_openssh(rsa).map_err(|e| bad("bad RSA key", &e))?
-            }
+        if self.is_encrypted() && passphrase.is_none() {
+            return Err(need());
+        }
+        let (key, comment) = match self.format {
+            KeyFormat::OpenSsh { encrypted } => self.decrypt_openssh(encrypted, passphrase)?,
+            _ => (self.decrypt_pem(passphrase)?, name.clone()),
         };
-        proto::signing::check_key_size(&key.to_public_key())
+        let public = public_of(&key).map_err(|e| Error::KeyFile(format!("{name}: {e}")))?;
+        proto::signing::check_key_size(&public)
             .map_err(|e| Error::KeyFile(format!("{name}: {e}")))?;
+        if !key.check_key().unwrap_or(false) {
+            return Err(Error::KeyFile(format!("{name}: not a consistent RSA key")));
+        }
         Ok(LoadedKey { key, comment })
     }
-}
 
-/// An RSA key from OpenSSH's fields.
-///
-/// ssh-key 0.6's own `TryFrom<&RsaKeypair>` passes `p` twice instead of `p` and `q` and so
-/// rejects every real key; this builds the key from the right fields and checks it.
-fn rsa_from_openssh(pair: &ssh_key::private::RsaKeypair) -> rsa::Result<RsaPrivateKey> {
-    let int =
-        |m: &ssh_key::Mpint| rsa::BigUint::from_bytes_be(m.as_positive_bytes().unwrap_or(&[]));
-    let mut key = RsaPrivateKey::from_components(
-        int(&pair.public.n),
-        int(&pair.public.e),
-        int(&pair.private.d),
-        vec![int(&pair.private.p), int(&pair.private.q)],
-    )?;
-    key.validate()?;
-    key.precompute()?;
-    Ok(key)
-}
-
-/// An RSA key from a DER PKCS#8 `PrivateKeyInfo`, refusing other algorithms by name.
-fn rsa_from_pkcs8(name: &str, der: &[u8]) -> Result<RsaPrivateKey> {
-    let info = PrivateKeyInfo::from_der(der)
-        .map_err(|e| Error::KeyFile(format!("{name}: bad PKCS#8 key: {e}")))?;
-    let oid = info.algorithm.oid;
-    if oid != pkcs1::ALGORITHM_OID {
-        let kind = match oid.to_string().as_str() {
-            "1.2.840.10045.2.1" => "an EC key".to_owned(),
-            "1.3.101.112" => "an Ed25519 key".to_owned(),
-            "1.3.101.113" => "an Ed448 key".to_owned(),
-            "1.2.840.10040.4.1" => "a DSA key".to_owned(),
-            other => format!("algorithm {other}"),
-        };
-        return Err(Error::KeyFile(format!(
-            "{name} is not an RSA key ({kind}); CloudHSM MFA keys are RSA"
-        )));
+    /// Every PEM form through OpenSSL's PEM reader, which also decrypts PKCS#8 (PBES2) and the
+    /// legacy `DEK-Info` ciphers.
+    fn decrypt_pem(&self, passphrase: Option<&[u8]>) -> Result<Rsa<Private>> {
+        let name = &self.name;
+        // The callback is only asked for encrypted files; with none given, OpenSSL must not
+        // fall back to prompting on the terminal itself.
+        let pkey = PKey::private_key_from_pem_callback(self.text.as_bytes(), |buf| {
+            let pass = passphrase.ok_or_else(openssl::error::ErrorStack::get)?;
+            let n = pass.len().min(buf.len());
+            buf[..n].copy_from_slice(&pass[..n]);
+            Ok(n)
+        })
+        .map_err(|e| {
+            if self.is_encrypted() {
+                // Bad padding or garbage after decryption: OpenSSL cannot tell a wrong
+                // passphrase from a damaged file, and a wrong passphrase is far likelier.
+                Error::WrongPassphrase(name.clone())
+            } else {
+                Error::KeyFile(format!("{name}: bad key: {}", first_reason(&e)))
+            }
+        })?;
+        if pkey.id() != Id::RSA {
+            let kind = match pkey.id() {
+                Id::EC => "an EC key",
+                Id::ED25519 => "an Ed25519 key",
+                Id::ED448 => "an Ed448 key",
+                Id::DSA => "a DSA key",
+                _ => "another algorithm",
+            };
+            return Err(Error::KeyFile(format!(
+                "{name} is not an RSA key ({kind}); CloudHSM MFA keys are RSA"
+            )));
+        }
+        pkey.rsa()
+            .map_err(|e| Error::KeyFile(format!("{name}: bad RSA key: {}", first_reason(&e))))
     }
-    RsaPrivateKey::try_from(info).map_err(|e| Error::KeyFile(format!("{name}: bad RSA key: {e}")))
+
+    /// OpenSSH keys through `ssh-key`, then built as an OpenSSL key from their fields.
+    fn decrypt_openssh(
+        &self,
+        encrypted: bool,
+        passphrase: Option<&[u8]>,
+    ) -> Result<(Rsa<Private>, String)> {
+        let name = &self.name;
+        let bad =
+            |what: &str, e: &dyn std::fmt::Display| Error::KeyFile(format!("{name}: {what}: {e}"));
+        let mut key = ssh_key::PrivateKey::from_openssh(self.text.as_bytes())
+            .map_err(|e| bad("bad OpenSSH key", &e))?;
+        if let (true, Some(pass)) = (encrypted, passphrase) {
+            key = key.decrypt(pass).map_err(|e| match e {
+                ssh_key::Error::Crypto => Error::WrongPassphrase(name.clone()),
+                other => bad("cannot decrypt", &other),
+            })?;
+        }
+        let comment = if key.comment().is_empty() {
+            name.clone()
+        } else {
+            key.comment().to_owned()
+        };
+        let pair = key.key_data().rsa().ok_or_else(|| {
+            Error::KeyFile(format!(
+                "{name} is not an RSA key ({}); CloudHSM MFA keys are RSA",
+                key.algorithm()
+            ))
+        })?;
+        let int = |m: &ssh_key::Mpint| m.as_positive_bytes().unwrap_or(&[]).to_vec();
+        let (n, e) = (int(&pair.public.n), int(&pair.public.e));
+        let d = Zeroizing::new(int(&pair.private.d));
+        let iqmp = Zeroizing::new(int(&pair.private.iqmp));
+        let p = Zeroizing::new(int(&pair.private.p));
+        let q = Zeroizing::new(int(&pair.private.q));
+        let fields = RsaKeyFields {
+            n: &n,
+            e: &e,
+            d: &d,
+            iqmp: &iqmp,
+            p: &p,
+            q: &q,
+        };
+        let rsa = rsa_from_fields(fields).map_err(|e| bad("bad RSA key", &first_reason(&e)))?;
+        Ok((rsa, comment))
+    }
+}
+
+/// True for `Proc-Type: 4,ENCRYPTED` PEM, as `openssl genrsa -aes256` wrote under OpenSSL 1.x.
+fn is_legacy_encrypted(text: &str) -> bool {
+    text.lines()
+        .any(|l| l.trim().eq_ignore_ascii_case("Proc-Type: 4,ENCRYPTED"))
+}
+
+/// OpenSSL's first reason, for a one-line message.
+fn first_reason(e: &openssl::error::ErrorStack) -> String {
+    e.errors()
+        .first()
+        .and_then(|e| e.reason().map(str::to_owned))
+        .unwrap_or_else(|| e.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::rngs::OsRng;
-    use rsa::pkcs1::EncodeRsaPrivateKey;
-    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+    use openssl::symm::Cipher;
 
-    fn key() -> RsaPrivateKey {
+    fn key() -> Rsa<Private> {
         crate::test_key()
     }
 
-    fn parse(text: &str) -> Result<KeyFile> {
-        KeyFile::parse("test.key", Zeroizing::new(text.to_owned()))
+    fn der(key: &Rsa<Private>) -> Vec<u8> {
+        key.private_key_to_der().expect("der")
+    }
+
+    fn parse(text: &[u8]) -> Result<KeyFile> {
+        let text = String::from_utf8(text.to_vec()).expect("utf8");
+        KeyFile::parse("test.key", Zeroizing::new(text))
     }
 
     #[test]
     fn reads_pkcs1_and_pkcs8() {
-        let pkcs1 = key().to_pkcs1_pem(LineEnding::LF).expect("pkcs1");
+        let pkcs1 = key().private_key_to_pem().expect("pkcs1");
         let file = parse(&pkcs1).expect("parse");
         assert_eq!(file.format(), KeyFormat::Pkcs1);
-        assert_eq!(file.decrypt(None).expect("key").key, key());
-        let pkcs8 = key().to_pkcs8_pem(LineEnding::LF).expect("pkcs8");
+        assert_eq!(der(&file.decrypt(None).expect("key").key), der(&key()));
+        let pkey = PKey::from_rsa(key()).expect("pkey");
+        let pkcs8 = pkey.private_key_to_pem_pkcs8().expect("pkcs8");
         let file = parse(&pkcs8).expect("parse");
         assert_eq!(file.format(), KeyFormat::Pkcs8);
         let loaded = file.decrypt(None).expect("key");
-        assert_eq!(loaded.key, key());
+        assert_eq!(der(&loaded.key), der(&key()));
         assert_eq!(loaded.comment, "test.key");
-        assert_eq!(file.public_key(), Some(key().to_public_key()));
+        assert_eq!(file.public_key(), public_of(&key()).ok());
     }
 
     #[test]
-    fn encrypted_pkcs8_needs_the_right_passphrase() {
-        let pem = key()
-            .to_pkcs8_encrypted_pem(&mut OsRng, b"right", LineEnding::LF)
+    fn encrypted_pem_needs_the_right_passphrase() {
+        let pkey = PKey::from_rsa(key()).expect("pkey");
+        let pkcs8 = pkey
+            .private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), b"right")
             .expect("encrypt");
-        let file = parse(&pem).expect("parse");
-        assert!(file.is_encrypted());
-        assert!(file.public_key().is_none());
-        assert!(matches!(file.decrypt(None), Err(Error::KeyFile(_))));
-        assert!(matches!(
-            file.decrypt(Some(b"wrong")),
-            Err(Error::WrongPassphrase(_))
-        ));
-        assert_eq!(file.decrypt(Some(b"right")).expect("key").key, key());
+        let legacy = key()
+            .private_key_to_pem_passphrase(Cipher::aes_128_cbc(), b"right")
+            .expect("encrypt");
+        for (pem, format) in [
+            (pkcs8, KeyFormat::EncryptedPkcs8),
+            (legacy, KeyFormat::LegacyEncrypted),
+        ] {
+            let file = parse(&pem).expect("parse");
+            assert_eq!(file.format(), format);
+            assert!(file.is_encrypted());
+            assert!(file.public_key().is_none());
+            assert!(matches!(file.decrypt(None), Err(Error::KeyFile(_))));
+            assert!(matches!(
+                file.decrypt(Some(b"wrong")),
+                Err(Error::WrongPassphrase(_))
+            ));
+            let loaded = file.decrypt(Some(b"right")).expect("key");
+            assert_eq!(der(&loaded.key), der(&key()));
+        }
     }
 
     #[test]
     fn public_keys_and_other_algorithms_are_named() {
-        let public = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
+        let public = b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
         assert!(matches!(parse(public), Err(Error::KeyFile(m)) if m.contains("public key")));
-        let ec = "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n";
+        let ec = b"-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n";
         assert!(matches!(parse(ec), Err(Error::KeyFile(m)) if m.contains("not an RSA key")));
-        assert!(matches!(parse("hello"), Err(Error::KeyFile(_))));
+        let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1)
+            .expect("group");
+        let ec_key =
+            PKey::from_ec_key(openssl::ec::EcKey::generate(&group).expect("ec")).expect("pkey");
+        let file = parse(&ec_key.private_key_to_pem_pkcs8().expect("pem")).expect("parse");
+        assert!(matches!(file.decrypt(None), Err(Error::KeyFile(m)) if m.contains("an EC key")));
+        assert!(matches!(parse(b"hello"), Err(Error::KeyFile(_))));
     }
 }

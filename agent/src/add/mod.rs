@@ -2,18 +2,18 @@
 //! as ssh-add does. The command line is the binary's (`bin/mfa-add/cli.rs`).
 
 mod key_file;
-mod legacy_pem;
 mod passphrase;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use client::{AgentKey, Connection};
-use proto::key::{public_key_blob, RsaKeyMaterial};
+use proto::key::public_key_blob;
 use proto::message::Constraint;
 use rsa::traits::PublicKeyParts;
 use rsa::RsaPublicKey;
 
+use crate::rsa_key::{material_of, public_of};
 use crate::{Error, Result};
 use key_file::{KeyFile, LoadedKey};
 pub use passphrase::PassphraseSource;
@@ -136,11 +136,7 @@ fn load_key(path: &Path, passphrases: &PassphraseSource) -> Result<LoadedKey> {
 }
 
 fn add_key(agent: &mut Connection, loaded: LoadedKey, constraints: &[Constraint]) -> Result<()> {
-    agent.add(
-        RsaKeyMaterial::from_key(&loaded.key)?,
-        &loaded.comment,
-        constraints,
-    )?;
+    agent.add(material_of(&loaded.key), &loaded.comment, constraints)?;
     eprintln!("Identity added: {}", loaded.comment);
     for c in constraints {
         match c {
@@ -208,5 +204,6 @@ fn public_key_of(path: &Path, passphrases: &PassphraseSource) -> Result<RsaPubli
             return Ok(key);
         }
     }
-    Ok(load_key(path, passphrases)?.key.to_public_key())
+    public_of(&load_key(path, passphrases)?.key)
+        .map_err(|e| Error::KeyFile(format!("{}: {e}", path.display())))
 }

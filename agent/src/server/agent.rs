@@ -10,14 +10,14 @@ use proto::message::{
     Constraint, Request, Response, TokenSignRequest, QUERY_EXTENSION, SIGN_RSA_SHA2_256,
     SIGN_RSA_SHA2_512, TOKEN_SIGN_EXTENSION,
 };
-use proto::signing::sign_token;
-use rand::rngs::OsRng;
-use rsa::Pkcs1v15Sign;
-use sha2::{Digest, Sha256, Sha512};
+use tokio::task::spawn_blocking;
 use zeroize::Zeroizing;
+
+use super::backend::{SignError, SshHash};
 
 use super::keys::{KeyEntry, KeyStore};
 use super::lock::{LockHash, LockState};
+use super::software_key::SoftwareKey;
 use super::{Confirmer, Log};
 use crate::sys::Peer;
 
@@ -100,10 +100,10 @@ impl Agent {
                 comment,
                 constraints,
             } => {
-                let key = tokio::task::spawn_blocking(move || key.to_private_key())
+                // Building and checking the key is RSA work: off the async threads.
+                let (key, public) = spawn_blocking(move || SoftwareKey::from_material(&key))
                     .await
-                    .map_err(|e| format!("key check failed: {e}"))?
-                    .map_err(|e| format!("bad key: {e}"))?;
+                    .map_err(|e| format!("key check failed: {e}"))??;
                 let mut lifetime = None;
                 let mut confirm = false;
                 for c in constraints {
@@ -112,8 +112,13 @@ impl Agent {
                         Constraint::Confirm => confirm = true,
                     }
                 }
-                let entry =
-                    KeyEntry::new(key, comment, lifetime.or(self.default_lifetime), confirm);
+                let entry = KeyEntry::new(
+                    Box::new(key),
+                    &public,
+                    comment,
+                    lifetime.or(self.default_lifetime),
+                    confirm,
+                );
                 self.log.info(&format!(
                     "added {} {:?} lifetime={} confirm={} by {}",
                     entry.fingerprint,
@@ -228,10 +233,10 @@ impl Agent {
     ) -> Result<Response, Refusal> {
         // SHA-1 `ssh-rsa` signatures (flags 0) are refused: OpenSSH itself disabled them by
         // default in 8.8, and every client that talks to this agent can ask for SHA-2.
-        let algorithm = if flags & SIGN_RSA_SHA2_512 != 0 {
-            "rsa-sha2-512"
+        let hash = if flags & SIGN_RSA_SHA2_512 != 0 {
+            SshHash::Sha512
         } else if flags & SIGN_RSA_SHA2_256 != 0 {
-            "rsa-sha2-256"
+            SshHash::Sha256
         } else {
             return Err(format!(
                 "ssh-rsa (SHA-1) signatures are not offered (flags {flags})"
@@ -239,43 +244,42 @@ impl Agent {
         };
         let entry = self.key_for_use(blob, peer).await?;
         let signer = Arc::clone(&entry);
-        let signature = tokio::task::spawn_blocking(move || {
-            let (padding, digest) = if algorithm == "rsa-sha2-512" {
-                (
-                    Pkcs1v15Sign::new::<Sha512>(),
-                    Sha512::digest(&data).to_vec(),
-                )
-            } else {
-                (
-                    Pkcs1v15Sign::new::<Sha256>(),
-                    Sha256::digest(&data).to_vec(),
-                )
-            };
-            signer.key.sign_with_rng(&mut OsRng, padding, &digest)
-        })
-        .await
-        .map_err(|e| format!("signing failed: {e}"))?
-        .map_err(|e| format!("signing failed: {e}"))?;
-        self.log.signature(algorithm, &entry.fingerprint, 0, peer);
+        let signature = spawn_blocking(move || signer.signer.sign_ssh(hash, &data))
+            .await
+            .map_err(|e| format!("signing failed: {e}"))?
+            .map_err(|e| format!("signing failed: {e}"))?;
+        let origin = entry.signer.origin();
+        self.log
+            .signature(hash.algorithm(), &entry.fingerprint, &origin, 0, peer);
         Ok(Response::Sign {
-            signature: proto::message::ssh_signature_blob(algorithm, &signature),
+            signature: proto::message::ssh_signature_blob(hash.algorithm(), &signature),
         })
     }
 
     async fn token_sign(&self, req: TokenSignRequest, peer: &Peer) -> Result<Response, Refusal> {
         let entry = self.key_for_use(&req.key_blob, peer).await?;
-        let signer = Arc::clone(&entry);
         let count = req.tokens.len();
-        let signatures = tokio::task::spawn_blocking(move || {
-            req.tokens
-                .iter()
-                .map(|t| sign_token(&signer.key, t))
-                .collect::<proto::Result<Vec<_>>>()
-        })
-        .await
-        .map_err(|e| format!("signing failed: {e}"))?
-        .map_err(|e| format!("signing failed: {e}"))?;
-        self.log.signature("token", &entry.fingerprint, count, peer);
+        // One blocking task per token: the tokens of one login (one per HSM) are signed on
+        // all cores at once, and a request never waits behind another's RSA work.
+        let tasks: Vec<_> = req
+            .tokens
+            .into_iter()
+            .map(|token| {
+                let signer = Arc::clone(&entry);
+                spawn_blocking(move || signer.signer.sign_token(&token))
+            })
+            .collect();
+        let mut signatures = Vec::with_capacity(count);
+        for task in tasks {
+            let signature = task
+                .await
+                .map_err(|e| format!("signing failed: {e}"))?
+                .map_err(|e: SignError| format!("signing failed: {e}"))?;
+            signatures.push(signature);
+        }
+        let origin = entry.signer.origin();
+        self.log
+            .signature("token", &entry.fingerprint, &origin, count, peer);
         Ok(Response::TokenSign(signatures))
     }
 }
@@ -299,12 +303,13 @@ fn request_name(request: &Request) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proto::key::{public_key_blob, RsaKeyMaterial};
+    use crate::rsa_key::material_of;
+    use proto::key::public_key_blob;
     use proto::signing::verify_token;
-    use rsa::RsaPrivateKey;
+    use rsa::RsaPublicKey;
 
-    fn key() -> RsaPrivateKey {
-        crate::test_key()
+    fn public() -> RsaPublicKey {
+        crate::rsa_key::public_of(&crate::test_key()).expect("public key")
     }
 
     fn peer() -> Peer {
@@ -321,7 +326,7 @@ mod tests {
 
     async fn add(agent: &Arc<Agent>, constraints: Vec<Constraint>) -> Response {
         let request = Request::AddIdentity {
-            key: RsaKeyMaterial::from_key(&key()).expect("fields"),
+            key: material_of(&crate::test_key()),
             comment: "test".into(),
             constraints,
         };
@@ -330,7 +335,7 @@ mod tests {
 
     fn token_sign_request(tokens: Vec<[u8; 32]>) -> Request {
         Request::TokenSign(TokenSignRequest {
-            key_blob: public_key_blob(&key().to_public_key()),
+            key_blob: public_key_blob(&public()),
             tokens,
         })
     }
@@ -347,7 +352,7 @@ mod tests {
             Response::TokenSign(sigs) => {
                 assert_eq!(sigs.len(), 3);
                 for (t, s) in tokens.iter().zip(&sigs) {
-                    verify_token(&key().to_public_key(), t, s).expect("verifies");
+                    verify_token(&public(), t, s).expect("verifies");
                 }
             }
             other => panic!("{other:?}"),
@@ -467,7 +472,7 @@ mod tests {
     #[tokio::test]
     async fn remove_and_unknown_keys_fail_cleanly() {
         let agent = agent();
-        let blob = public_key_blob(&key().to_public_key());
+        let blob = public_key_blob(&public());
         let remove = || Request::RemoveIdentity {
             key_blob: blob.clone(),
         };

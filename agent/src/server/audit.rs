@@ -33,9 +33,17 @@ impl Log {
     }
 
     /// The audit line for one signature.
-    pub fn signature(&self, kind: &str, fingerprint: &str, tokens: usize, peer: &Peer) {
+    /// `origin` says where the key lives: `software`, or a token's label and key id.
+    pub fn signature(
+        &self,
+        kind: &str,
+        fingerprint: &str,
+        origin: &str,
+        tokens: usize,
+        peer: &Peer,
+    ) {
         write_line(&format!(
-            "sign {kind} key={fingerprint} tokens={tokens} {}",
+            "sign {kind} key={fingerprint} tokens={tokens} {} key-in={origin}",
             peer.describe()
         ));
     }

@@ -1,7 +1,8 @@
-//! The keys the agent holds: private key, public blob, comment, lifetime and confirm flag.
+//! The keys the agent holds: the signer (a [`KeyBackend`]), public blob, comment, lifetime
+//! and confirm flag.
 //!
-//! `rsa::RsaPrivateKey` zeroizes itself on drop. Entries are shared as `Arc` so a signature in
-//! progress keeps its key alive; the key is wiped when the last holder lets go after a remove,
+//! Entries are shared as `Arc` so a signature in progress keeps its key alive; the key is
+//! wiped (OpenSSL clears its BIGNUMs when freed) when the last holder lets go after a remove,
 //! an expiry or the agent's exit.
 
 use std::sync::Arc;
@@ -9,11 +10,13 @@ use std::time::{Duration, Instant};
 
 use proto::key::{fingerprint, public_key_blob};
 use proto::message::Identity;
-use rsa::RsaPrivateKey;
+use rsa::RsaPublicKey;
+
+use super::backend::KeyBackend;
 
 /// One key held by the agent.
 pub struct KeyEntry {
-    pub key: RsaPrivateKey,
+    pub signer: Box<dyn KeyBackend>,
     pub blob: Vec<u8>,
     pub comment: String,
     pub fingerprint: String,
@@ -33,12 +36,17 @@ impl std::fmt::Debug for KeyEntry {
 }
 
 impl KeyEntry {
-    pub fn new(key: RsaPrivateKey, comment: String, lifetime: Option<u32>, confirm: bool) -> Self {
-        let public = key.to_public_key();
-        let blob = public_key_blob(&public);
+    pub fn new(
+        signer: Box<dyn KeyBackend>,
+        public: &RsaPublicKey,
+        comment: String,
+        lifetime: Option<u32>,
+        confirm: bool,
+    ) -> Self {
+        let blob = public_key_blob(public);
         KeyEntry {
             fingerprint: fingerprint(&blob),
-            key,
+            signer,
             blob,
             comment,
             expires: lifetime.map(|s| Instant::now() + Duration::from_secs(u64::from(s))),
@@ -118,16 +126,20 @@ impl KeyStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rsa_key::material_of;
+    use crate::server::software_key::SoftwareKey;
 
-    fn key() -> RsaPrivateKey {
-        crate::test_key()
+    fn entry(comment: &str, lifetime: Option<u32>, confirm: bool) -> KeyEntry {
+        let material = material_of(&crate::test_key());
+        let (key, public) = SoftwareKey::from_material(&material).expect("key");
+        KeyEntry::new(Box::new(key), &public, comment.into(), lifetime, confirm)
     }
 
     #[test]
     fn add_replaces_remove_and_expire() {
         let mut store = KeyStore::default();
-        store.add(KeyEntry::new(key(), "a".into(), None, false));
-        store.add(KeyEntry::new(key(), "b".into(), Some(1), false));
+        store.add(entry("a", None, false));
+        store.add(entry("b", Some(1), false));
         let ids = store.identities();
         assert_eq!(ids.len(), 1);
         assert_eq!(ids[0].comment, "b");
@@ -137,7 +149,7 @@ mod tests {
         assert_eq!(store.expire(later).len(), 1);
         assert!(store.get(&blob).is_none());
         assert!(!store.remove(&blob));
-        store.add(KeyEntry::new(key(), "c".into(), None, true));
+        store.add(entry("c", None, true));
         assert!(store.remove(&blob));
         assert_eq!(store.clear(), 0);
     }

@@ -3,11 +3,13 @@
 
 mod agent;
 mod audit;
+mod backend;
 mod confirm;
 mod keys;
 mod lifetime;
 mod lock;
 mod serve;
+mod software_key;
 
 pub(crate) use agent::Agent;
 pub(crate) use audit::Log;
