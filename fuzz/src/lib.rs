@@ -59,7 +59,8 @@ pub fn request(body: &[u8]) {
     assert_eq!(again.encode(), bytes, "re-encoding a request changed it");
     match &request {
         Request::AddIdentity { key, .. } => {
-            let _ = key.to_private_key();
+            // The agent checks the public half in proto, then hands the fields to OpenSSL.
+            let _ = key.public_key();
         }
         Request::Sign { key_blob, .. } | Request::RemoveIdentity { key_blob } => {
             let _ = parse_public_key_blob(key_blob);
