@@ -8,7 +8,7 @@
 //! - [`keys`]: the agent's RSA keys and `--key` selection.
 //! - [`secret`]: `--password-file`, `--passphrase-file`, `--pin-file`.
 //! - [`exit`]: exit statuses shared by the programs.
-//! - [`report`]: `PROG: error: ...` / `hint: ...`.
+//! - [`report`](mod@report): `PROG: error: ...` / `hint: ...`.
 //! - `sys`: the platform parts (the socket, file modes).
 
 pub mod connection;

@@ -5,22 +5,25 @@
 //!
 //! - [`token_sign`]: reads a token file, signs it through the agent, rewrites it atomically.
 //! - [`prompt`]: recognises the CLI's prompts in a stream of terminal output.
-//! - [`line_tracker`]: rebuilds the command line a user typed, to find its `--token`.
-//! - [`pty`], [`terminal`], [`signals`]: the platform parts (Unix PTY, raw mode, signals).
+//! - [`command`]: the CloudHSM command a line or COMMAND's arguments ask for, and its
+//!   `--token`; `line_tracker` rebuilds the command line a user typed.
 //! - [`session`]: mfa-login's loop tying them together (`session::answers`: what it types);
 //!   [`login`]: its configuration.
 //! - [`transcript`]: the `--debug` transcript, with typed secrets redacted.
+//! - `sys`: the platform boundary (PTY, terminal modes, signals, file modes), the only place
+//!   that speaks Unix.
+//!
+//! [`prompt`] and [`command`] are public for the fuzz targets (`fuzz/`), which feed them
+//! arbitrary bytes.
 
 pub mod command;
-pub mod error;
-pub mod line_tracker;
+mod error;
+pub(crate) mod line_tracker;
 pub mod login;
 pub mod prompt;
-pub mod pty;
 pub mod session;
-pub mod signals;
-pub mod terminal;
-pub mod text;
+pub(crate) mod sys;
+pub(crate) mod text;
 pub mod token_sign;
 pub mod transcript;
 

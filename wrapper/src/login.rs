@@ -3,13 +3,12 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use zeroize::Zeroizing;
 
+use crate::sys;
 use crate::transcript::Transcript;
 
 /// mfa-login itself failed (bad arguments, no agent or key in a non-interactive run, ...).
@@ -74,13 +73,13 @@ impl client::Hinted for LaunchError {
 }
 
 fn is_executable(path: &Path) -> bool {
-    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    fs::metadata(path).is_ok_and(|m| sys::is_executable(&m))
 }
 
 /// Finds COMMAND: a name with a `/` is taken as a path, anything else is looked up in `PATH`.
 pub fn resolve_command(name: &OsStr) -> Result<PathBuf, LaunchError> {
     let shown = name.to_string_lossy().into_owned();
-    if name.as_bytes().contains(&b'/') {
+    if sys::names_a_path(name) {
         let path = PathBuf::from(name);
         return match fs::metadata(&path) {
             Err(_) => Err(LaunchError::NotFound(shown)),

@@ -5,15 +5,14 @@
 //! goes to a temporary file in the same folder that replaces the original by `rename`, so on
 //! any error the original file is untouched.
 
-use std::fs::{self, File, Permissions};
+use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use proto::tokenfile::{TokenFile, TokenFileKind, MAX_FILE_BYTES};
 
-use crate::{Error, Result};
+use crate::{sys, Error, Result};
 use client::{AgentKey, Connection};
 
 /// How much older than the command a token file may look and still count as written for it.
@@ -78,7 +77,7 @@ impl LoadedTokenFile {
         Ok(LoadedTokenFile {
             path: real,
             file,
-            mode: meta.permissions().mode() & 0o7777,
+            mode: sys::mode_of(&meta),
             modified: meta.modified().ok(),
         })
     }
@@ -195,7 +194,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8], default_mode: u32) -> std::io
         _ => PathBuf::from("."),
     };
     let mode = fs::metadata(&target)
-        .map(|m| m.permissions().mode() & 0o7777)
+        .map(|m| sys::mode_of(&m))
         .unwrap_or(default_mode);
     let name = target
         .file_name()
@@ -205,8 +204,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8], default_mode: u32) -> std::io
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
         .tempfile_in(&dir)?;
-    temp.as_file()
-        .set_permissions(Permissions::from_mode(mode))?;
+    sys::set_file_mode(temp.as_file(), mode)?;
     temp.write_all(bytes)?;
     temp.as_file().sync_all()?;
     temp.persist(&target).map_err(|e| e.error)?;
@@ -222,17 +220,17 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("token.json");
         fs::write(&path, b"old").expect("write");
-        fs::set_permissions(&path, Permissions::from_mode(0o640)).expect("chmod");
+        sys::set_mode(&path, 0o640).expect("chmod");
         write_atomically(&path, b"new", 0o600).expect("rewrite");
         assert_eq!(fs::read(&path).expect("read"), b"new");
-        let mode = fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        let mode = sys::mode_of(&fs::metadata(&path).expect("meta"));
         assert_eq!(mode, 0o640);
         let names: Vec<_> = fs::read_dir(dir.path()).expect("ls").collect();
         assert_eq!(names.len(), 1);
 
         let fresh = dir.path().join("out.json");
         write_atomically(&fresh, b"x", 0o600).expect("new file");
-        let mode = fs::metadata(&fresh).expect("meta").permissions().mode() & 0o777;
+        let mode = sys::mode_of(&fs::metadata(&fresh).expect("meta"));
         assert_eq!(mode, 0o600);
     }
 

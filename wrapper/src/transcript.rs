@@ -2,13 +2,11 @@
 //! what mfa-login did. Anything typed while the child's terminal did not echo (a password)
 //! and the password from `--password-file` appear only as a count of redacted bytes.
 
-use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Mutex;
 
-use crate::terminal;
+use crate::sys;
 
 /// Where the transcript goes, if anywhere.
 #[derive(Default)]
@@ -40,11 +38,7 @@ impl Transcript {
 
     /// Appends to `path`, created readable by the owner only.
     pub fn to_file(path: &Path) -> std::io::Result<Self> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)?;
+        let file = sys::open_private_append(path)?;
         Ok(Transcript {
             sink: Some(Mutex::new(Box::new(file))),
             to_stderr: false,
@@ -59,11 +53,7 @@ impl Transcript {
         let Some(sink) = &self.sink else {
             return;
         };
-        let end = if self.to_stderr {
-            terminal::newline()
-        } else {
-            "\n"
-        };
+        let end = if self.to_stderr { sys::newline() } else { "\n" };
         if let Ok(mut sink) = sink.lock() {
             let _ = write!(sink, "[mfa-login] {text}{end}");
             let _ = sink.flush();

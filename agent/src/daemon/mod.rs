@@ -2,9 +2,9 @@
 //! or killing one (`-k`).
 //!
 //! A daemon must not fork a running tokio runtime, and `fork` needs `unsafe`, so "forking"
-//! re-executes this program with `--detached` ([`detach`]): the child leaves the caller's
+//! re-executes this program with `--detached` (`detach`): the child leaves the caller's
 //! session, binds the socket, reports `ready` (or its error) on a pipe and serves
-//! ([`foreground`]); the parent prints the eval lines ([`eval`]) once the socket accepts
+//! (`foreground`); the parent prints the eval lines (`eval`) once the socket accepts
 //! connections. The child's stderr is the log file, since a forked agent has no terminal.
 
 mod detach;

@@ -1,4 +1,4 @@
-//! mfa-agent's server: the shared state and its answer to every request ([`Agent`]), the
+//! mfa-agent's server: the shared state and its answer to every request (`Agent`), the
 //! accept loop, the keys it holds, the lock, confirm-on-use, the audit log and key lifetimes.
 
 mod agent;

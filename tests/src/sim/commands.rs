@@ -1,7 +1,7 @@
 //! The commands of the simulated cloudhsm-cli and what they share: the result they print
 //! ([`Outcome`]), the session ([`Context`]), the user checks, the failed-login count, the
 //! NEW-password prompt pair and the password log. The commands themselves are in
-//! [`login`] (login, logout, a single command's `CLOUDHSM_PIN` session) and [`users`]
+//! [`login`] (login, logout, a single command's `CLOUDHSM_PIN` session) and `users`
 //! (`user create`, `user change-password`, `user change-mfa token-sign`, `add-user`).
 
 mod login;

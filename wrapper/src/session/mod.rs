@@ -4,8 +4,8 @@
 //!
 //! Threads read the child's output, read stdin, reap the child and catch signals; each sends
 //! an `Event` to one loop, which blocks on the channel (no polling). The loop only carries
-//! out decisions: what to answer is [`policy`]'s (pure, unit-tested rule by rule), what it
-//! learned from results is [`rejected`]'s, and stdin is handled in [`input`]; [`answers`]
+//! out decisions: what to answer is `policy`'s (pure, unit-tested rule by rule), what it
+//! learned from results is `rejected`'s, and stdin is handled in `input`; `answers`
 //! signs token files and writes public keys. A failure is reported in one line with how to
 //! finish by hand, and the prompt is left unanswered: each wrong answer costs one of the five
 //! attempts before a CloudHSM account locks.
@@ -15,21 +15,20 @@ use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant, SystemTime};
 
-use nix::sys::signal::Signal;
+use client::exit::ChildExit;
 use tempfile::NamedTempFile;
 
 use crate::command::{Command, User};
 use crate::line_tracker::LineTracker;
 use crate::login::{Config, EXIT_NOT_EXECUTABLE, EXIT_OWN_FAILURE};
 use crate::prompt::{Prompt, PromptMatcher};
-use crate::pty::{self, PtyProcess};
-use crate::{signals, terminal};
+use crate::sys::{self, ChildSignal, PtyProcess, Reaper, ReceivedSignal};
 
 mod answers;
 mod decision;
 mod input;
-pub mod password;
-pub mod policy;
+pub(crate) mod password;
+pub(crate) mod policy;
 mod prompts;
 mod rejected;
 
@@ -51,51 +50,52 @@ enum Event {
     OutputEnd,
     Input(Vec<u8>),
     InputEnd,
-    Signal(i32),
-    Exited(i32),
+    Signal(ReceivedSignal),
+    /// The child ended; `None` when how is unknown.
+    Exited(Option<ChildExit>),
 }
 
 /// Runs COMMAND under mfa-login and returns the exit status to exit with.
 pub fn run(config: Config) -> i32 {
-    let settings = terminal::stdin_settings();
+    let settings = sys::stdin_settings();
     let cwd = match std::env::current_dir() {
         Ok(cwd) => cwd,
         Err(err) => {
-            terminal::notice(&format!(
+            sys::notice(&format!(
                 "mfa-login: error: the current directory is gone: {err}"
             ));
             return EXIT_OWN_FAILURE;
         }
     };
-    let spawned = match pty::spawn(
+    let spawned = match sys::spawn(
         &config.program,
         &config.args,
         &cwd,
         settings.as_ref(),
-        terminal::window_size(),
+        sys::window_size(),
     ) {
         Ok(spawned) => spawned,
         Err(err) => {
-            terminal::notice(&format!("mfa-login: error: {err}"));
+            sys::notice(&format!("mfa-login: error: {err}"));
             return match err {
-                pty::SpawnError::Command(_) => EXIT_NOT_EXECUTABLE,
-                pty::SpawnError::Terminal(_) => EXIT_OWN_FAILURE,
+                sys::SpawnError::Command(_) => EXIT_NOT_EXECUTABLE,
+                sys::SpawnError::Terminal(_) => EXIT_OWN_FAILURE,
             };
         }
     };
-    let raw = match terminal::RawMode::enter() {
+    let raw = match sys::RawMode::enter() {
         Ok(raw) => raw,
         Err(err) => {
-            spawned.process.signal(Signal::SIGHUP);
-            pty::wait_for_exit(spawned.process.pid());
-            terminal::notice(&format!(
+            spawned.process.signal(ChildSignal::Hangup);
+            spawned.process.reaper().wait();
+            sys::notice(&format!(
                 "mfa-login: error: cannot put the terminal in raw mode: {err}"
             ));
             return EXIT_OWN_FAILURE;
         }
     };
     let (tx, rx) = channel();
-    start_threads(&tx, spawned.output, spawned.process.pid());
+    start_threads(&tx, spawned.output, spawned.process.reaper());
     let mut session = Session::new(config, spawned.process, raw.is_some());
     let code = session.run(&rx);
     drop(session);
@@ -103,7 +103,7 @@ pub fn run(config: Config) -> i32 {
     code
 }
 
-fn start_threads(tx: &Sender<Event>, mut output: Box<dyn Read + Send>, pid: nix::unistd::Pid) {
+fn start_threads(tx: &Sender<Event>, mut output: Box<dyn Read + Send>, reaper: Reaper) {
     let out_tx = tx.clone();
     let _ = std::thread::Builder::new()
         .name("child-output".into())
@@ -145,10 +145,10 @@ fn start_threads(tx: &Sender<Event>, mut output: Box<dyn Read + Send>, pid: nix:
     let _ = std::thread::Builder::new()
         .name("reaper".into())
         .spawn(move || {
-            let _ = exit_tx.send(Event::Exited(pty::wait_for_exit(pid)));
+            let _ = exit_tx.send(Event::Exited(reaper.wait()));
         });
     let signal_tx = tx.clone();
-    let _ = signals::watch(move |signal| {
+    let _ = sys::watch_signals(move |signal| {
         let _ = signal_tx.send(Event::Signal(signal));
     });
 }
@@ -301,7 +301,7 @@ impl Session {
         }
         if self.kill_deadline.is_some_and(|at| at <= now) {
             self.kill_deadline = None;
-            self.child.signal(Signal::SIGKILL);
+            self.child.signal(ChildSignal::Kill);
         }
         if self.run_deadline.is_some_and(|at| at <= now) {
             self.run_deadline = None;
@@ -320,21 +320,19 @@ impl Session {
             Event::OutputEnd => self.output_done = true,
             Event::Input(bytes) => self.on_input(&bytes),
             Event::InputEnd => self.on_input_end(),
-            Event::Signal(signal) if signals::is_resize(signal) => {
-                self.child.resize(terminal::window_size());
+            Event::Signal(ReceivedSignal::Resize) => {
+                self.child.resize(sys::window_size());
             }
-            Event::Signal(signal) => {
+            Event::Signal(ReceivedSignal::Pass(signal)) => {
                 if self.exit_code.is_none() {
-                    if let Ok(signal) = Signal::try_from(signal) {
-                        self.config
-                            .transcript
-                            .event(&format!("passing {signal} on to the command"));
-                        self.child.signal(signal);
-                    }
+                    self.config
+                        .transcript
+                        .event(&format!("passing {} on to the command", signal.name()));
+                    self.child.signal(signal);
                 }
             }
-            Event::Exited(code) => {
-                self.exit_code = Some(code);
+            Event::Exited(exit) => {
+                self.exit_code = Some(exit.map_or(EXIT_OWN_FAILURE, ChildExit::status));
                 self.kill_deadline = None;
                 self.run_deadline = None;
                 self.drain_deadline = Some(Instant::now() + DRAIN_GRACE);
@@ -462,10 +460,10 @@ impl Session {
     fn fail(&mut self, message: &str, hint: Option<&str>) {
         let line = client::report::layout("mfa-login", &message, hint);
         self.config.transcript.event(&line);
-        terminal::notice(&line);
+        sys::notice(&line);
         if !self.attended && !self.own_failure {
             self.own_failure = true;
-            self.child.signal(Signal::SIGTERM);
+            self.child.signal(ChildSignal::Terminate);
             self.kill_deadline = Some(Instant::now() + KILL_GRACE);
         }
     }

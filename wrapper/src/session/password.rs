@@ -32,6 +32,7 @@ impl Fingerprinter {
     }
 
     /// A fingerprinter with a given key, for tests.
+    #[cfg(test)]
     pub fn with_key(key: [u8; 32]) -> Self {
         Fingerprinter {
             key: Zeroizing::new(key),

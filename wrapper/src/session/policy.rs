@@ -91,6 +91,7 @@ impl Policy {
         &self.command
     }
 
+    #[cfg(test)]
     pub fn logged_in(&self) -> Option<&User> {
         self.logged_in.as_ref()
     }

@@ -3,7 +3,7 @@
 //!
 //! Raw mode is entered only when stdin is a terminal and is undone on every way out: the
 //! guard's `Drop`, an explicit [`restore`] before `exit`, and a panic hook. SIGTERM and SIGHUP
-//! do not kill mfa-login (see [`crate::signals`]); they reach the child, whose exit then takes
+//! do not kill mfa-login (see `sys::signals`); they reach the child, whose exit then takes
 //! the normal way out.
 
 use std::io::{IsTerminal, Write};
@@ -16,17 +16,27 @@ use portable_pty::PtySize;
 static SAVED: Mutex<Option<Termios>> = Mutex::new(None);
 static PANIC_HOOK: Once = Once::new();
 
+/// A terminal's settings, handed from the user's terminal to COMMAND's PTY.
+#[derive(Debug, Clone)]
+pub(crate) struct TerminalSettings(Termios);
+
+impl TerminalSettings {
+    pub(super) fn termios(&self) -> &Termios {
+        &self.0
+    }
+}
+
 /// The terminal settings of stdin, when it is a terminal.
-pub fn stdin_settings() -> Option<Termios> {
+pub(crate) fn stdin_settings() -> Option<TerminalSettings> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         return None;
     }
-    tcgetattr(&stdin).ok()
+    tcgetattr(&stdin).ok().map(TerminalSettings)
 }
 
 /// The size of the user's terminal (stdin, else stdout, else stderr); 24x80 when none is one.
-pub fn window_size() -> PtySize {
+pub(crate) fn window_size() -> PtySize {
     let sizes = [
         rustix::termios::tcgetwinsize(std::io::stdin()),
         rustix::termios::tcgetwinsize(std::io::stdout()),
@@ -47,11 +57,11 @@ pub fn window_size() -> PtySize {
 
 /// Raw mode on the user's terminal, undone when dropped.
 #[derive(Debug)]
-pub struct RawMode(());
+pub(crate) struct RawMode(());
 
 impl RawMode {
     /// Puts stdin's terminal in raw mode; `None` when stdin is not a terminal.
-    pub fn enter() -> std::io::Result<Option<RawMode>> {
+    pub(crate) fn enter() -> std::io::Result<Option<RawMode>> {
         let Some(original) = stdin_settings() else {
             return Ok(None);
         };
@@ -62,6 +72,7 @@ impl RawMode {
                 previous(info);
             }));
         });
+        let original = original.0;
         let mut raw = original.clone();
         cfmakeraw(&mut raw);
         if let Ok(mut saved) = SAVED.lock() {
@@ -79,7 +90,7 @@ impl Drop for RawMode {
 }
 
 /// Puts the user's terminal settings back, if raw mode is on. Safe to call more than once.
-pub fn restore() {
+pub(crate) fn restore() {
     let saved = match SAVED.lock() {
         Ok(mut saved) => saved.take(),
         Err(poisoned) => poisoned.into_inner().take(),
@@ -95,7 +106,7 @@ fn raw_mode_on() -> bool {
 
 /// Prints one line to the user's terminal (stderr), on a line of its own even when the
 /// child's prompt is waiting at the end of the current line. Never goes to the child.
-pub fn notice(line: &str) {
+pub(crate) fn notice(line: &str) {
     let stderr = std::io::stderr();
     let text = if raw_mode_on() {
         format!("\r\n{}\r\n", line.replace('\n', "\r\n"))
@@ -110,7 +121,7 @@ pub fn notice(line: &str) {
 }
 
 /// Line ends for text mfa-login writes itself: `\r\n` while raw mode is on.
-pub fn newline() -> &'static str {
+pub(crate) fn newline() -> &'static str {
     if raw_mode_on() {
         "\r\n"
     } else {

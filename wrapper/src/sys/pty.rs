@@ -4,7 +4,7 @@
 //! - Dropping portable-pty's writer types a newline and EOF into the child: [`PtyProcess`]
 //!   keeps it until the child has been reaped.
 //! - portable-pty's `wait` loses the number of the signal that killed the child: the child
-//!   is reaped here with `waitpid`, which reports it ([`wait_for_exit`]).
+//!   is reaped here with `waitpid`, which reports it ([`Reaper::wait`]).
 //! - A slave descriptor left open in mfa-login means the master never reports EOF: the slave
 //!   is dropped right after the spawn, and its settings are applied through a short-lived
 //!   descriptor opened by name.
@@ -18,16 +18,20 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use client::exit::ChildExit;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::kill;
 use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg, Termios};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
 
+use super::signals::to_unix;
+use super::{ChildSignal, TerminalSettings};
+
 /// A child running in a PTY, with the master's writing end.
-pub struct PtyProcess {
+pub(crate) struct PtyProcess {
     master: Box<dyn MasterPty + Send>,
     writer: Box<dyn Write + Send>,
     pid: Pid,
@@ -36,7 +40,7 @@ pub struct PtyProcess {
 }
 
 /// What [`spawn`] returns: the child, and the reading end of its output.
-pub struct Spawned {
+pub(crate) struct Spawned {
     pub process: PtyProcess,
     pub output: Box<dyn Read + Send>,
 }
@@ -44,7 +48,7 @@ pub struct Spawned {
 /// Why [`spawn`] failed: no pseudo-terminal (mfa-login's failure) or the command would not
 /// start (found, but not executable: the shell's 126).
 #[derive(Debug, thiserror::Error)]
-pub enum SpawnError {
+pub(crate) enum SpawnError {
     #[error("{0:#}")]
     Terminal(anyhow::Error),
     #[error("{0:#}")]
@@ -55,11 +59,11 @@ pub enum SpawnError {
 /// with the terminal settings `settings`; when `None` (stdin is not a terminal), the PTY's
 /// defaults without echo: piped input (a password sent ahead of its prompt) would otherwise
 /// be echoed into the output and the transcript, and nobody is watching a screen.
-pub fn spawn(
+pub(crate) fn spawn(
     program: &Path,
     args: &[OsString],
     cwd: &Path,
-    settings: Option<&Termios>,
+    settings: Option<&TerminalSettings>,
     size: PtySize,
 ) -> Result<Spawned, SpawnError> {
     let pair = native_pty_system()
@@ -68,7 +72,7 @@ pub fn spawn(
         .map_err(SpawnError::Terminal)?;
     if let Some(name) = pair.master.tty_name() {
         match settings {
-            Some(settings) => apply_settings(&name, settings),
+            Some(settings) => apply_settings(&name, settings.termios()),
             None => turn_echo_off(&name),
         }
         .with_context(|| format!("cannot set up the terminal {}", name.display()))
@@ -130,48 +134,58 @@ fn turn_echo_off(tty: &Path) -> std::io::Result<()> {
 }
 
 impl PtyProcess {
-    pub fn pid(&self) -> Pid {
-        self.pid
+    /// What waits for the child's end, on a thread of its own while the session runs.
+    pub(crate) fn reaper(&self) -> Reaper {
+        Reaper { pid: self.pid }
     }
 
     /// Types bytes into the child.
-    pub fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+    pub(crate) fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.writer.write_all(bytes)?;
         self.writer.flush()
     }
 
-    pub fn resize(&self, size: PtySize) {
+    pub(crate) fn resize(&self, size: PtySize) {
         let _ = self.master.resize(size);
     }
 
     /// True when the child's terminal echoes what is typed; false at a password prompt.
-    pub fn echo_enabled(&self) -> bool {
+    pub(crate) fn echo_enabled(&self) -> bool {
         self.master
             .get_termios()
             .is_none_or(|t| t.local_flags.bits() & nix::libc::ECHO != 0)
     }
 
     /// Sends a signal to the child.
-    pub fn signal(&self, signal: Signal) {
-        let _ = kill(self.pid, signal);
+    pub(crate) fn signal(&self, signal: ChildSignal) {
+        let _ = kill(self.pid, to_unix(signal));
     }
 
     /// The child's current working directory, where its relative paths point.
-    pub fn cwd(&self) -> Option<PathBuf> {
+    pub(crate) fn cwd(&self) -> Option<PathBuf> {
         std::fs::read_link(format!("/proc/{}/cwd", self.pid)).ok()
     }
 }
 
-/// Waits for the child to end and returns its exit status as a shell reports it: the exit
-/// code, or 128+N after signal N.
-pub fn wait_for_exit(pid: Pid) -> i32 {
-    loop {
-        match waitpid(pid, None) {
-            Ok(WaitStatus::Exited(_, code)) => return code,
-            Ok(WaitStatus::Signaled(_, signal, _)) => return 128 + signal as i32,
-            Ok(_) | Err(Errno::EINTR) => continue,
-            // ECHILD: someone else reaped it; nothing more can be known.
-            Err(_) => return 125,
+/// Reaps the child: `waitpid`, which keeps the number of the signal that killed it.
+#[derive(Debug)]
+pub(crate) struct Reaper {
+    pid: Pid,
+}
+
+impl Reaper {
+    /// Waits for the child to end; `None` when its status cannot be known (someone else
+    /// reaped it).
+    pub(crate) fn wait(self) -> Option<ChildExit> {
+        loop {
+            match waitpid(self.pid, None) {
+                Ok(WaitStatus::Exited(_, code)) => return Some(ChildExit::Code(code)),
+                Ok(WaitStatus::Signaled(_, signal, _)) => {
+                    return Some(ChildExit::Signal(signal as i32))
+                }
+                Ok(_) | Err(Errno::EINTR) => continue,
+                Err(_) => return None,
+            }
         }
     }
 }
