@@ -87,10 +87,6 @@ impl Policy {
         self.authdata_path = None;
     }
 
-    pub fn command(&self) -> &Command {
-        &self.command
-    }
-
     #[cfg(test)]
     pub fn logged_in(&self) -> Option<&User> {
         self.logged_in.as_ref()
