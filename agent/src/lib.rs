@@ -14,6 +14,8 @@ pub mod daemon;
 pub mod server;
 // Sockets, peer credentials, hardening, processes, signals, terminal and file modes.
 pub(crate) mod sys;
+// `--version`: the package version and the crypto backend in use.
+pub mod version;
 
 mod error;
 // OpenSSL RSA keys and the ssh-agent key fields.

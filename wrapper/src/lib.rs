@@ -28,3 +28,10 @@ pub mod token_sign;
 pub mod transcript;
 
 pub use error::{Error, Result};
+
+/// What `--version` prints after the program's name. mfa-login and mfa-sign make no signature
+/// themselves: the agent does, and `mfa-agent --version` names its crypto backend.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (signing: by mfa-agent, see mfa-agent --version)"
+);

@@ -23,7 +23,7 @@ Exit status: 0 success; 1 failure (also -l or -L with no keys in the agent); 2 u
 
 /// mfa-add: load RSA keys into mfa-agent, list, remove, lock and unlock.
 #[derive(Debug, Parser)]
-#[command(name = "mfa-add", version, after_help = AFTER_HELP)]
+#[command(name = "mfa-add", version = cloudhsm_mfa_agent::version::version(), after_help = AFTER_HELP)]
 #[command(group(ArgGroup::new("action").args(["list", "list_public", "delete", "delete_all", "lock", "unlock"])))]
 pub struct Args {
     /// Forget the added keys after LIFE.

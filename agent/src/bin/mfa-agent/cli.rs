@@ -41,7 +41,7 @@ const DEFAULT_FRAME_TIMEOUT_SECS: u64 = 30;
 
 /// mfa-agent: keeps CloudHSM MFA keys in memory and signs tokens for mfa-login and mfa-sign.
 #[derive(Debug, Parser)]
-#[command(name = "mfa-agent", version, after_help = AFTER_HELP)]
+#[command(name = "mfa-agent", version = cloudhsm_mfa_agent::version::version(), after_help = AFTER_HELP)]
 pub struct Args {
     /// Bind the socket at PATH.
     #[arg(short = 'a', value_name = "PATH")]

@@ -40,7 +40,7 @@ Example:
 #[derive(Parser, Debug)]
 #[command(
     name = "mfa-login",
-    version,
+    version = cloudhsm_mfa_wrapper::VERSION,
     about = "Run a CloudHSM CLI login and answer its MFA token prompt through mfa-agent",
     after_help = AFTER_HELP
 )]

@@ -21,7 +21,7 @@ The agent is found through $MFA_AUTH_SOCK.
 Exit status: 0 signed; 1 nothing was written (the error says why); 2 bad arguments.";
 
 #[derive(clap::Parser, Debug)]
-#[command(name = "mfa-sign", version, about = "Sign a CloudHSM token file through mfa-agent", after_help = AFTER_HELP)]
+#[command(name = "mfa-sign", version = cloudhsm_mfa_wrapper::VERSION, about = "Sign a CloudHSM token file through mfa-agent", after_help = AFTER_HELP)]
 pub struct Args {
     /// The agent key to sign with: a SHA256: fingerprint (or a prefix of one) or its comment.
     /// Needed when the agent holds more than one key.

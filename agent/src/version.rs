@@ -1,0 +1,30 @@
+//! What `mfa-agent --version` and `mfa-add --version` report: the package version and the
+//! crypto backend that makes the agent's signatures and reads key files.
+//!
+//! Kept in its own small module so that changing the backend (issue 12: OpenSSL) changes one
+//! function here and nothing in the command lines.
+
+use std::sync::OnceLock;
+
+/// The library that performs the private-key operations, as a person would name it.
+pub fn backend() -> String {
+    "RustCrypto rsa 0.9, pure Rust, blinded".to_owned()
+}
+
+/// `0.1.0 (crypto: BACKEND)`, the text clap prints after the program's name for `--version`.
+pub fn version() -> &'static str {
+    static VERSION: OnceLock<String> = OnceLock::new();
+    VERSION.get_or_init(|| format!("{} (crypto: {})", env!("CARGO_PKG_VERSION"), backend()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_names_the_package_version_and_the_backend() {
+        let line = version();
+        assert!(line.starts_with(concat!(env!("CARGO_PKG_VERSION"), " (crypto: ")));
+        assert!(line.ends_with(&format!("{})", backend())));
+    }
+}
