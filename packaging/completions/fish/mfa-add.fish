@@ -1,0 +1,11 @@
+complete -c mfa-add -s t -d 'Forget the added keys after LIFE' -r
+complete -c mfa-add -l passphrase-file -d 'Read the passphrase from the first line of FILE' -r -F
+complete -c mfa-add -s c -d 'Ask for confirmation (MFA_ASKPASS/SSH_ASKPASS) before each use of the added keys'
+complete -c mfa-add -s l -d 'List the fingerprints of the agent\'s keys'
+complete -c mfa-add -s L -d 'List the agent\'s public keys as PEM (SPKI, BEGIN PUBLIC KEY)'
+complete -c mfa-add -s d -d 'Remove the keys given as KEYFILE or SHA256:FINGERPRINT'
+complete -c mfa-add -s D -d 'Remove every key'
+complete -c mfa-add -s x -d 'Lock the agent with a passphrase'
+complete -c mfa-add -s X -d 'Unlock the agent'
+complete -c mfa-add -s h -l help -d 'Print help'
+complete -c mfa-add -s V -l version -d 'Print version'

@@ -1,0 +1,155 @@
+//! The man pages and shell completions of mfa-agent, mfa-add, mfa-login and mfa-sign, rendered
+//! from the very clap definitions the programs parse with, so they cannot drift from `--help`.
+//!
+//! Each program's `cli.rs` is compiled into this crate through `#[path]`, unchanged: no option
+//! is written down twice. `cargo run -p cloudhsm-mfa-docgen` writes the files under
+//! `packaging/` (committed, so packaging needs no Rust build of its own); `tests/fresh.rs`
+//! renders them in memory and fails when a committed file differs from what the definitions
+//! give today.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+
+// Only `Args` is used here; the rest of each file serves its own program.
+#[allow(dead_code)]
+#[path = "../../../agent/src/bin/mfa-add/cli.rs"]
+mod mfa_add;
+#[allow(dead_code)]
+#[path = "../../../agent/src/bin/mfa-agent/cli.rs"]
+mod mfa_agent;
+#[allow(dead_code)]
+#[path = "../../../wrapper/src/bin/mfa-login/cli.rs"]
+mod mfa_login;
+#[allow(dead_code)]
+#[path = "../../../wrapper/src/bin/mfa-sign/cli.rs"]
+mod mfa_sign;
+
+/// The shells whose completions are shipped, with the file name each one looks for.
+pub const SHELLS: [(Shell, &str); 3] = [
+    (Shell::Bash, "bash/{}"),
+    (Shell::Zsh, "zsh/_{}"),
+    (Shell::Fish, "fish/{}.fish"),
+];
+
+/// One generated file: its path relative to `packaging/`, and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generated {
+    pub path: PathBuf,
+    pub contents: Vec<u8>,
+}
+
+/// The four programs' names and command lines, as clap builds them for `--help`.
+pub fn programs() -> Vec<(&'static str, clap::Command)> {
+    vec![
+        ("mfa-agent", mfa_agent::Args::command()),
+        ("mfa-add", mfa_add::Args::command()),
+        ("mfa-login", mfa_login::Args::command()),
+        ("mfa-sign", mfa_sign::Args::command()),
+    ]
+}
+
+/// Every generated file, in a fixed order: `man/NAME.1`, then each shell's completion.
+pub fn render() -> io::Result<Vec<Generated>> {
+    let mut files = Vec::new();
+    for (name, command) in programs() {
+        // The page names the package version only: `--version` also names the crypto backend,
+        // which may be read from the OpenSSL a build links, and a page that changed with it
+        // would be stale on one machine and fresh on the next.
+        let command = command.version(env!("CARGO_PKG_VERSION"));
+        let mut page = Vec::new();
+        clap_mangen::Man::new(command.clone()).render(&mut page)?;
+        files.push(Generated {
+            path: PathBuf::from(format!("man/{name}.1")),
+            contents: page,
+        });
+        let mut shown = without_hidden_options(name, &command);
+        for (shell, pattern) in SHELLS {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut shown, name, &mut script);
+            files.push(Generated {
+                path: Path::new("completions").join(pattern.replace("{}", name)),
+                contents: script,
+            });
+        }
+    }
+    Ok(files)
+}
+
+/// `command` without its hidden options: clap_complete offers hidden options too (mfa-agent's
+/// internal `--detached` would complete), and clap has no way to remove an argument, so the
+/// completions are made from a copy that never had them. Completions need only the names,
+/// the options and their groups.
+fn without_hidden_options(name: &'static str, command: &clap::Command) -> clap::Command {
+    let mut shown = clap::Command::new(name).version(env!("CARGO_PKG_VERSION"));
+    if let Some(about) = command.get_about() {
+        shown = shown.about(about.clone());
+    }
+    let visible = command.get_arguments().filter(|arg| !arg.is_hide_set());
+    shown = shown.args(visible.cloned());
+    // A group naming a hidden option (the derive's own `Args` group names them all) would
+    // name an option the copy lacks; completions do not use groups' rules anyway.
+    let hidden = |id: &clap::Id| {
+        command
+            .get_arguments()
+            .any(|a| a.get_id() == id && a.is_hide_set())
+    };
+    let groups = command.get_groups().filter(|g| !g.get_args().any(hidden));
+    shown.groups(groups.cloned())
+}
+
+/// `packaging/`, where the generated files are kept.
+pub fn packaging_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("packaging"), Path::to_path_buf)
+}
+
+/// The files under `dir` that differ from `files` (or are missing), and the files under the
+/// generated folders that nothing generates any more (a renamed program's leftovers).
+pub fn stale(dir: &Path, files: &[Generated]) -> io::Result<Vec<PathBuf>> {
+    let mut stale = Vec::new();
+    for file in files {
+        match std::fs::read(dir.join(&file.path)) {
+            Ok(bytes) if bytes == file.contents => {}
+            Ok(_) => stale.push(file.path.clone()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => stale.push(file.path.clone()),
+            Err(e) => return Err(e),
+        }
+    }
+    for folder in [
+        "man",
+        "completions/bash",
+        "completions/zsh",
+        "completions/fish",
+    ] {
+        let Ok(entries) = std::fs::read_dir(dir.join(folder)) else {
+            continue;
+        };
+        for entry in entries {
+            let path = Path::new(folder).join(entry?.file_name());
+            if !files.iter().any(|f| f.path == path) {
+                stale.push(path);
+            }
+        }
+    }
+    Ok(stale)
+}
+
+/// Writes `files` under `dir`, creating folders, and removes leftovers that [`stale`] finds.
+pub fn write(dir: &Path, files: &[Generated]) -> io::Result<()> {
+    for path in stale(dir, files)? {
+        if let Some(file) = files.iter().find(|f| f.path == path) {
+            let target = dir.join(&file.path);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(target, &file.contents)?;
+        } else {
+            std::fs::remove_file(dir.join(path))?;
+        }
+    }
+    Ok(())
+}
