@@ -92,8 +92,8 @@ pub(super) fn run_command(settings: &Settings, command: &[OsString]) -> Result<u
     let agent_pid = agent.id();
     let status = Command::new(&command[0])
         .args(&command[1..])
-        .env("MFA_AUTH_SOCK", &socket)
-        .env("MFA_AGENT_PID", agent_pid.to_string())
+        .env(client::SOCKET_VARIABLE, &socket)
+        .env(client::discover::PID_VARIABLE, agent_pid.to_string())
         .spawn()
         .and_then(|child| signals.wait(child));
     let _ = send_signal(agent_pid, ChildSignal::Terminate);

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use client::discover::{PID_VARIABLE as PID, SOCKET_VARIABLE as SOCK};
+
 use super::Shell;
 
 /// The lines that set `MFA_AUTH_SOCK` and `MFA_AGENT_PID`.
@@ -10,11 +12,11 @@ pub(super) fn eval_lines(shell: Shell, socket: &Path, pid: u32) -> String {
     let sock = shell_quote(&socket.to_string_lossy());
     match shell {
         Shell::Sh => format!(
-            "MFA_AUTH_SOCK={sock}; export MFA_AUTH_SOCK;\nMFA_AGENT_PID={pid}; export MFA_AGENT_PID;\necho Agent pid {pid};\n"
+            "{SOCK}={sock}; export {SOCK};\n{PID}={pid}; export {PID};\necho Agent pid {pid};\n"
         ),
-        Shell::Csh => format!(
-            "setenv MFA_AUTH_SOCK {sock};\nsetenv MFA_AGENT_PID {pid};\necho Agent pid {pid};\n"
-        ),
+        Shell::Csh => {
+            format!("setenv {SOCK} {sock};\nsetenv {PID} {pid};\necho Agent pid {pid};\n")
+        }
     }
 }
 
@@ -22,11 +24,11 @@ pub(super) fn eval_lines(shell: Shell, socket: &Path, pid: u32) -> String {
 pub(super) fn unset_lines(shell: Shell, pid: u32) -> String {
     match shell {
         Shell::Sh => {
-            format!("unset MFA_AUTH_SOCK;\nunset MFA_AGENT_PID;\necho Agent pid {pid} killed;\n")
+            format!("unset {SOCK};\nunset {PID};\necho Agent pid {pid} killed;\n")
         }
-        Shell::Csh => format!(
-            "unsetenv MFA_AUTH_SOCK;\nunsetenv MFA_AGENT_PID;\necho Agent pid {pid} killed;\n"
-        ),
+        Shell::Csh => {
+            format!("unsetenv {SOCK};\nunsetenv {PID};\necho Agent pid {pid} killed;\n")
+        }
     }
 }
 

@@ -16,7 +16,7 @@ const AGENT_COMM: &str = "mfa-agent";
 
 /// Stops the agent named by MFA_AGENT_PID and prints the unset lines.
 pub(super) fn kill_agent(shell: Shell) -> Result<()> {
-    let text = std::env::var("MFA_AGENT_PID").map_err(|_| Error::NoAgentPid)?;
+    let text = std::env::var(client::discover::PID_VARIABLE).map_err(|_| Error::NoAgentPid)?;
     let pid = parse_pid(&text).ok_or_else(|| Error::BadAgentPid(text.clone()))?;
     let stale = |why: String| Error::StaleAgentPid { pid, why };
     // A stale MFA_AGENT_PID (an agent stopped, the pid reused) must not stop whatever
