@@ -1,14 +1,16 @@
 //! What `mfa-agent --version` and `mfa-add --version` report: the package version and the
 //! crypto backend that makes the agent's signatures and reads key files.
 //!
-//! Kept in its own small module so that changing the backend (issue 12: OpenSSL) changes one
-//! function here and nothing in the command lines.
+//! Kept in its own small module so that a new backend (a PKCS#11 token's keys, say) changes
+//! one function here and nothing in the command lines.
 
 use std::sync::OnceLock;
 
-/// The library that performs the private-key operations, as a person would name it.
+/// The library that performs the private-key operations and reads key files: the OpenSSL
+/// this process runs with (its own version text, e.g. `OpenSSL 3.0.17 1 Jul 2025`), which
+/// may be newer than the one it was built against.
 pub fn backend() -> String {
-    "RustCrypto rsa 0.9, pure Rust, blinded".to_owned()
+    openssl::version::version().to_owned()
 }
 
 /// `0.1.0 (crypto: BACKEND)`, the text clap prints after the program's name for `--version`.
@@ -26,5 +28,6 @@ mod tests {
         let line = version();
         assert!(line.starts_with(concat!(env!("CARGO_PKG_VERSION"), " (crypto: ")));
         assert!(line.ends_with(&format!("{})", backend())));
+        assert!(backend().starts_with("OpenSSL "), "{}", backend());
     }
 }
