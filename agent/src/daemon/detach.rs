@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 
 use super::foreground::READY;
 use super::socket_dir::{default_socket_base, make_default_socket_path};
-use super::{absolute, Settings};
+use super::{absolute, LogTo, Settings};
 use crate::sys::{
     create_private_dir_all, exit_code, open_private_append, send_signal, ChildSignal, PassedSignals,
 };
@@ -23,7 +23,11 @@ pub(super) fn spawn(settings: &Settings, tied: bool) -> Result<(Child, PathBuf)>
         Some(path) => (absolute(path)?, false),
         None => (make_default_socket_path(&default_socket_base())?, true),
     };
-    let log_file = open_log_file(settings.log_file.clone())?;
+    // The child logs to its stderr, which is the log file, unless it logs to syslog itself.
+    let log_file = match settings.log_to {
+        Some(LogTo::Syslog) => None,
+        _ => Some(open_log_file(settings.log_file.clone())?),
+    };
     let exe = std::env::current_exe().map_err(Error::io("find the mfa-agent program"))?;
     let mut command = Command::new(exe);
     command.arg("--detached").arg("-a").arg(&socket);
@@ -36,6 +40,13 @@ pub(super) fn spawn(settings: &Settings, tied: bool) -> Result<(Child, PathBuf)>
     if let Some(secs) = settings.default_lifetime {
         command.arg("-t").arg(secs.to_string());
     }
+    if settings.log_to == Some(LogTo::Syslog) {
+        command
+            .arg("--log")
+            .arg("syslog")
+            .arg("--syslog-socket")
+            .arg(&settings.syslog_socket);
+    }
     command
         .arg("--max-connections")
         .arg(settings.limits.max_connections.to_string())
@@ -44,7 +55,7 @@ pub(super) fn spawn(settings: &Settings, tied: bool) -> Result<(Child, PathBuf)>
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::from(log_file))
+        .stderr(log_file.map_or_else(Stdio::null, Stdio::from))
         .spawn()
         .map_err(Error::io("start the agent process"))?;
     let mut line = String::new();
@@ -66,7 +77,7 @@ pub(super) fn spawn(settings: &Settings, tied: bool) -> Result<(Child, PathBuf)>
 
 /// The forked agent's log: `--log-file`, else `$XDG_STATE_HOME/cloudhsm-mfa/agent.log`, else
 /// `~/.local/state/cloudhsm-mfa/agent.log`; folder 0700, file 0600, appended.
-fn open_log_file(explicit: Option<PathBuf>) -> Result<File> {
+pub(super) fn open_log_file(explicit: Option<PathBuf>) -> Result<File> {
     let path = match explicit {
         Some(p) => p,
         None => {

@@ -4,12 +4,14 @@
 use std::io::Write;
 use std::sync::Arc;
 
+use super::detach::open_log_file;
 use super::eval::eval_lines;
 use super::socket_dir::{default_socket_base, make_default_socket_path, prepare_socket_dir};
-use super::{absolute, Settings};
-use crate::server::{serve, Agent, Confirmer, Log};
+use super::{absolute, LogTo, Settings};
+use crate::server::{serve, Agent, Confirmer, Destination, Log};
 use crate::sys::{
     bind, detach_session, harden_process, parent_pid, InheritedSocket, SocketFile, StopSignals,
+    Syslog,
 };
 use crate::{Error, Result};
 
@@ -26,17 +28,43 @@ pub(super) fn run(
     if detached {
         detach_session();
     }
-    let log = Log::new(settings.debug);
-    let result = bind_and_serve(settings, detached, inherited, log);
+    let result = open_log(settings, detached).and_then(|log| {
+        let served = bind_and_serve(settings, detached, inherited, log);
+        if let Err(e) = &served {
+            log.info(&format!("error: {e}"));
+        }
+        served
+    });
     if let Err(e) = &result {
         if detached {
             // The parent may be waiting for a line; tell it why we could not start. It may
             // also be gone, so a failed write is not an error of its own.
             let _ = writeln!(std::io::stdout(), "error: {e}");
         }
-        log.info(&format!("error: {e}"));
     }
     result
+}
+
+/// The log `--log` asks for. A detached child without `--log syslog` writes to its stderr,
+/// which its parent made the log file.
+fn open_log(settings: &Settings, detached: bool) -> Result<Log> {
+    let debug = settings.debug;
+    Ok(match settings.log_to {
+        Some(LogTo::Syslog) => {
+            let syslog = Syslog::connect(&settings.syslog_socket, "mfa-agent").map_err(
+                Error::io(format!(
+                    "cannot reach the system log at {} (is journald or rsyslog running?)",
+                    settings.syslog_socket.display()
+                )),
+            )?;
+            Log::to(debug, Destination::Syslog(syslog))
+        }
+        Some(LogTo::File) if !detached => Log::to(
+            debug,
+            Destination::File(open_log_file(settings.log_file.clone())?),
+        ),
+        _ => Log::new(debug),
+    })
 }
 
 fn bind_and_serve(

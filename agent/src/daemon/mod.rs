@@ -16,6 +16,8 @@ mod socket_dir;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+pub use crate::sys::DEFAULT_SYSLOG_SOCKET;
+
 use crate::server::Limits;
 use crate::sys::{take_inherited_socket, InheritedSocket};
 use crate::{Error, Result};
@@ -25,6 +27,18 @@ use crate::{Error, Result};
 pub enum Shell {
     Sh,
     Csh,
+}
+
+/// Where the audit log goes (`--log`); without it, stderr in the foreground and the log file
+/// for a forked agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogTo {
+    /// The system log (`/dev/log`: syslogd, rsyslog, journald), facility auth.
+    Syslog,
+    /// The log file (`--log-file`, else under `$XDG_STATE_HOME`).
+    File,
+    /// Standard error (the foreground only).
+    Stderr,
 }
 
 /// What this invocation of mfa-agent does.
@@ -52,7 +66,11 @@ pub struct Settings {
     /// The syntax of the eval lines (`-D` and `-d` print them too, as ssh-agent does).
     pub shell: Shell,
     pub debug: bool,
+    /// `--log`, when given.
+    pub log_to: Option<LogTo>,
     pub log_file: Option<PathBuf>,
+    /// The system log's socket (`/dev/log`; another path in tests).
+    pub syslog_socket: PathBuf,
     pub limits: Limits,
 }
 
@@ -61,6 +79,15 @@ pub struct Settings {
 /// Call it before any thread starts: it takes systemd's socket-activation variables out of
 /// the environment.
 pub fn run(mode: Mode, settings: &Settings) -> Result<u8> {
+    if settings.log_to == Some(LogTo::Stderr) && !matches!(mode, Mode::Foreground { .. }) {
+        return Err(Error::usage(
+            "--log stderr needs -D or -d: a forked agent has no terminal (use --log file or --log syslog)",
+        ));
+    }
+    if settings.log_file.is_some() && matches!(settings.log_to, Some(LogTo::Syslog | LogTo::Stderr))
+    {
+        return Err(Error::usage("--log-file goes with --log file only"));
+    }
     let inherited = take_inherited_socket()?;
     if let Some(inherited) = &inherited {
         check_activation(&mode, settings, inherited)?;

@@ -1,34 +1,57 @@
 //! The agent's log: one line per signature (time, key fingerprint, token count, peer pid, uid
 //! and executable), refused peers, and with `-d` debug lines. Never key material or passphrases.
 //!
-//! Lines go to stderr. In the foreground that is the terminal; a forked agent's stderr is its
-//! log file (see `daemon`), so the same code serves both.
+//! Lines go to stderr (the terminal in the foreground; a forked agent's stderr is its log
+//! file, see `daemon`), to a file (`--log file` in the foreground), or to the system log
+//! (`--log syslog`, as OpenSSH's agent logs: facility auth, where journald and rsyslog look).
 
+use std::fs::File;
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::sys::Peer;
+use crate::sys::{Peer, Severity, Syslog};
 
 /// Where log lines go and how much to say.
 #[derive(Debug, Clone, Copy)]
 pub struct Log {
     debug: bool,
+    to: &'static Destination,
 }
 
+/// Where the lines of one agent process go, for as long as the process lives.
+#[derive(Debug)]
+pub(crate) enum Destination {
+    Stderr,
+    File(File),
+    Syslog(Syslog),
+}
+
+static STDERR: Destination = Destination::Stderr;
+
 impl Log {
+    /// A log on stderr.
     pub fn new(debug: bool) -> Self {
-        Log { debug }
+        Log { debug, to: &STDERR }
+    }
+
+    /// A log to `to`. Set up once per agent process, which logs until it exits, so the
+    /// destination is kept for the process's lifetime (and `Log` stays a plain `Copy` handle).
+    pub(crate) fn to(debug: bool, to: Destination) -> Self {
+        Log {
+            debug,
+            to: Box::leak(Box::new(to)),
+        }
     }
 
     /// A line that is always written.
     pub fn info(&self, message: &str) {
-        write_line(message);
+        self.write_line(Severity::Info, message);
     }
 
     /// A line written only with `-d`.
     pub fn debug(&self, message: impl FnOnce() -> String) {
         if self.debug {
-            write_line(&format!("debug: {}", message()));
+            self.write_line(Severity::Debug, &format!("debug: {}", message()));
         }
     }
 
@@ -42,16 +65,33 @@ impl Log {
         tokens: usize,
         peer: &Peer,
     ) {
-        write_line(&format!(
-            "sign {kind} key={fingerprint} tokens={tokens} {} key-in={origin}",
-            peer.describe()
-        ));
+        self.write_line(
+            Severity::Info,
+            &format!(
+                "sign {kind} key={fingerprint} tokens={tokens} {} key-in={origin}",
+                peer.describe()
+            ),
+        );
+    }
+
+    fn write_line(&self, severity: Severity, message: &str) {
+        // A log that cannot be written must not take the agent down; a line the system log
+        // refused still goes to stderr (the journal, under systemd).
+        match self.to {
+            Destination::Stderr => stamped(&mut std::io::stderr().lock(), message),
+            Destination::File(file) => stamped(&mut &*file, message),
+            Destination::Syslog(syslog) => {
+                if syslog.send(severity, message).is_err() {
+                    stamped(&mut std::io::stderr().lock(), message);
+                }
+            }
+        }
     }
 }
 
-fn write_line(message: &str) {
-    // A log that cannot be written must not take the agent down.
-    let _ = writeln!(std::io::stderr().lock(), "{} {message}", utc_now());
+/// Writes `TIME MESSAGE` (syslog stamps the time itself).
+fn stamped(out: &mut impl Write, message: &str) {
+    let _ = writeln!(out, "{} {message}", utc_now());
 }
 
 /// The current time as `YYYY-MM-DDTHH:MM:SSZ`.

@@ -12,7 +12,7 @@ mod serve;
 mod software_key;
 
 pub(crate) use agent::Agent;
-pub(crate) use audit::Log;
+pub(crate) use audit::{Destination, Log};
 pub(crate) use confirm::Confirmer;
 pub use lifetime::parse_lifetime;
 pub(crate) use serve::serve;

@@ -1,6 +1,6 @@
 //! The agent crate's platform boundary: everything that speaks Unix (socket files and peer
 //! credentials, process hardening, detaching and signalling processes, signals, terminal
-//! modes, file modes) sits here, one file per concern, behind portable types.
+//! modes, file modes, the system log) sits here, one file per concern, behind portable types.
 //!
 //! Outside this folder the crate sees only [`Peer`] as plain data, the [`ListeningSocket`]
 //! trait, our own [`ChildSignal`], and functions over paths and pids. A Windows port adds a
@@ -22,6 +22,8 @@ mod process;
 #[cfg(unix)]
 mod signals;
 #[cfg(unix)]
+mod syslog;
+#[cfg(unix)]
 mod terminal;
 
 #[cfg(unix)]
@@ -41,6 +43,10 @@ pub(crate) use process::{
 };
 #[cfg(unix)]
 pub(crate) use signals::{PassedSignals, StopSignals};
+#[cfg(unix)]
+pub use syslog::DEFAULT_SOCKET as DEFAULT_SYSLOG_SOCKET;
+#[cfg(unix)]
+pub(crate) use syslog::{Severity, Syslog};
 #[cfg(unix)]
 pub(crate) use terminal::read_hidden;
 

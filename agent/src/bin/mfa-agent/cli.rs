@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use cloudhsm_mfa_agent::daemon::{Mode, Settings, Shell};
+use cloudhsm_mfa_agent::daemon::{LogTo, Mode, Settings, Shell, DEFAULT_SYSLOG_SOCKET};
 use cloudhsm_mfa_agent::server::{parse_lifetime, Limits};
 use cloudhsm_mfa_agent::{Error, Result};
 
@@ -25,7 +25,9 @@ The socket is 0600; only the agent's own uid and root may use it.
 Log (one line per signature: time, key fingerprint, token count, peer pid, uid, executable;
 never key material or passphrases): stderr with -D or -d. A forked agent appends to
 --log-file, default $XDG_STATE_HOME/cloudhsm-mfa/agent.log (else
-~/.local/state/cloudhsm-mfa/agent.log), folder 0700, file 0600.
+~/.local/state/cloudhsm-mfa/agent.log), folder 0700, file 0600. --log syslog sends it to
+the system log instead (/dev/log: journald, rsyslog; facility auth, tag mfa-agent), as
+OpenSSH's agent logs; --log file makes -D or -d write the log file.
 
 LIFE: seconds, or a time like 90s, 10m, 1h30m, 2d, 1w (as ssh-agent -t).
 Confirm-on-use keys ask MFA_ASKPASS, else SSH_ASKPASS; with neither set they are refused.
@@ -64,9 +66,15 @@ pub struct Args {
     /// Default lifetime of added keys.
     #[arg(short = 't', value_name = "LIFE")]
     pub lifetime: Option<String>,
-    /// Log file of a forked agent.
+    /// Where the log goes (default: stderr with -D or -d, else the log file).
+    #[arg(long, value_enum, value_name = "TO")]
+    pub log: Option<LogTo>,
+    /// Log file of a forked agent (and of --log file).
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+    /// Hidden (tests): the system log's socket.
+    #[arg(long, hide = true, value_name = "PATH", default_value = DEFAULT_SYSLOG_SOCKET)]
+    pub syslog_socket: PathBuf,
     /// Internal: this process is the child of a forking mfa-agent.
     #[arg(long, hide = true)]
     pub detached: bool,
@@ -138,7 +146,9 @@ impl Config {
                 default_lifetime,
                 debug: args.debug,
                 shell,
+                log_to: args.log,
                 log_file: args.log_file,
+                syslog_socket: args.syslog_socket,
                 limits: Limits {
                     max_connections: args.max_connections,
                     frame_timeout: Duration::from_secs(args.frame_timeout),
