@@ -18,13 +18,14 @@ use std::time::{Duration, Instant, SystemTime};
 use client::exit::ChildExit;
 use tempfile::NamedTempFile;
 
-use crate::command::{Command, User};
+use crate::command::Command;
 use crate::line_tracker::LineTracker;
 use crate::login::{Config, EXIT_NOT_EXECUTABLE, EXIT_OWN_FAILURE};
 use crate::prompt::{Prompt, PromptMatcher};
 use crate::sys::{self, ChildSignal, PtyProcess, Reaper, ReceivedSignal};
 
 mod answers;
+mod commands;
 mod decision;
 mod input;
 pub(crate) mod password;
@@ -32,9 +33,10 @@ pub(crate) mod policy;
 mod prompts;
 mod rejected;
 
+use commands::{command_password, runs_the_cli, user_from_env};
 use input::StdinGate;
-use password::{Fingerprinter, PasswordId, TypedPassword};
-use policy::{Lesson, Options, Policy};
+use password::{Fingerprinter, TypedPassword};
+use policy::{Options, Policy};
 
 /// How long the output may stay silent after the child exited before mfa-login stops
 /// waiting for the rest (a background process may hold the terminal open).
@@ -191,29 +193,6 @@ struct Session {
     drain_deadline: Option<Instant>,
 }
 
-/// The user running COMMAND in single-command mode: `CLOUDHSM_PIN=user:password` and
-/// `CLOUDHSM_ROLE`, as the AWS guide documents them.
-fn user_from_env() -> Option<User> {
-    let pin = std::env::var("CLOUDHSM_PIN").ok()?;
-    let (username, _) = pin.split_once(':')?;
-    Some(User {
-        username: username.to_owned(),
-        role: std::env::var("CLOUDHSM_ROLE")
-            .ok()
-            .filter(|r| !r.is_empty()),
-    })
-}
-
-/// COMMAND is a CloudHSM CLI: its arguments name a command of one, or its name says so
-/// (`cloudhsm_mgmt_util CONFIG`).
-fn runs_the_cli(config: &Config) -> bool {
-    Command::from_args(&config.args) != Command::Other
-        || config
-            .program
-            .file_name()
-            .is_some_and(|name| name.to_string_lossy().contains("cloudhsm"))
-}
-
 impl Session {
     fn new(config: Config, child: PtyProcess, attended: bool) -> Self {
         let attended = attended || std::io::stdin().is_terminal();
@@ -368,50 +347,6 @@ impl Session {
         }
     }
 
-    /// A command line was submitted at the CLI's prompt.
-    fn start_command(&mut self, line: &str, certain: bool) {
-        let command = Command::from_line(line);
-        let given = command_password(&self.fingerprints, &command);
-        self.config
-            .transcript
-            .event(&format!("command: {}", describe(&command)));
-        self.policy.command_started(command, given);
-        self.command_uncertain = !certain;
-        self.command_started = SystemTime::now();
-    }
-
-    /// The CLI showed the line it got: it replaces a typed line the tracker was unsure of.
-    fn on_echoed_command(&mut self, line: &str) {
-        if self.command_uncertain {
-            self.start_command(line, true);
-        }
-    }
-
-    fn on_result(&mut self, error_code: i64) {
-        let transcript = &self.config.transcript;
-        transcript.event(&format!("result: error_code {error_code}"));
-        match self.policy.on_result(error_code == 0) {
-            Lesson::Nothing => {}
-            Lesson::LoggedIn(user) => transcript.event(&format!("logged in as {user}")),
-            Lesson::LoggedOut => transcript.event("logged out"),
-            Lesson::LoginRejected(attempt) => transcript.event(&format!(
-                "the login as {} with {} was rejected: not signing it again with the same \
-                 password",
-                attempt
-                    .user
-                    .as_ref()
-                    .map_or("?".to_owned(), ToString::to_string),
-                attempt.fingerprint
-            )),
-            Lesson::FilePasswordRejected => {
-                transcript.event("the --password-file password was rejected: not typing it again")
-            }
-            Lesson::KeyRotated { user, fingerprint } => transcript.event(&format!(
-                "{user} now logs in with {fingerprint}: later logins use it"
-            )),
-        }
-    }
-
     /// Fails a prompt left to the user when there is none: stdin is not a terminal and ended
     /// without a byte (`</dev/null`), or, with piped stdin fed a line per prompt, ran out.
     fn check_someone_can_answer(&mut self) {
@@ -466,49 +401,5 @@ impl Session {
             self.child.signal(ChildSignal::Terminate);
             self.kill_deadline = Some(Instant::now() + KILL_GRACE);
         }
-    }
-}
-
-/// The fingerprint of a login's `--password P`, when it has one.
-fn command_password(fingerprints: &Fingerprinter, command: &Command) -> PasswordId {
-    match command {
-        Command::Login(login) => login.password.as_ref().map_or(PasswordId::Unknown, |p| {
-            fingerprints.fingerprint(p.0.as_bytes())
-        }),
-        _ => PasswordId::Unknown,
-    }
-}
-
-/// A command for the transcript, without any password it carries.
-fn describe(command: &Command) -> String {
-    match command {
-        Command::Login(login) => format!(
-            "login as {}{}",
-            login
-                .user
-                .as_ref()
-                .map_or("?".to_owned(), ToString::to_string),
-            if login.mfa {
-                " with mfa-token-sign"
-            } else {
-                ""
-            }
-        ),
-        Command::ChangeMfa(change) => format!(
-            "change-mfa for {}",
-            change
-                .user
-                .as_ref()
-                .map_or("?".to_owned(), ToString::to_string)
-        ),
-        Command::SetPassword { verb, .. } => (*verb).to_owned(),
-        Command::Mgmt(mgmt) => format!(
-            "{:?} for {}",
-            mgmt.verb,
-            mgmt.user
-                .as_ref()
-                .map_or("?".to_owned(), ToString::to_string)
-        ),
-        other => format!("{other:?}"),
     }
 }
