@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 
 /// The library that performs the private-key operations and reads key files: the OpenSSL
-/// this process runs with (its own version text, e.g. `OpenSSL 3.0.17 1 Jul 2025`), which
+/// this process runs with (its own version text, e.g. `OpenSSL 3.0.19 27 Jan 2026`), which
 /// may be newer than the one it was built against.
 pub fn backend() -> String {
     openssl::version::version().to_owned()

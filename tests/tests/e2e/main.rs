@@ -3,5 +3,6 @@
 mod agent;
 mod faults;
 mod login;
+mod packaging;
 mod sign;
 mod sim;
