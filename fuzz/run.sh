@@ -6,7 +6,8 @@
 #
 # New inputs go to fuzz/work/TARGET (not committed); fuzz/corpus/TARGET is read as the seed
 # corpus and never written, so a run leaves the tree clean. --merge adds to fuzz/corpus only
-# the inputs from fuzz/work that reach new coverage (libFuzzer -merge=1).
+# inputs from fuzz/work that reach new coverage (libFuzzer -set_cover_merge=1: a small set
+# that covers every feature).
 # Crashes land in fuzz/artifacts/TARGET/; the script goes on with the next target and exits 1.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -24,17 +25,17 @@ summary=()
 for t in "${targets[@]}"; do
   mkdir -p "work/$t" "corpus/$t"
   if [ "$mode" = --merge ]; then
-    cargo +nightly fuzz run "$t" "corpus/$t" "work/$t" -- -merge=1
+    cargo +nightly fuzz run "$t" "corpus/$t" "work/$t" -- -set_cover_merge=1
     continue
   fi
   log="work/$t.log"
   set +e
   cargo +nightly fuzz run "$t" "work/$t" "corpus/$t" -- \
-    -max_total_time="$mode" -timeout=10 -print_final_stats=1 2>&1 | tee "$log" | grep -E '^(#[0-9]+ +(INITED|DONE)|==|SUMMARY|Done )' || true
+    -max_total_time="$mode" -timeout=10 -print_final_stats=1 2>&1 | tee "$log" | grep -E '^(#[0-9]+[[:space:]]+(INITED|DONE)|==|SUMMARY|Done )' || true
   status=${PIPESTATUS[0]}
   set -e
   runs=$(grep -oE '^stat::number_of_executed_units: [0-9]+' "$log" | grep -oE '[0-9]+$' || echo "?")
-  cov=$(grep -oE '^#[0-9]+ +DONE +cov: [0-9]+' "$log" | grep -oE '[0-9]+$' || echo "?")
+  cov=$(grep -oE '^#[0-9]+[[:space:]]+DONE[[:space:]]+cov: [0-9]+' "$log" | grep -oE '[0-9]+$' || echo "?")
   if [ "$status" -ne 0 ]; then
     failed=1
     summary+=("$(printf '%-16s %12s runs  cov %5s  CRASH (see fuzz/artifacts/%s and %s)' "$t" "$runs" "$cov" "$t" "$log")")
