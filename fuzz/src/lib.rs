@@ -2,7 +2,8 @@
 //!
 //! The fuzz targets (`fuzz_targets/*.rs`) are one line each over these functions, and
 //! `proto/tests/corpus.rs` includes this file to replay the committed corpus through the same
-//! functions under stable `cargo test`. So this file depends on `proto` and std only.
+//! functions under stable `cargo test`. So this file depends only on std, `proto` and
+//! `serde_json` (a dependency of `proto` too).
 
 use std::io::{Read, Write};
 
@@ -10,6 +11,7 @@ use proto::key::{fingerprint, parse_public_key_blob};
 use proto::message::{Request, Response};
 use proto::tokenfile::{TokenFile, TokenFileKind, MAX_FILE_BYTES, MAX_TOKENS};
 use proto::wire::{frame, frame_len, MAX_FRAME_LEN};
+use serde_json::Value;
 
 /// A token file as mfa-sign and mfa-login read it. Whatever parses must take one signature
 /// per token and write back a file that parses again to the same kind and tokens, signed.
@@ -45,7 +47,37 @@ pub fn token_file(data: &[u8]) {
         if kind != TokenFileKind::QuorumApproval {
             assert!(!back.is_unsigned(), "signed file reads as unsigned");
         }
+        assert_eq!(
+            without_signatures(data, kind),
+            without_signatures(&signed, kind),
+            "signing changed something besides the signatures"
+        );
     }
+}
+
+/// The file as JSON text with its signature fields blanked (and the fuzz approver's entry
+/// dropped): what signing must keep, field order included.
+fn without_signatures(bytes: &[u8], kind: TokenFileKind) -> String {
+    let mut doc: Value = serde_json::from_slice(bytes).expect("a parsed file is JSON");
+    let blank = |list: Option<&mut Value>, field: &str| {
+        for entry in list.and_then(Value::as_array_mut).into_iter().flatten() {
+            if let Some(obj) = entry.as_object_mut() {
+                obj.insert(field.to_owned(), Value::String(String::new()));
+            }
+        }
+    };
+    match kind {
+        TokenFileKind::MfaLogin | TokenFileKind::QuorumRegistration => {
+            blank(doc.get_mut("tokens"), "signed");
+        }
+        TokenFileKind::LegacyAuthData => blank(doc.get_mut("Data"), "Signature"),
+        TokenFileKind::QuorumApproval => {
+            if let Some(list) = doc.get_mut("signatures").and_then(Value::as_array_mut) {
+                list.retain(|e| e.get("username").and_then(Value::as_str) != Some("fuzz"));
+            }
+        }
+    }
+    doc.to_string()
 }
 
 /// A frame body as the agent decodes a client's request, then the key parsing the agent does
