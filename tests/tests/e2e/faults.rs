@@ -170,9 +170,31 @@ fn token_file_rewrite_on_a_full_filesystem_fails_cleanly() {
     assert_eq!(names_in(&tiny.path), ["token.json"]);
 }
 
+/// An agent process killed when dropped, so a failed assertion leaves no agent behind.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A forked agent (not our child) sent SIGTERM when dropped, in case the test fails early.
+/// Disarmed (`None`) once the agent is known gone, so a reused pid is never signalled.
+struct TermOnDrop(Option<i32>);
+
+impl Drop for TermOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        }
+    }
+}
+
 /// An mfa-agent in the foreground with its socket at `socket` and its log outside that
 /// socket's folder, so the folder can be removed under it.
-fn spawn_agent(socket: &Path, log: &Path) -> Child {
+fn spawn_agent(socket: &Path, log: &Path) -> Running {
     let child = Command::new(bin("mfa-agent"))
         .args(["-d", "-a", path_str(socket)])
         .env_remove("MFA_ASKPASS")
@@ -187,13 +209,13 @@ fn spawn_agent(socket: &Path, log: &Path) -> Child {
         assert!(Instant::now() < deadline, "mfa-agent did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-    child
+    Running(child)
 }
 
-fn wait_for_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
+fn wait_for_exit(agent: &mut Running, within: Duration) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().expect("wait") {
+        if let Some(status) = agent.0.try_wait().expect("wait") {
             return Some(status);
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -233,8 +255,6 @@ fn agent_whose_socket_folder_is_removed_wipes_its_keys_and_exits() {
     let status = wait_for_exit(&mut agent, Duration::from_secs(5));
     let text = fs::read_to_string(&log).unwrap_or_default();
     let Some(status) = status else {
-        let _ = agent.kill();
-        let _ = agent.wait();
         panic!("the agent still runs 5 s after its socket folder was removed; log:\n{text}");
     };
     assert!(status.success(), "exit status {status}; log:\n{text}");
@@ -260,10 +280,6 @@ fn agent_whose_socket_is_replaced_exits_and_leaves_the_new_one_alone() {
 
     let status = wait_for_exit(&mut first, Duration::from_secs(5));
     let first_log = fs::read_to_string(dir.join("first.log")).unwrap_or_default();
-    if status.is_none() {
-        let _ = first.kill();
-        let _ = first.wait();
-    }
     assert!(
         status.is_some(),
         "the first agent still runs; log:\n{first_log}"
@@ -277,7 +293,7 @@ fn agent_whose_socket_is_replaced_exits_and_leaves_the_new_one_alone() {
         proto::client::call(&mut stream, &Request::RequestIdentities),
         Ok(Response::Identities(_))
     ));
-    let _ = kill(Pid::from_raw(second.id() as i32), Signal::SIGTERM);
+    let _ = kill(Pid::from_raw(second.0.id() as i32), Signal::SIGTERM);
     assert!(wait_for_exit(&mut second, DEADLINE).is_some());
 }
 
@@ -292,7 +308,7 @@ fn stale_socket_from_a_sigkilled_agent_is_replaced_by_a_new_agent() {
     let socket = folder.join("agent.sock");
     let mut old = spawn_agent(&socket, &dir.join("old.log"));
     add_key(&socket, &key);
-    kill(Pid::from_raw(old.id() as i32), Signal::SIGKILL).expect("SIGKILL");
+    kill(Pid::from_raw(old.0.id() as i32), Signal::SIGKILL).expect("SIGKILL");
     assert!(wait_for_exit(&mut old, DEADLINE).is_some());
     assert!(socket.exists(), "SIGKILL cannot remove the socket");
 
@@ -327,6 +343,7 @@ fn stale_socket_from_a_sigkilled_agent_is_replaced_by_a_new_agent() {
         .and_then(|rest| rest.split(';').next())
         .and_then(|pid| pid.parse().ok())
         .expect("MFA_AGENT_PID in the eval lines");
+    let mut forked = TermOnDrop(Some(pid));
 
     // The new agent holds nothing of the old one's, and serves.
     let mut stream = UnixStream::connect(&socket).expect("the new agent accepts");
@@ -354,4 +371,5 @@ fn stale_socket_from_a_sigkilled_agent_is_replaced_by_a_new_agent() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    forked.0 = None;
 }
