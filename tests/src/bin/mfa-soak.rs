@@ -111,14 +111,25 @@ impl Agent {
     }
 
     fn rss_kib(&self) -> Result<u64> {
+        self.status_kib("VmRSS")
+    }
+
+    /// A `FIELD: N kB` line of /proc/PID/status.
+    fn status_kib(&self, field: &str) -> Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
             .and_then(|v| v.split_whitespace().next())
-            .context("no VmRSS line")?
+            .with_context(|| format!("no {field} line"))?
             .parse()
-            .context("VmRSS is not a number")
+            .with_context(|| format!("{field} is not a number"))
+    }
+
+    /// VmRSS split into heap and stacks (RssAnon) and mapped files (RssFile: the binary's and
+    /// libraries' pages, touched once).
+    fn rss_split_kib(&self) -> Result<(u64, u64)> {
+        Ok((self.status_kib("RssAnon")?, self.status_kib("RssFile")?))
     }
 }
 
@@ -188,6 +199,8 @@ struct Soak {
     warm_kib: u64,
     after_kib: u64,
     samples: Vec<u64>,
+    warm_split: (u64, u64),
+    after_split: (u64, u64),
     elapsed: Duration,
 }
 
@@ -216,6 +229,7 @@ fn soak(agent: &Agent, args: &Args) -> Result<Soak> {
         client.list()?;
     }
     let warm_kib = agent.rss_kib()?;
+    let warm_split = agent.rss_split_kib()?;
 
     // Signatures and lists interleaved, RSS read at every tenth of the run.
     let signatures = args.signatures - warmup;
@@ -250,6 +264,8 @@ fn soak(agent: &Agent, args: &Args) -> Result<Soak> {
         warm_kib,
         after_kib: agent.rss_kib()?,
         samples,
+        warm_split,
+        after_split: agent.rss_split_kib()?,
         elapsed,
     })
 }
@@ -308,6 +324,10 @@ fn main() -> Result<()> {
     for r in &results {
         let trend: Vec<String> = r.samples.iter().map(u64::to_string).collect();
         println!("{} RSS (KiB) at each tenth: {}", r.name, trend.join(" "));
+        println!(
+            "{} RssAnon {} -> {} KiB, RssFile {} -> {} KiB (warm -> after)",
+            r.name, r.warm_split.0, r.after_split.0, r.warm_split.1, r.after_split.1
+        );
     }
     ensure!(
         flat,
