@@ -23,9 +23,12 @@ pub mod id {
     pub const ADD_IDENTITY: u8 = 17;
     pub const REMOVE_IDENTITY: u8 = 18;
     pub const REMOVE_ALL_IDENTITIES: u8 = 19;
+    pub const ADD_SMARTCARD_KEY: u8 = 20;
+    pub const REMOVE_SMARTCARD_KEY: u8 = 21;
     pub const LOCK: u8 = 22;
     pub const UNLOCK: u8 = 23;
     pub const ADD_ID_CONSTRAINED: u8 = 25;
+    pub const ADD_SMARTCARD_KEY_CONSTRAINED: u8 = 26;
     pub const EXTENSION: u8 = 27;
     pub const EXTENSION_FAILURE: u8 = 28;
     pub const EXTENSION_RESPONSE: u8 = 29;
@@ -45,6 +48,20 @@ pub const QUERY_EXTENSION: &str = "query";
 
 /// Our vendor extension: sign CloudHSM tokens by the raw-digest rule.
 pub const TOKEN_SIGN_EXTENSION: &str = "cloudhsm-token-sign@cloudhsm-mfa";
+
+/// Our constraint extension on an add-smartcard-key request: load only the token key with
+/// this label or id (`mfa-add -s --label/--id`). Other agents refuse the add, as they must
+/// refuse any constraint they do not know.
+pub const PKCS11_KEY_CONSTRAINT: &str = "pkcs11-key@cloudhsm-mfa";
+
+/// Which key of a PKCS#11 token to load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyFilter {
+    /// The key's `CKA_LABEL`.
+    Label(String),
+    /// The key's `CKA_ID`.
+    Id(Vec<u8>),
+}
 
 /// A constraint on an added key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +95,20 @@ pub enum Request {
     },
     Unlock {
         passphrase: Zeroizing<Vec<u8>>,
+    },
+    /// Load the RSA keys of a PKCS#11 provider's tokens (RFC 9987 section 3.2.8; message
+    /// 26 when constrained).
+    AddSmartcardKey {
+        provider: String,
+        pin: Zeroizing<Vec<u8>>,
+        constraints: Vec<Constraint>,
+        /// Our [`PKCS11_KEY_CONSTRAINT`]: only this key.
+        key: Option<KeyFilter>,
+    },
+    /// Forget the keys loaded from a provider.
+    RemoveSmartcardKey {
+        provider: String,
+        pin: Zeroizing<Vec<u8>>,
     },
     /// The `query` extension.
     Query,
@@ -129,6 +160,11 @@ impl Request {
             Request::AddIdentity { .. } => id::ADD_ID_CONSTRAINED,
             Request::RemoveIdentity { .. } => id::REMOVE_IDENTITY,
             Request::RemoveAllIdentities => id::REMOVE_ALL_IDENTITIES,
+            Request::AddSmartcardKey {
+                constraints, key, ..
+            } if constraints.is_empty() && key.is_none() => id::ADD_SMARTCARD_KEY,
+            Request::AddSmartcardKey { .. } => id::ADD_SMARTCARD_KEY_CONSTRAINED,
+            Request::RemoveSmartcardKey { .. } => id::REMOVE_SMARTCARD_KEY,
             Request::Lock { .. } => id::LOCK,
             Request::Unlock { .. } => id::UNLOCK,
             Request::Query | Request::TokenSign(_) | Request::UnknownExtension { .. } => {
@@ -171,6 +207,30 @@ impl Request {
                 key_blob: r.string()?.to_vec(),
             },
             id::REMOVE_ALL_IDENTITIES => Request::RemoveAllIdentities,
+            id::ADD_SMARTCARD_KEY | id::ADD_SMARTCARD_KEY_CONSTRAINED => {
+                let provider = r.utf8()?.to_owned();
+                let pin = Zeroizing::new(r.string()?.to_vec());
+                let mut constraints = Vec::new();
+                let mut key = None;
+                if message_id == id::ADD_SMARTCARD_KEY_CONSTRAINED {
+                    while !r.is_empty() {
+                        match decode_smartcard_constraint(&mut r)? {
+                            SmartcardConstraint::Key(filter) => key = Some(filter),
+                            SmartcardConstraint::Plain(c) => constraints.push(c),
+                        }
+                    }
+                }
+                Request::AddSmartcardKey {
+                    provider,
+                    pin,
+                    constraints,
+                    key,
+                }
+            }
+            id::REMOVE_SMARTCARD_KEY => Request::RemoveSmartcardKey {
+                provider: r.utf8()?.to_owned(),
+                pin: Zeroizing::new(r.string()?.to_vec()),
+            },
             id::LOCK => Request::Lock {
                 passphrase: Zeroizing::new(r.string()?.to_vec()),
             },
@@ -217,14 +277,35 @@ impl Request {
                 key.encode(&mut w);
                 w.string(comment.as_bytes());
                 for c in constraints {
-                    match c {
-                        Constraint::Lifetime(secs) => w.u8(CONSTRAIN_LIFETIME).u32(*secs),
-                        Constraint::Confirm => w.u8(CONSTRAIN_CONFIRM),
-                    };
+                    encode_constraint(&mut w, *c);
                 }
             }
             Request::RemoveIdentity { key_blob } => {
                 w.string(key_blob);
+            }
+            Request::AddSmartcardKey {
+                provider,
+                pin,
+                constraints,
+                key,
+            } => {
+                w.string(provider.as_bytes()).string(pin);
+                for c in constraints {
+                    encode_constraint(&mut w, *c);
+                }
+                if let Some(filter) = key {
+                    let (kind, value) = match filter {
+                        KeyFilter::Label(label) => ("label", label.as_bytes()),
+                        KeyFilter::Id(id) => ("id", &id[..]),
+                    };
+                    w.u8(CONSTRAIN_EXTENSION)
+                        .string(PKCS11_KEY_CONSTRAINT.as_bytes())
+                        .string(kind.as_bytes())
+                        .string(value);
+                }
+            }
+            Request::RemoveSmartcardKey { provider, pin } => {
+                w.string(provider.as_bytes()).string(pin);
             }
             Request::Lock { passphrase } | Request::Unlock { passphrase } => {
                 w.string(passphrase);
@@ -245,6 +326,38 @@ impl Request {
             }
         }
         w.into_vec()
+    }
+}
+
+fn encode_constraint(w: &mut Writer, c: Constraint) {
+    match c {
+        Constraint::Lifetime(secs) => w.u8(CONSTRAIN_LIFETIME).u32(secs),
+        Constraint::Confirm => w.u8(CONSTRAIN_CONFIRM),
+    };
+}
+
+/// A constraint of an add-smartcard-key request: a standard one, or our key filter.
+enum SmartcardConstraint {
+    Plain(Constraint),
+    Key(KeyFilter),
+}
+
+fn decode_smartcard_constraint(r: &mut Reader<'_>) -> Result<SmartcardConstraint> {
+    let mut peek = r.clone();
+    if peek.u8()? != CONSTRAIN_EXTENSION || peek.utf8()? != PKCS11_KEY_CONSTRAINT {
+        return decode_constraint(r).map(SmartcardConstraint::Plain);
+    }
+    *r = peek;
+    let kind = r.utf8()?.to_owned();
+    let value = r.string()?;
+    match kind.as_str() {
+        "label" => Ok(SmartcardConstraint::Key(KeyFilter::Label(
+            String::from_utf8_lossy(value).into_owned(),
+        ))),
+        "id" => Ok(SmartcardConstraint::Key(KeyFilter::Id(value.to_vec()))),
+        other => Err(Error::UnsupportedConstraint(format!(
+            "{PKCS11_KEY_CONSTRAINT} by {other:?}"
+        ))),
     }
 }
 
@@ -410,6 +523,55 @@ mod tests {
         }
         let resp = Response::TokenSign(vec![vec![9; 256], vec![8; 256]]);
         assert_eq!(Response::decode(&resp.encode()).expect("decode"), resp);
+    }
+
+    #[test]
+    fn smartcard_requests_match_openssh_and_round_trip() {
+        // ssh-add -s /p.so with PIN "1234": id 20, string provider, string PIN.
+        let plain = Request::AddSmartcardKey {
+            provider: "/p.so".into(),
+            pin: Zeroizing::new(b"1234".to_vec()),
+            constraints: vec![],
+            key: None,
+        };
+        let mut expected = vec![20, 0, 0, 0, 5];
+        expected.extend_from_slice(b"/p.so");
+        expected.extend_from_slice(&[0, 0, 0, 4]);
+        expected.extend_from_slice(b"1234");
+        assert_eq!(plain.encode(), expected);
+        let constrained = Request::AddSmartcardKey {
+            provider: "/p.so".into(),
+            pin: Zeroizing::new(b"1234".to_vec()),
+            constraints: vec![Constraint::Lifetime(60), Constraint::Confirm],
+            key: Some(KeyFilter::Id(vec![0xab, 0x01])),
+        };
+        let bytes = constrained.encode();
+        assert_eq!(bytes[0], id::ADD_SMARTCARD_KEY_CONSTRAINED);
+        match Request::decode(&bytes).expect("decode") {
+            Request::AddSmartcardKey {
+                provider,
+                pin,
+                constraints,
+                key,
+            } => {
+                assert_eq!(provider, "/p.so");
+                assert_eq!(&pin[..], b"1234");
+                assert_eq!(
+                    constraints,
+                    vec![Constraint::Lifetime(60), Constraint::Confirm]
+                );
+                assert_eq!(key, Some(KeyFilter::Id(vec![0xab, 0x01])));
+            }
+            other => panic!("decoded as {other:?}"),
+        }
+        let remove = Request::RemoveSmartcardKey {
+            provider: "/p.so".into(),
+            pin: Zeroizing::new(Vec::new()),
+        };
+        assert!(matches!(
+            Request::decode(&remove.encode()).expect("decode"),
+            Request::RemoveSmartcardKey { provider, .. } if provider == "/p.so"
+        ));
     }
 
     #[test]

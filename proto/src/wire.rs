@@ -32,6 +32,7 @@ pub fn frame(body: &[u8]) -> Vec<u8> {
 }
 
 /// Reads SSH wire types from a byte slice, never past its end.
+#[derive(Clone)]
 pub struct Reader<'a> {
     buf: &'a [u8],
 }

@@ -48,6 +48,8 @@ pub(super) fn spawn(settings: &Settings, tied: bool) -> Result<(Child, PathBuf)>
             .arg(&settings.syslog_socket);
     }
     command
+        .arg("-P")
+        .arg(&settings.provider_allowlist)
         .arg("--max-connections")
         .arg(settings.limits.max_connections.to_string())
         .arg("--frame-timeout")

@@ -135,11 +135,10 @@ fn bind_and_serve(
             )
             .and_then(|()| stdout.flush());
         }
-        let agent = Arc::new(Agent::new(
-            settings.default_lifetime,
-            Confirmer::from_env(),
-            log,
-        ));
+        let agent = Arc::new(
+            Agent::new(settings.default_lifetime, Confirmer::from_env(), log)
+                .with_provider_allowlist(settings.provider_allowlist.clone()),
+        );
         let watched = cleanup.as_ref().map(|c| &c.socket);
         serve(listener, agent, signals, parent, watched, settings.limits).await?;
         drop(cleanup);

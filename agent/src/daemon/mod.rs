@@ -72,6 +72,8 @@ pub struct Settings {
     /// The system log's socket (`/dev/log`; another path in tests).
     pub syslog_socket: PathBuf,
     pub limits: Limits,
+    /// `-P`: the PKCS#11 providers `ssh-add -s` and `mfa-add -s` may load.
+    pub provider_allowlist: String,
 }
 
 /// Runs `mode` and returns the process exit status.

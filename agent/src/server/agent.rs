@@ -13,10 +13,11 @@ use proto::message::{
 use tokio::task::spawn_blocking;
 use zeroize::Zeroizing;
 
-use super::backend::{SignError, SshHash};
+use super::backend::{KeyBackend, SignError, SshHash};
 
 use super::keys::{KeyEntry, KeyStore};
 use super::lock::{LockHash, LockState};
+use super::provider::{provider_allowed, Providers};
 use super::software_key::SoftwareKey;
 use super::{Confirmer, Log};
 use crate::sys::Peer;
@@ -31,6 +32,9 @@ pub(crate) struct Agent {
     lock: Mutex<LockState>,
     default_lifetime: Option<u32>,
     confirmer: Confirmer,
+    /// `-P`: the PKCS#11 providers that may be loaded.
+    provider_allowlist: String,
+    providers: Providers,
     pub(crate) log: Log,
 }
 
@@ -47,8 +51,16 @@ impl Agent {
             lock: Mutex::new(LockState::default()),
             default_lifetime,
             confirmer,
+            provider_allowlist: super::DEFAULT_PROVIDER_ALLOWLIST.to_owned(),
+            providers: Providers::default(),
             log,
         }
+    }
+
+    /// Sets the PKCS#11 provider allowlist (`-P`).
+    pub(crate) fn with_provider_allowlist(mut self, patterns: String) -> Self {
+        self.provider_allowlist = patterns;
+        self
     }
 
     /// The key store, for the expiry timer and the final wipe.
@@ -144,6 +156,29 @@ impl Agent {
                     Err("no such key".into())
                 }
             }
+            Request::AddSmartcardKey {
+                provider,
+                pin,
+                constraints,
+                key,
+            } => {
+                self.add_smartcard(provider, pin, constraints, key, peer)
+                    .await
+            }
+            Request::RemoveSmartcardKey { provider, .. } => {
+                let real = std::fs::canonicalize(&provider)
+                    .map_err(|e| format!("provider {provider}: {e}"))?;
+                let n = self.keys().remove_provider(&real);
+                if n == 0 {
+                    return Err(format!("no keys from provider {provider}"));
+                }
+                self.log.info(&format!(
+                    "removed {n} keys of provider {} by {}",
+                    real.display(),
+                    peer.describe()
+                ));
+                Ok(Response::Success)
+            }
             Request::RemoveAllIdentities => {
                 let n = self.keys().clear();
                 self.log
@@ -168,6 +203,72 @@ impl Agent {
             ])),
             Request::UnknownExtension { name } => Err(format!("unknown extension {name:?}")),
         }
+    }
+
+    /// `ssh-add -s` / `mfa-add -s`: load the RSA keys of a PKCS#11 provider's tokens, if the
+    /// allowlist lets the provider's real path in.
+    async fn add_smartcard(
+        self: &Arc<Self>,
+        provider: String,
+        pin: Zeroizing<Vec<u8>>,
+        constraints: Vec<Constraint>,
+        filter: Option<proto::message::KeyFilter>,
+        peer: &Peer,
+    ) -> Result<Response, Refusal> {
+        let real =
+            std::fs::canonicalize(&provider).map_err(|e| format!("provider {provider}: {e}"))?;
+        if !provider_allowed(&self.provider_allowlist, &real.to_string_lossy()) {
+            return Err(format!(
+                "provider {} is not in the allowlist {:?} (mfa-agent -P)",
+                real.display(),
+                self.provider_allowlist
+            ));
+        }
+        let pin = Zeroizing::new(String::from_utf8_lossy(&pin).into_owned());
+        let agent = Arc::clone(self);
+        let path = real.clone();
+        let found = spawn_blocking(move || agent.providers.load_keys(&path, pin, filter.as_ref()))
+            .await
+            .map_err(|e| format!("loading the provider failed: {e}"))?
+            .map_err(|e| e.to_string())?;
+        let (lifetime, confirm) = self.constraints(constraints);
+        let count = found.len();
+        for key in found {
+            let origin = key.signer.origin();
+            let mut entry = KeyEntry::new(
+                Box::new(key.signer),
+                &key.public,
+                provider.clone(),
+                lifetime,
+                confirm,
+            );
+            entry.provider = Some(real.clone());
+            self.log.info(&format!(
+                "added {} ({origin}) lifetime={} confirm={confirm} by {}",
+                entry.fingerprint,
+                lifetime.map_or_else(|| "forever".to_owned(), |s| format!("{s}s")),
+                peer.describe()
+            ));
+            self.keys().add(entry);
+        }
+        self.log.info(&format!(
+            "loaded {count} keys of provider {}",
+            real.display()
+        ));
+        Ok(Response::Success)
+    }
+
+    /// The lifetime (else the default) and confirm flag of an add's constraints.
+    fn constraints(&self, constraints: Vec<Constraint>) -> (Option<u32>, bool) {
+        let mut lifetime = None;
+        let mut confirm = false;
+        for c in constraints {
+            match c {
+                Constraint::Lifetime(secs) => lifetime = Some(secs),
+                Constraint::Confirm => confirm = true,
+            }
+        }
+        (lifetime.or(self.default_lifetime), confirm)
     }
 
     async fn unlock(&self, passphrase: Zeroizing<Vec<u8>>) -> Result<Response, Refusal> {
@@ -292,6 +393,8 @@ fn request_name(request: &Request) -> &'static str {
         Request::AddIdentity { .. } => "add-identity",
         Request::RemoveIdentity { .. } => "remove-identity",
         Request::RemoveAllIdentities => "remove-all-identities",
+        Request::AddSmartcardKey { .. } => "add-smartcard-key",
+        Request::RemoveSmartcardKey { .. } => "remove-smartcard-key",
         Request::Lock { .. } => "lock",
         Request::Unlock { .. } => "unlock",
         Request::Query => "query",

@@ -27,6 +27,9 @@ impl SshHash {
 pub(crate) enum SignError {
     #[error("OpenSSL: {0}")]
     OpenSsl(#[from] openssl::error::ErrorStack),
+    /// A PKCS#11 token is gone or refused; the text says what to do.
+    #[error("{0}")]
+    Device(String),
 }
 
 /// A private key the agent can sign with. Signing blocks (RSA work, or a round trip to a

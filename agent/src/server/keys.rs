@@ -17,6 +17,8 @@ use super::backend::KeyBackend;
 /// One key held by the agent.
 pub struct KeyEntry {
     pub signer: Box<dyn KeyBackend>,
+    /// The PKCS#11 provider (its real path) a token key came from, for `ssh-add -e`.
+    pub provider: Option<std::path::PathBuf>,
     pub blob: Vec<u8>,
     pub comment: String,
     pub fingerprint: String,
@@ -47,6 +49,7 @@ impl KeyEntry {
         KeyEntry {
             fingerprint: fingerprint(&blob),
             signer,
+            provider: None,
             blob,
             comment,
             expires: lifetime.map(|s| Instant::now() + Duration::from_secs(u64::from(s))),
@@ -78,6 +81,14 @@ impl KeyStore {
         let before = self.entries.len();
         self.entries.retain(|e| e.blob != blob);
         self.entries.len() != before
+    }
+
+    /// Removes the keys loaded from a PKCS#11 provider and returns how many there were.
+    pub fn remove_provider(&mut self, provider: &std::path::Path) -> usize {
+        let before = self.entries.len();
+        self.entries
+            .retain(|e| e.provider.as_deref() != Some(provider));
+        before - self.entries.len()
     }
 
     /// Removes every key and returns how many there were.

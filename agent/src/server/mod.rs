@@ -8,12 +8,15 @@ mod confirm;
 mod keys;
 mod lifetime;
 mod lock;
+mod provider;
 mod serve;
 mod software_key;
+mod token_key;
 
 pub(crate) use agent::Agent;
 pub(crate) use audit::{Destination, Log};
 pub(crate) use confirm::Confirmer;
 pub use lifetime::parse_lifetime;
+pub use provider::DEFAULT_PROVIDER_ALLOWLIST;
 pub(crate) use serve::serve;
 pub use serve::Limits;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use cloudhsm_mfa_agent::daemon::{LogTo, Mode, Settings, Shell, DEFAULT_SYSLOG_SOCKET};
-use cloudhsm_mfa_agent::server::{parse_lifetime, Limits};
+use cloudhsm_mfa_agent::server::{parse_lifetime, Limits, DEFAULT_PROVIDER_ALLOWLIST};
 use cloudhsm_mfa_agent::{Error, Result};
 
 const AFTER_HELP: &str = "\
@@ -30,6 +30,9 @@ the system log instead (/dev/log: journald, rsyslog; facility auth, tag mfa-agen
 OpenSSH's agent logs; --log file makes -D or -d write the log file.
 
 LIFE: seconds, or a time like 90s, 10m, 1h30m, 2d, 1w (as ssh-agent -t).
+PATTERNS (-P): PKCS#11 providers that ssh-add -s / mfa-add -s may load, as ssh-agent -P:
+comma-separated, * and ? wildcards, !pattern refuses; matched against the real path; default
+/usr/lib*/*,/usr/local/lib*/*. A refused provider is logged and the client gets FAILURE.
 Confirm-on-use keys ask MFA_ASKPASS, else SSH_ASKPASS; with neither set they are refused.
 
 systemd socket activation: with -D or -d, a listening socket passed by systemd (LISTEN_FDS=1,
@@ -63,6 +66,10 @@ pub struct Args {
     /// Kill the agent named by MFA_AGENT_PID.
     #[arg(short = 'k', conflicts_with_all = ["bind", "foreground", "debug", "lifetime", "command"])]
     pub kill: bool,
+    /// PKCS#11 providers that may be loaded (ssh-add -s, mfa-add -s): comma-separated
+    /// patterns matched against the provider's real path; `!` refuses.
+    #[arg(short = 'P', value_name = "PATTERNS", default_value = DEFAULT_PROVIDER_ALLOWLIST)]
+    pub providers: String,
     /// Default lifetime of added keys.
     #[arg(short = 't', value_name = "LIFE")]
     pub lifetime: Option<String>,
@@ -153,6 +160,7 @@ impl Config {
                     max_connections: args.max_connections,
                     frame_timeout: Duration::from_secs(args.frame_timeout),
                 },
+                provider_allowlist: args.providers,
             },
         })
     }
