@@ -68,6 +68,13 @@ pub enum Error {
     NoSuchKey(String),
     #[error("{0}")]
     KeyFile(String),
+    /// A PKCS#11 provider or token problem found by mfa-add (wrong PIN, no key, no token).
+    #[error("{0}")]
+    Token(String),
+    #[error("the agent refused to load the keys of PKCS#11 provider {0}")]
+    ProviderRefused(String),
+    #[error("the agent holds no keys of PKCS#11 provider {0}")]
+    NoProviderKeys(String),
     #[error("wrong passphrase for {0}")]
     WrongPassphrase(String),
     #[error("a passphrase is needed but there is no terminal to ask ({0})")]
@@ -96,6 +103,13 @@ impl Error {
                  unset MFA_AUTH_SOCK MFA_AGENT_PID"
             }
             Error::Client(e) => return Some(e.hint()),
+            Error::ProviderRefused(_) => {
+                "the provider must match mfa-agent -P (default /usr/lib*/*,/usr/local/lib*/*); \
+                 the agent's log says why"
+            }
+            Error::Token(_) => {
+                "check the PIN (--pin-file F, first line) and the token; mfa-add tries a PIN once"
+            }
             Error::NoTerminal(_) => {
                 "use --passphrase-file FILE, or set MFA_ASKPASS to a program that prints it"
             }
@@ -113,6 +127,7 @@ impl Error {
             | Error::KillFailed { .. }
             | Error::NoSuchKey(_)
             | Error::KeyFile(_)
+            | Error::NoProviderKeys(_)
             | Error::PromptCancelled
             | Error::AskpassNotUtf8
             | Error::PassphraseMismatch => return None,

@@ -3,6 +3,7 @@
 
 mod key_file;
 mod passphrase;
+mod token;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -31,6 +32,15 @@ pub enum Action {
         files: Vec<PathBuf>,
         constraints: Vec<Constraint>,
     },
+    /// `-s PROVIDER`: the RSA keys of a PKCS#11 provider's tokens.
+    AddProvider {
+        provider: PathBuf,
+        pin_file: Option<PathBuf>,
+        constraints: Vec<Constraint>,
+        key: Option<proto::message::KeyFilter>,
+    },
+    /// `-e PROVIDER`.
+    RemoveProvider(PathBuf),
     List,
     ListPublic,
     Delete(Vec<String>),
@@ -56,6 +66,25 @@ pub fn run(action: &Action, passphrases: &PassphraseSource) -> Result<u8> {
                 }
             }
             Ok(status)
+        }
+        Action::AddProvider {
+            provider,
+            pin_file,
+            constraints,
+            key,
+        } => {
+            token::add_provider(
+                &mut agent,
+                provider,
+                pin_file.as_deref(),
+                constraints,
+                key.clone(),
+            )?;
+            Ok(0)
+        }
+        Action::RemoveProvider(provider) => {
+            token::remove_provider(&mut agent, provider)?;
+            Ok(0)
         }
         Action::List => {
             let Some(keys) = keys_or_say_none(&mut agent)? else {

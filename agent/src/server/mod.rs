@@ -17,6 +17,7 @@ pub(crate) use agent::Agent;
 pub(crate) use audit::{Destination, Log};
 pub(crate) use confirm::Confirmer;
 pub use lifetime::parse_lifetime;
+pub(crate) use provider::Providers;
 pub use provider::DEFAULT_PROVIDER_ALLOWLIST;
 pub(crate) use serve::serve;
 pub use serve::Limits;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Parser};
-use proto::message::Constraint;
+use proto::message::{Constraint, KeyFilter};
 
 use cloudhsm_mfa_agent::add::{Action, PassphraseSource};
 use cloudhsm_mfa_agent::server::parse_lifetime;
@@ -24,7 +24,8 @@ Exit status: 0 success; 1 failure (also -l or -L with no keys in the agent); 2 u
 /// mfa-add: load RSA keys into mfa-agent, list, remove, lock and unlock.
 #[derive(Debug, Parser)]
 #[command(name = "mfa-add", version = cloudhsm_mfa_agent::version::version(), after_help = AFTER_HELP)]
-#[command(group(ArgGroup::new("action").args(["list", "list_public", "delete", "delete_all", "lock", "unlock"])))]
+#[command(group(ArgGroup::new("action").args(["list", "list_public", "delete", "delete_all", "lock", "unlock", "provider", "remove_provider"])))]
+#[command(group(ArgGroup::new("token_key").args(["label", "id"])))]
 pub struct Args {
     /// Forget the added keys after LIFE.
     #[arg(short = 't', value_name = "LIFE")]
@@ -53,6 +54,21 @@ pub struct Args {
     /// Unlock the agent.
     #[arg(short = 'X')]
     pub unlock: bool,
+    /// Load the RSA keys of the PKCS#11 provider's tokens (as ssh-add -s).
+    #[arg(short = 's', value_name = "PROVIDER")]
+    pub provider: Option<PathBuf>,
+    /// Remove the keys loaded from the PKCS#11 provider (as ssh-add -e).
+    #[arg(short = 'e', value_name = "PROVIDER")]
+    pub remove_provider: Option<PathBuf>,
+    /// Read the token PIN from the first line of FILE (with -s; mode 0600).
+    #[arg(long, value_name = "FILE", requires = "provider")]
+    pub pin_file: Option<PathBuf>,
+    /// With -s: only the token key with this label (CKA_LABEL).
+    #[arg(long, value_name = "LABEL", requires = "provider")]
+    pub label: Option<String>,
+    /// With -s: only the token key with this id (CKA_ID, hex).
+    #[arg(long, value_name = "HEX", requires = "provider")]
+    pub id: Option<String>,
     /// Key files (or fingerprints with -d).
     #[arg(value_name = "KEYFILE")]
     pub keys: Vec<String>,
@@ -73,7 +89,25 @@ impl Config {
             }
             Ok(())
         };
-        let action = if args.list {
+        let action = if let Some(provider) = &args.provider {
+            if !args.keys.is_empty() {
+                return Err(Error::usage("-s takes no key files"));
+            }
+            let key = match (&args.label, &args.id) {
+                (Some(label), _) => Some(KeyFilter::Label(label.clone())),
+                (None, Some(hex)) => Some(KeyFilter::Id(parse_hex(hex)?)),
+                (None, None) => None,
+            };
+            Action::AddProvider {
+                provider: provider.clone(),
+                pin_file: args.pin_file.clone(),
+                constraints: constraints(&args)?,
+                key,
+            }
+        } else if let Some(provider) = &args.remove_provider {
+            only_adding("-e")?;
+            Action::RemoveProvider(provider.clone())
+        } else if args.list {
             only_adding("-l")?;
             Action::List
         } else if args.list_public {
@@ -105,13 +139,7 @@ impl Config {
                     ),
                 });
             }
-            let mut constraints = Vec::new();
-            if let Some(life) = &args.lifetime {
-                constraints.push(Constraint::Lifetime(parse_lifetime(life)?));
-            }
-            if args.confirm {
-                constraints.push(Constraint::Confirm);
-            }
+            let constraints = constraints(&args)?;
             Action::Add {
                 files: args.keys.into_iter().map(PathBuf::from).collect(),
                 constraints,
@@ -126,4 +154,33 @@ impl Config {
             passphrases,
         })
     }
+}
+
+/// The -t and -c constraints of an add.
+fn constraints(args: &Args) -> Result<Vec<Constraint>> {
+    let mut constraints = Vec::new();
+    if let Some(life) = &args.lifetime {
+        constraints.push(Constraint::Lifetime(parse_lifetime(life)?));
+    }
+    if args.confirm {
+        constraints.push(Constraint::Confirm);
+    }
+    Ok(constraints)
+}
+
+/// `--id` in hex, as `pkcs11-tool` and `softhsm2-util` print it.
+fn parse_hex(text: &str) -> Result<Vec<u8>> {
+    let bad = || {
+        Error::usage(format!(
+            "--id {text:?} is not hex (e.g. --id 01 or --id a1b2)"
+        ))
+    };
+    let text = text.trim_start_matches("0x");
+    if text.is_empty() || text.len() % 2 != 0 {
+        return Err(bad());
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2).ok_or_else(bad)?, 16).map_err(|_| bad()))
+        .collect()
 }
