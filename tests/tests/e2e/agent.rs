@@ -3,12 +3,13 @@
 //! `openssl pkeyutl`, -l against ssh-keygen, -L against openssl, -d, passphrases at a
 //! terminal, one-line errors). `openssh`: ssh-add and ssh-keygen against the agent. `custody`:
 //! socket modes, other uids, hostile and concurrent clients, connection limits. `daemon`:
-//! eval lines, -k, --. `activation`: systemd socket activation. `syslog`: `--log syslog`.
+//! eval lines, -k, --. `activation`: systemd socket activation. `pkcs11`: SoftHSM2 token keys. `syslog`: `--log syslog`.
 
 mod activation;
 mod custody;
 mod daemon;
 mod openssh;
+mod pkcs11;
 mod syslog;
 
 use std::os::unix::net::UnixStream;

@@ -15,6 +15,10 @@ PEM (Proc-Type: 4,ENCRYPTED; AES-128/192/256-CBC or DES-EDE3-CBC), OpenSSH priva
 2048 bits or more. Passphrases are read from --passphrase-file (first line, mode 0600), else the
 terminal (three tries), else the program named by MFA_ASKPASS.
 
+PKCS#11 (-s PROVIDER, -e PROVIDER, as ssh-add): the token PIN is read from --pin-file, else
+the terminal; mfa-add tries it once before asking the agent, so a wrong PIN never reaches the
+agent. The agent loads only providers its -P allowlist names.
+
 LIFE: seconds, or a time like 90s, 10m, 1h30m, 2d, 1w.
 The agent is found through MFA_AUTH_SOCK (set by eval \"$(mfa-agent -s)\"), else through
 SSH_AUTH_SOCK when that agent is a forwarded mfa-agent.
