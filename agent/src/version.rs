@@ -9,8 +9,10 @@ use std::sync::OnceLock;
 /// The library that performs the private-key operations and reads key files: the OpenSSL
 /// this process runs with (its own version text, e.g. `OpenSSL 3.0.19 27 Jan 2026`), which
 /// may be newer than the one it was built against.
+///
+/// Keys on a PKCS#11 token (`mfa-add -s`) sign inside the token instead.
 pub fn backend() -> String {
-    openssl::version::version().to_owned()
+    format!("{}; PKCS#11 tokens", openssl::version::version())
 }
 
 /// `0.1.0 (crypto: BACKEND)`, the text clap prints after the program's name for `--version`.

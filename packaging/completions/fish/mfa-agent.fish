@@ -1,4 +1,5 @@
 complete -c mfa-agent -s a -d 'Bind the socket at PATH' -r -F
+complete -c mfa-agent -s P -d 'PKCS#11 providers that may be loaded (ssh-add -s, mfa-add -s): comma-separated patterns matched against the provider\'s real path; `!` refuses' -r
 complete -c mfa-agent -s t -d 'Default lifetime of added keys' -r
 complete -c mfa-agent -l log -d 'Where the log goes (default: stderr with -D or -d, else the log file)' -r -f -a "syslog\t'The system log (`/dev/log`: syslogd, rsyslog, journald), facility auth'
 file\t'The log file (`--log-file`, else under `$XDG_STATE_HOME`)'
