@@ -53,12 +53,11 @@ pub fn read_secret_file(what: &'static str, path: &Path) -> Result<Zeroizing<Str
 mod tests {
     use super::*;
     use std::fs;
-    use std::os::unix::fs::PermissionsExt;
 
     fn write(dir: &Path, text: &str, mode: u32) -> std::path::PathBuf {
         let path = dir.join("secret");
         fs::write(&path, text).expect("write");
-        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod");
+        sys::set_mode(&path, mode).expect("chmod");
         path
     }
 

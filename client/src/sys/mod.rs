@@ -3,5 +3,7 @@
 
 #[cfg(unix)]
 mod unix;
+#[cfg(all(test, unix))]
+pub(crate) use unix::set_mode;
 #[cfg(unix)]
 pub(crate) use unix::{connect, others_may_read, Stream};

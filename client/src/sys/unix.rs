@@ -21,3 +21,9 @@ pub(crate) fn others_may_read(meta: &Metadata) -> Option<u32> {
     let mode = meta.permissions().mode() & 0o777;
     (mode & 0o077 != 0).then_some(mode)
 }
+
+/// Sets a file's permission bits (tests make secret files others can read).
+#[cfg(test)]
+pub(crate) fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
