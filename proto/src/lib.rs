@@ -5,6 +5,7 @@
 //! crate and never on each other, so the format has one definition.
 
 pub mod client;
+pub mod constraint;
 pub mod error;
 pub mod key;
 pub mod message;

@@ -6,6 +6,11 @@
 
 use zeroize::Zeroizing;
 
+use crate::constraint::{
+    decode_constraint, decode_smartcard_constraint, encode_constraint, encode_key_filter,
+    SmartcardConstraint,
+};
+pub use crate::constraint::{Constraint, KeyFilter, PKCS11_KEY_CONSTRAINT};
 use crate::key::{RsaKeyMaterial, SSH_RSA};
 use crate::signing::TOKEN_LEN;
 use crate::tokenfile::MAX_TOKENS;
@@ -34,11 +39,6 @@ pub mod id {
     pub const EXTENSION_RESPONSE: u8 = 29;
 }
 
-/// Key constraint ids (RFC 9987 section 3.2.7).
-const CONSTRAIN_LIFETIME: u8 = 1;
-const CONSTRAIN_CONFIRM: u8 = 2;
-const CONSTRAIN_EXTENSION: u8 = 255;
-
 /// Sign-request flags for RSA keys (RFC 9987 section 3.6.1).
 pub const SIGN_RSA_SHA2_256: u32 = 2;
 pub const SIGN_RSA_SHA2_512: u32 = 4;
@@ -48,29 +48,6 @@ pub const QUERY_EXTENSION: &str = "query";
 
 /// Our vendor extension: sign CloudHSM tokens by the raw-digest rule.
 pub const TOKEN_SIGN_EXTENSION: &str = "cloudhsm-token-sign@cloudhsm-mfa";
-
-/// Our constraint extension on an add-smartcard-key request: load only the token key with
-/// this label or id (`mfa-add -s --label/--id`). Other agents refuse the add, as they must
-/// refuse any constraint they do not know.
-pub const PKCS11_KEY_CONSTRAINT: &str = "pkcs11-key@cloudhsm-mfa";
-
-/// Which key of a PKCS#11 token to load.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyFilter {
-    /// The key's `CKA_LABEL`.
-    Label(String),
-    /// The key's `CKA_ID`.
-    Id(Vec<u8>),
-}
-
-/// A constraint on an added key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Constraint {
-    /// Forget the key after this many seconds.
-    Lifetime(u32),
-    /// Ask the user before each use.
-    Confirm,
-}
 
 /// What a client asks of the agent.
 #[derive(Debug)]
@@ -294,14 +271,7 @@ impl Request {
                     encode_constraint(&mut w, *c);
                 }
                 if let Some(filter) = key {
-                    let (kind, value) = match filter {
-                        KeyFilter::Label(label) => ("label", label.as_bytes()),
-                        KeyFilter::Id(id) => ("id", &id[..]),
-                    };
-                    w.u8(CONSTRAIN_EXTENSION)
-                        .string(PKCS11_KEY_CONSTRAINT.as_bytes())
-                        .string(kind.as_bytes())
-                        .string(value);
+                    encode_key_filter(&mut w, filter);
                 }
             }
             Request::RemoveSmartcardKey { provider, pin } => {
@@ -326,51 +296,6 @@ impl Request {
             }
         }
         w.into_vec()
-    }
-}
-
-fn encode_constraint(w: &mut Writer, c: Constraint) {
-    match c {
-        Constraint::Lifetime(secs) => w.u8(CONSTRAIN_LIFETIME).u32(secs),
-        Constraint::Confirm => w.u8(CONSTRAIN_CONFIRM),
-    };
-}
-
-/// A constraint of an add-smartcard-key request: a standard one, or our key filter.
-enum SmartcardConstraint {
-    Plain(Constraint),
-    Key(KeyFilter),
-}
-
-fn decode_smartcard_constraint(r: &mut Reader<'_>) -> Result<SmartcardConstraint> {
-    let mut peek = r.clone();
-    if peek.u8()? != CONSTRAIN_EXTENSION || peek.utf8()? != PKCS11_KEY_CONSTRAINT {
-        return decode_constraint(r).map(SmartcardConstraint::Plain);
-    }
-    *r = peek;
-    let kind = r.utf8()?.to_owned();
-    let value = r.string()?;
-    match kind.as_str() {
-        "label" => Ok(SmartcardConstraint::Key(KeyFilter::Label(
-            String::from_utf8_lossy(value).into_owned(),
-        ))),
-        "id" => Ok(SmartcardConstraint::Key(KeyFilter::Id(value.to_vec()))),
-        other => Err(Error::UnsupportedConstraint(format!(
-            "{PKCS11_KEY_CONSTRAINT} by {other:?}"
-        ))),
-    }
-}
-
-fn decode_constraint(r: &mut Reader<'_>) -> Result<Constraint> {
-    match r.u8()? {
-        CONSTRAIN_LIFETIME => Ok(Constraint::Lifetime(r.u32()?)),
-        CONSTRAIN_CONFIRM => Ok(Constraint::Confirm),
-        // An extension constraint we do not know limits the key in a way we cannot honour,
-        // so the whole request must fail (as OpenSSH's agent does).
-        CONSTRAIN_EXTENSION => Err(Error::UnsupportedConstraint(
-            String::from_utf8_lossy(r.string()?).into_owned(),
-        )),
-        other => Err(Error::UnsupportedConstraint(format!("id {other}"))),
     }
 }
 
@@ -504,146 +429,5 @@ pub fn ssh_signature_blob(algorithm: &str, signature: &[u8]) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_sign_round_trips() {
-        let req = Request::TokenSign(TokenSignRequest {
-            key_blob: b"blob".to_vec(),
-            tokens: vec![[1; 32], [2; 32]],
-        });
-        let bytes = req.encode();
-        match Request::decode(&bytes).expect("decode") {
-            Request::TokenSign(back) => {
-                assert_eq!(back.key_blob, b"blob");
-                assert_eq!(back.tokens, vec![[1; 32], [2; 32]]);
-            }
-            other => panic!("decoded as {other:?}"),
-        }
-        let resp = Response::TokenSign(vec![vec![9; 256], vec![8; 256]]);
-        assert_eq!(Response::decode(&resp.encode()).expect("decode"), resp);
-    }
-
-    #[test]
-    fn smartcard_requests_match_openssh_and_round_trip() {
-        // ssh-add -s /p.so with PIN "1234": id 20, string provider, string PIN.
-        let plain = Request::AddSmartcardKey {
-            provider: "/p.so".into(),
-            pin: Zeroizing::new(b"1234".to_vec()),
-            constraints: vec![],
-            key: None,
-        };
-        let mut expected = vec![20, 0, 0, 0, 5];
-        expected.extend_from_slice(b"/p.so");
-        expected.extend_from_slice(&[0, 0, 0, 4]);
-        expected.extend_from_slice(b"1234");
-        assert_eq!(plain.encode(), expected);
-        let constrained = Request::AddSmartcardKey {
-            provider: "/p.so".into(),
-            pin: Zeroizing::new(b"1234".to_vec()),
-            constraints: vec![Constraint::Lifetime(60), Constraint::Confirm],
-            key: Some(KeyFilter::Id(vec![0xab, 0x01])),
-        };
-        let bytes = constrained.encode();
-        assert_eq!(bytes[0], id::ADD_SMARTCARD_KEY_CONSTRAINED);
-        match Request::decode(&bytes).expect("decode") {
-            Request::AddSmartcardKey {
-                provider,
-                pin,
-                constraints,
-                key,
-            } => {
-                assert_eq!(provider, "/p.so");
-                assert_eq!(&pin[..], b"1234");
-                assert_eq!(
-                    constraints,
-                    vec![Constraint::Lifetime(60), Constraint::Confirm]
-                );
-                assert_eq!(key, Some(KeyFilter::Id(vec![0xab, 0x01])));
-            }
-            other => panic!("decoded as {other:?}"),
-        }
-        let remove = Request::RemoveSmartcardKey {
-            provider: "/p.so".into(),
-            pin: Zeroizing::new(Vec::new()),
-        };
-        assert!(matches!(
-            Request::decode(&remove.encode()).expect("decode"),
-            Request::RemoveSmartcardKey { provider, .. } if provider == "/p.so"
-        ));
-    }
-
-    #[test]
-    fn query_reply_round_trips() {
-        let resp = Response::Query(vec![QUERY_EXTENSION.into(), TOKEN_SIGN_EXTENSION.into()]);
-        let bytes = resp.encode();
-        assert_eq!(bytes[0], id::EXTENSION_RESPONSE);
-        assert_eq!(Response::decode(&bytes).expect("decode"), resp);
-    }
-
-    #[test]
-    fn trailing_bytes_are_rejected() {
-        assert!(matches!(
-            Request::decode(&[id::REQUEST_IDENTITIES, 0]),
-            Err(Error::TrailingBytes { extra: 1 })
-        ));
-    }
-
-    #[test]
-    fn unknown_ids_are_a_typed_error() {
-        assert!(matches!(
-            Request::decode(&[200]),
-            Err(Error::Unsupported { id: 200 })
-        ));
-        assert!(matches!(Request::decode(&[]), Err(Error::Truncated)));
-    }
-
-    #[test]
-    fn short_token_in_extension_is_named() {
-        let mut w = Writer::new();
-        w.u8(id::EXTENSION)
-            .string(TOKEN_SIGN_EXTENSION.as_bytes())
-            .string(b"k")
-            .u32(2)
-            .string(&[0; 32])
-            .string(&[0; 31]);
-        assert!(matches!(
-            Request::decode(&w.into_vec()),
-            Err(Error::TokenLength { index: 2, len: 31 })
-        ));
-    }
-
-    #[test]
-    fn unknown_extension_constraint_fails_the_add() {
-        let mut w = Writer::new();
-        w.u8(id::ADD_ID_CONSTRAINED).string(SSH_RSA.as_bytes());
-        for _ in 0..6 {
-            w.mpint(&[1]);
-        }
-        w.string(b"comment")
-            .u8(CONSTRAIN_EXTENSION)
-            .string(b"restrict-destination-v00@openssh.com");
-        assert!(matches!(
-            Request::decode(&w.into_vec()),
-            Err(Error::UnsupportedConstraint(_))
-        ));
-    }
-
-    #[test]
-    fn garbage_never_panics() {
-        // Every prefix of every valid message, and a byte flipped at each position.
-        let req = Request::TokenSign(TokenSignRequest {
-            key_blob: vec![3; 10],
-            tokens: vec![[4; 32]],
-        })
-        .encode();
-        for end in 0..req.len() {
-            let _ = Request::decode(&req[..end]);
-            let mut flipped = req.clone();
-            flipped[end] ^= 0xff;
-            let _ = Request::decode(&flipped);
-            let _ = Response::decode(&flipped);
-        }
-    }
-}
+#[path = "message_tests.rs"]
+mod tests;

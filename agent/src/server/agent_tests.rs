@@ -1,0 +1,190 @@
+//! Unit tests of the agent's answers: token signing, lock, confirm-on-use, removal.
+
+use super::*;
+use crate::rsa_key::material_of;
+use proto::key::public_key_blob;
+use proto::signing::verify_token;
+use rsa::RsaPublicKey;
+
+fn public() -> RsaPublicKey {
+    crate::rsa_key::public_of(&crate::test_key()).expect("public key")
+}
+
+fn peer() -> Peer {
+    Peer {
+        pid: Some(1),
+        uid: 0,
+        exe: None,
+    }
+}
+
+fn agent() -> Arc<Agent> {
+    Arc::new(Agent::new(None, Confirmer::default(), Log::new(false)))
+}
+
+async fn add(agent: &Arc<Agent>, constraints: Vec<Constraint>) -> Response {
+    let request = Request::AddIdentity {
+        key: material_of(&crate::test_key()),
+        comment: "test".into(),
+        constraints,
+    };
+    agent.handle(request, &peer()).await
+}
+
+fn token_sign_request(tokens: Vec<[u8; 32]>) -> Request {
+    Request::TokenSign(TokenSignRequest {
+        key_blob: public_key_blob(&public()),
+        tokens,
+    })
+}
+
+#[tokio::test]
+async fn token_sign_signs_each_token_in_order() {
+    let agent = agent();
+    assert_eq!(add(&agent, vec![]).await, Response::Success);
+    let tokens = vec![[1u8; 32], [2u8; 32], [3u8; 32]];
+    match agent
+        .handle(token_sign_request(tokens.clone()), &peer())
+        .await
+    {
+        Response::TokenSign(sigs) => {
+            assert_eq!(sigs.len(), 3);
+            for (t, s) in tokens.iter().zip(&sigs) {
+                verify_token(&public(), t, s).expect("verifies");
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn locked_agent_lists_nothing_and_signs_nothing() {
+    let agent = agent();
+    assert_eq!(add(&agent, vec![]).await, Response::Success);
+    let lock = |p: &[u8]| Request::Lock {
+        passphrase: Zeroizing::new(p.to_vec()),
+    };
+    let unlock = |p: &[u8]| Request::Unlock {
+        passphrase: Zeroizing::new(p.to_vec()),
+    };
+    assert_eq!(agent.handle(lock(b"pw"), &peer()).await, Response::Success);
+    assert_eq!(
+        agent.handle(Request::RequestIdentities, &peer()).await,
+        Response::Identities(vec![])
+    );
+    assert_eq!(
+        agent
+            .handle(token_sign_request(vec![[0; 32]]), &peer())
+            .await,
+        Response::Failure
+    );
+    assert_eq!(add(&agent, vec![]).await, Response::Failure);
+    assert_eq!(agent.handle(lock(b"pw"), &peer()).await, Response::Failure);
+    assert_eq!(
+        agent.handle(unlock(b"no"), &peer()).await,
+        Response::Failure
+    );
+    assert_eq!(
+        agent.handle(unlock(b"pw"), &peer()).await,
+        Response::Success
+    );
+    assert!(matches!(
+        agent
+            .handle(token_sign_request(vec![[0; 32]]), &peer())
+            .await,
+        Response::TokenSign(_)
+    ));
+    assert_eq!(
+        agent.handle(unlock(b"pw"), &peer()).await,
+        Response::Failure
+    );
+}
+
+#[tokio::test]
+async fn confirm_keys_are_refused_with_nothing_to_ask() {
+    let agent = agent();
+    assert_eq!(
+        add(&agent, vec![Constraint::Confirm]).await,
+        Response::Success
+    );
+    assert_eq!(
+        agent
+            .handle(token_sign_request(vec![[0; 32]]), &peer())
+            .await,
+        Response::Failure
+    );
+}
+
+#[tokio::test]
+async fn a_key_removed_while_its_use_is_confirmed_is_not_used() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (asked, answer) = (dir.path().join("asked"), dir.path().join("answer"));
+    let script = dir.path().join("confirm.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ntouch '{}'\nfor i in $(seq 300); do [ -e '{}' ] && exit 0; sleep 0.1; done\nexit 1\n",
+            asked.display(),
+            answer.display()
+        ),
+    )
+    .expect("write the script");
+    crate::sys::set_mode(&script, 0o755).expect("chmod");
+    let agent = Arc::new(Agent::new(
+        None,
+        Confirmer::new(Some(script.into_os_string())),
+        Log::new(false),
+    ));
+    for remove in [false, true] {
+        let _ = std::fs::remove_file(&asked);
+        let _ = std::fs::remove_file(&answer);
+        assert_eq!(
+            add(&agent, vec![Constraint::Confirm]).await,
+            Response::Success
+        );
+        let signer = Arc::clone(&agent);
+        let signing = tokio::spawn(async move {
+            signer
+                .handle(token_sign_request(vec![[7; 32]]), &peer())
+                .await
+        });
+        while !asked.exists() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        if remove {
+            assert_eq!(
+                agent.handle(Request::RemoveAllIdentities, &peer()).await,
+                Response::Success
+            );
+        }
+        std::fs::write(&answer, b"").expect("answer yes");
+        let response = signing.await.expect("the signing task");
+        if remove {
+            assert_eq!(response, Response::Failure);
+        } else {
+            assert!(matches!(response, Response::TokenSign(_)), "{response:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn remove_and_unknown_keys_fail_cleanly() {
+    let agent = agent();
+    let blob = public_key_blob(&public());
+    let remove = || Request::RemoveIdentity {
+        key_blob: blob.clone(),
+    };
+    assert_eq!(agent.handle(remove(), &peer()).await, Response::Failure);
+    assert_eq!(
+        agent
+            .handle(token_sign_request(vec![[0; 32]]), &peer())
+            .await,
+        Response::Failure
+    );
+    assert_eq!(add(&agent, vec![]).await, Response::Success);
+    assert_eq!(agent.handle(remove(), &peer()).await, Response::Success);
+    assert_eq!(
+        agent.handle(Request::RequestIdentities, &peer()).await,
+        Response::Identities(vec![])
+    );
+}

@@ -1,0 +1,90 @@
+//! Key constraints of add-identity and add-smartcard-key requests (RFC 9987 section 3.2.7):
+//! lifetime, confirm, and our `pkcs11-key@cloudhsm-mfa` extension that names one token key.
+
+use crate::wire::{Reader, Writer};
+use crate::{Error, Result};
+
+/// Key constraint ids (RFC 9987 section 3.2.7).
+pub(crate) const CONSTRAIN_LIFETIME: u8 = 1;
+pub(crate) const CONSTRAIN_CONFIRM: u8 = 2;
+pub(crate) const CONSTRAIN_EXTENSION: u8 = 255;
+
+/// Our constraint extension on an add-smartcard-key request: load only the token key with
+/// this label or id (`mfa-add -s --label/--id`). Other agents refuse the add, as they must
+/// refuse any constraint they do not know.
+pub const PKCS11_KEY_CONSTRAINT: &str = "pkcs11-key@cloudhsm-mfa";
+
+/// Which key of a PKCS#11 token to load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyFilter {
+    /// The key's `CKA_LABEL`.
+    Label(String),
+    /// The key's `CKA_ID`.
+    Id(Vec<u8>),
+}
+
+/// A constraint on an added key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Constraint {
+    /// Forget the key after this many seconds.
+    Lifetime(u32),
+    /// Ask the user before each use.
+    Confirm,
+}
+
+/// Writes our key filter as a constraint extension: name, then "label" or "id", then the value.
+pub(crate) fn encode_key_filter(w: &mut Writer, filter: &KeyFilter) {
+    let (kind, value) = match filter {
+        KeyFilter::Label(label) => ("label", label.as_bytes()),
+        KeyFilter::Id(id) => ("id", &id[..]),
+    };
+    w.u8(CONSTRAIN_EXTENSION)
+        .string(PKCS11_KEY_CONSTRAINT.as_bytes())
+        .string(kind.as_bytes())
+        .string(value);
+}
+
+pub(crate) fn encode_constraint(w: &mut Writer, c: Constraint) {
+    match c {
+        Constraint::Lifetime(secs) => w.u8(CONSTRAIN_LIFETIME).u32(secs),
+        Constraint::Confirm => w.u8(CONSTRAIN_CONFIRM),
+    };
+}
+
+/// A constraint of an add-smartcard-key request: a standard one, or our key filter.
+pub(crate) enum SmartcardConstraint {
+    Plain(Constraint),
+    Key(KeyFilter),
+}
+
+pub(crate) fn decode_smartcard_constraint(r: &mut Reader<'_>) -> Result<SmartcardConstraint> {
+    let mut peek = r.clone();
+    if peek.u8()? != CONSTRAIN_EXTENSION || peek.utf8()? != PKCS11_KEY_CONSTRAINT {
+        return decode_constraint(r).map(SmartcardConstraint::Plain);
+    }
+    *r = peek;
+    let kind = r.utf8()?.to_owned();
+    let value = r.string()?;
+    match kind.as_str() {
+        "label" => Ok(SmartcardConstraint::Key(KeyFilter::Label(
+            String::from_utf8_lossy(value).into_owned(),
+        ))),
+        "id" => Ok(SmartcardConstraint::Key(KeyFilter::Id(value.to_vec()))),
+        other => Err(Error::UnsupportedConstraint(format!(
+            "{PKCS11_KEY_CONSTRAINT} by {other:?}"
+        ))),
+    }
+}
+
+pub(crate) fn decode_constraint(r: &mut Reader<'_>) -> Result<Constraint> {
+    match r.u8()? {
+        CONSTRAIN_LIFETIME => Ok(Constraint::Lifetime(r.u32()?)),
+        CONSTRAIN_CONFIRM => Ok(Constraint::Confirm),
+        // An extension constraint we do not know limits the key in a way we cannot honour,
+        // so the whole request must fail (as OpenSSH's agent does).
+        CONSTRAIN_EXTENSION => Err(Error::UnsupportedConstraint(
+            String::from_utf8_lossy(r.string()?).into_owned(),
+        )),
+        other => Err(Error::UnsupportedConstraint(format!("id {other}"))),
+    }
+}

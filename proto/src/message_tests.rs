@@ -1,0 +1,144 @@
+//! Unit tests of the ssh-agent messages: encodings as OpenSSH writes them, and round trips.
+
+use super::*;
+use crate::constraint::CONSTRAIN_EXTENSION;
+
+#[test]
+fn token_sign_round_trips() {
+    let req = Request::TokenSign(TokenSignRequest {
+        key_blob: b"blob".to_vec(),
+        tokens: vec![[1; 32], [2; 32]],
+    });
+    let bytes = req.encode();
+    match Request::decode(&bytes).expect("decode") {
+        Request::TokenSign(back) => {
+            assert_eq!(back.key_blob, b"blob");
+            assert_eq!(back.tokens, vec![[1; 32], [2; 32]]);
+        }
+        other => panic!("decoded as {other:?}"),
+    }
+    let resp = Response::TokenSign(vec![vec![9; 256], vec![8; 256]]);
+    assert_eq!(Response::decode(&resp.encode()).expect("decode"), resp);
+}
+
+#[test]
+fn smartcard_requests_match_openssh_and_round_trip() {
+    // ssh-add -s /p.so with PIN "1234": id 20, string provider, string PIN.
+    let plain = Request::AddSmartcardKey {
+        provider: "/p.so".into(),
+        pin: Zeroizing::new(b"1234".to_vec()),
+        constraints: vec![],
+        key: None,
+    };
+    let mut expected = vec![20, 0, 0, 0, 5];
+    expected.extend_from_slice(b"/p.so");
+    expected.extend_from_slice(&[0, 0, 0, 4]);
+    expected.extend_from_slice(b"1234");
+    assert_eq!(plain.encode(), expected);
+    let constrained = Request::AddSmartcardKey {
+        provider: "/p.so".into(),
+        pin: Zeroizing::new(b"1234".to_vec()),
+        constraints: vec![Constraint::Lifetime(60), Constraint::Confirm],
+        key: Some(KeyFilter::Id(vec![0xab, 0x01])),
+    };
+    let bytes = constrained.encode();
+    assert_eq!(bytes[0], id::ADD_SMARTCARD_KEY_CONSTRAINED);
+    match Request::decode(&bytes).expect("decode") {
+        Request::AddSmartcardKey {
+            provider,
+            pin,
+            constraints,
+            key,
+        } => {
+            assert_eq!(provider, "/p.so");
+            assert_eq!(&pin[..], b"1234");
+            assert_eq!(
+                constraints,
+                vec![Constraint::Lifetime(60), Constraint::Confirm]
+            );
+            assert_eq!(key, Some(KeyFilter::Id(vec![0xab, 0x01])));
+        }
+        other => panic!("decoded as {other:?}"),
+    }
+    let remove = Request::RemoveSmartcardKey {
+        provider: "/p.so".into(),
+        pin: Zeroizing::new(Vec::new()),
+    };
+    assert!(matches!(
+        Request::decode(&remove.encode()).expect("decode"),
+        Request::RemoveSmartcardKey { provider, .. } if provider == "/p.so"
+    ));
+}
+
+#[test]
+fn query_reply_round_trips() {
+    let resp = Response::Query(vec![QUERY_EXTENSION.into(), TOKEN_SIGN_EXTENSION.into()]);
+    let bytes = resp.encode();
+    assert_eq!(bytes[0], id::EXTENSION_RESPONSE);
+    assert_eq!(Response::decode(&bytes).expect("decode"), resp);
+}
+
+#[test]
+fn trailing_bytes_are_rejected() {
+    assert!(matches!(
+        Request::decode(&[id::REQUEST_IDENTITIES, 0]),
+        Err(Error::TrailingBytes { extra: 1 })
+    ));
+}
+
+#[test]
+fn unknown_ids_are_a_typed_error() {
+    assert!(matches!(
+        Request::decode(&[200]),
+        Err(Error::Unsupported { id: 200 })
+    ));
+    assert!(matches!(Request::decode(&[]), Err(Error::Truncated)));
+}
+
+#[test]
+fn short_token_in_extension_is_named() {
+    let mut w = Writer::new();
+    w.u8(id::EXTENSION)
+        .string(TOKEN_SIGN_EXTENSION.as_bytes())
+        .string(b"k")
+        .u32(2)
+        .string(&[0; 32])
+        .string(&[0; 31]);
+    assert!(matches!(
+        Request::decode(&w.into_vec()),
+        Err(Error::TokenLength { index: 2, len: 31 })
+    ));
+}
+
+#[test]
+fn unknown_extension_constraint_fails_the_add() {
+    let mut w = Writer::new();
+    w.u8(id::ADD_ID_CONSTRAINED).string(SSH_RSA.as_bytes());
+    for _ in 0..6 {
+        w.mpint(&[1]);
+    }
+    w.string(b"comment")
+        .u8(CONSTRAIN_EXTENSION)
+        .string(b"restrict-destination-v00@openssh.com");
+    assert!(matches!(
+        Request::decode(&w.into_vec()),
+        Err(Error::UnsupportedConstraint(_))
+    ));
+}
+
+#[test]
+fn garbage_never_panics() {
+    // Every prefix of every valid message, and a byte flipped at each position.
+    let req = Request::TokenSign(TokenSignRequest {
+        key_blob: vec![3; 10],
+        tokens: vec![[4; 32]],
+    })
+    .encode();
+    for end in 0..req.len() {
+        let _ = Request::decode(&req[..end]);
+        let mut flipped = req.clone();
+        flipped[end] ^= 0xff;
+        let _ = Request::decode(&flipped);
+        let _ = Response::decode(&flipped);
+    }
+}
