@@ -288,3 +288,33 @@ fn a_token_gone_under_the_agent_gives_one_line_and_the_agent_stays_up() {
         Response::TokenSign(vec![sign_token_openssl(&software, &token)])
     );
 }
+
+#[test]
+fn lifetime_and_confirm_constraints_apply_to_token_keys() {
+    let s = TokenSetup::new(&[]);
+    let pin = path_str(&s.pin_file);
+    // -c with no MFA_ASKPASS where the agent runs: every use is refused.
+    let out = s.mfa_add(&["-c", "-s", MODULE, "--pin-file", pin]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let blob = only_key(&s.agent);
+    assert_eq!(
+        token_sign(s.agent.socket(), &blob, &[random_token()]),
+        Response::Failure
+    );
+    assert!(
+        s.agent.log_text().contains("confirmation"),
+        "{}",
+        s.agent.log_text()
+    );
+    // ssh-add -s -t 1: the key is gone a second later.
+    let out = s.ssh_add(&["-e", MODULE], PIN);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = s.ssh_add(&["-t", "1", "-s", MODULE], PIN);
+    assert!(out.status.success(), "ssh-add -t 1 -s: {}", stderr(&out));
+    assert_eq!(identities(&s.agent).len(), 1);
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    assert!(
+        identities(&s.agent).is_empty(),
+        "the token key outlived its lifetime"
+    );
+}
