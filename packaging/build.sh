@@ -49,7 +49,7 @@ need() {
   [ "$install_tools" = yes ] || return 1
   local sudo=
   [ "$(id -u)" -eq 0 ] || sudo=sudo
-  echo "build.sh: installing $tool"
+  echo "build.sh: installing $tool" >&2
   if command -v apt-get >/dev/null; then
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$deb" >/dev/null \
       || { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$deb" >/dev/null; }
@@ -105,15 +105,18 @@ stage() {
 
 # The libraries the programs link (OpenSSL, libc), as Debian package names.
 deb_depends() {
-  local stage=$1 shl
+  local stage=$1 shl= p args=()
+  for p in $programs; do args+=("-e$stage/usr/bin/$p"); done
   if need dpkg-shlibdeps dpkg-dev dpkg-dev; then
     mkdir -p "$work/shlibs/debian" && touch "$work/shlibs/debian/control"
-    shl=$(cd "$work/shlibs" && dpkg-shlibdeps -O $(for p in $programs; do echo "-e$stage/usr/bin/$p"; done) 2>/dev/null)
-    echo "${shl#shlibs:Depends=}"
-  else
-    echo "build.sh: dpkg-shlibdeps is missing: using a fixed Depends" >&2
-    echo "libc6, libssl3 | libssl3t64"
+    shl=$(cd "$work/shlibs" && dpkg-shlibdeps -O "${args[@]}" 2>/dev/null) || shl=
   fi
+  shl=${shl#shlibs:Depends=}
+  if [ -z "$shl" ]; then
+    echo "build.sh: dpkg-shlibdeps is missing or failed: using a fixed Depends" >&2
+    shl="libc6, libssl3 | libssl3t64"
+  fi
+  echo "$shl"
 }
 
 build_deb() {
