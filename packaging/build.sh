@@ -129,11 +129,8 @@ build_deb() {
   stage "$dir" usr/share/zsh/vendor-completions
   install -d "$dir/DEBIAN"
   cat >"$dir/usr/share/doc/$name/copyright" <<EOF
-Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
-Upstream-Name: $name
-Files: *
-License: Apache-2.0
- On Debian systems the full text is in /usr/share/common-licenses/Apache-2.0.
+$name is licensed under the Apache License, version 2.0.
+On Debian systems the full text is in /usr/share/common-licenses/Apache-2.0.
 EOF
   cat >"$dir/DEBIAN/control" <<EOF
 Package: $name

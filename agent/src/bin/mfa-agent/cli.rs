@@ -36,7 +36,9 @@ comma-separated, * and ? wildcards, !pattern refuses; matched against the real p
 Confirm-on-use keys ask MFA_ASKPASS, else SSH_ASKPASS; with neither set they are refused.
 
 systemd socket activation: with -D or -d, a listening socket passed by systemd (LISTEN_FDS=1,
-LISTEN_PID = this process) is served instead of binding one; see contrib/mfa-agent.socket.
+LISTEN_PID = this process) is served instead of binding one; see the user units
+mfa-agent.socket and mfa-agent.service (/usr/lib/systemd/user/ from a package, else
+agent/contrib/ in the source): systemctl --user enable --now mfa-agent.socket
 
 Exit status: 0 success; 1 error; 2 usage error; with -- CMD, CMD's status (128+N if it died
 of signal N, 127 if it was not found, 126 if it could not be run).";
