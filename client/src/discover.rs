@@ -1,5 +1,5 @@
 //! Finding the agent: `MFA_AUTH_SOCK`, else the agent at `SSH_AUTH_SOCK` when it offers the
-//! token-sign extension (mfa-agent forwarded by `ssh -A` or `ForwardAgent $MFA_AUTH_SOCK`
+//! token-sign extension (mfa-agent forwarded by `ssh -A` or `ForwardAgent ${MFA_AUTH_SOCK}`
 //! appears on the far side as `SSH_AUTH_SOCK`). This is the one place that reads the variables.
 
 use std::path::{Path, PathBuf};

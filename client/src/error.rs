@@ -76,11 +76,11 @@ impl Error {
         match self {
             Error::NoAgentVariable | Error::NoAgent { .. } => {
                 "start an agent and load your key: eval \"$(mfa-agent)\"; mfa-add KEY (on a \
-                 remote host, forward it: ssh -o ForwardAgent='$MFA_AUTH_SOCK' HOST)"
+                 remote host, forward it: ssh -o 'ForwardAgent=${MFA_AUTH_SOCK}' HOST)"
                     .to_owned()
             }
             Error::NotMfaAgent { .. } => format!(
-                "forward mfa-agent instead of this agent: ssh -o ForwardAgent='${SOCKET_VARIABLE}' \
+                "forward mfa-agent instead of this agent: ssh -o 'ForwardAgent=${{{SOCKET_VARIABLE}}}' \
                  HOST, or set {SOCKET_VARIABLE} to mfa-agent's socket (a locked mfa-agent \
                  looks like this too: mfa-add -X)"
             ),
@@ -97,8 +97,9 @@ impl Error {
                 "list the loaded keys with `mfa-add -l`".to_owned()
             }
             Error::SignRefused => format!(
-                "the agent is locked (unlock it: mfa-add -X), the key is gone, or its use was \
-                 not confirmed (a mfa-add -c key needs MFA_ASKPASS where the agent runs); \
+                "the agent is locked (unlock it: mfa-add -X), the key is gone, its use was \
+                 not confirmed (a mfa-add -c key needs MFA_ASKPASS where the agent runs), or it \
+                 may not be used through this forwarded agent (mfa-add --forwarded, ssh-add -h); \
                  {AGENT_LOG_SAYS}"
             ),
             Error::Refused(_) => "the agent's log says why (by default \

@@ -1,6 +1,12 @@
 //! Key constraints of add-identity and add-smartcard-key requests (RFC 9987 section 3.2.7):
-//! lifetime, confirm, and our `pkcs11-key@cloudhsm-mfa` extension that names one token key.
+//! lifetime, confirm, our `pkcs11-key@cloudhsm-mfa` extension that names one token key, our
+//! `forwarded@cloudhsm-mfa` (`mfa-add --forwarded`) and OpenSSH's
+//! `restrict-destination-v00@openssh.com` (`ssh-add -h`).
 
+use crate::forwarding::{
+    decode_destinations, encode_destinations, DestinationConstraint, ForwardedPolicy,
+    FORWARDED_CONSTRAINT, RESTRICT_DESTINATION_CONSTRAINT,
+};
 use crate::wire::{Reader, Writer};
 use crate::{Error, Result};
 
@@ -24,12 +30,17 @@ pub enum KeyFilter {
 }
 
 /// A constraint on an added key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Constraint {
     /// Forget the key after this many seconds.
     Lifetime(u32),
     /// Ask the user before each use.
     Confirm,
+    /// `forwarded@cloudhsm-mfa`: what to do for a request through a forwarded connection.
+    Forwarded(ForwardedPolicy),
+    /// `restrict-destination-v00@openssh.com` (`ssh-add -h`): the hosts the key may be used
+    /// through and to.
+    Destinations(Vec<DestinationConstraint>),
 }
 
 /// Writes our key filter as a constraint extension: name, then "label" or "id", then the value.
@@ -44,11 +55,25 @@ pub(crate) fn encode_key_filter(w: &mut Writer, filter: &KeyFilter) {
         .string(value);
 }
 
-pub(crate) fn encode_constraint(w: &mut Writer, c: Constraint) {
+pub(crate) fn encode_constraint(w: &mut Writer, c: &Constraint) {
     match c {
-        Constraint::Lifetime(secs) => w.u8(CONSTRAIN_LIFETIME).u32(secs),
-        Constraint::Confirm => w.u8(CONSTRAIN_CONFIRM),
-    };
+        Constraint::Lifetime(secs) => {
+            w.u8(CONSTRAIN_LIFETIME).u32(*secs);
+        }
+        Constraint::Confirm => {
+            w.u8(CONSTRAIN_CONFIRM);
+        }
+        Constraint::Forwarded(policy) => {
+            w.u8(CONSTRAIN_EXTENSION)
+                .string(FORWARDED_CONSTRAINT.as_bytes())
+                .string(policy.as_str().as_bytes());
+        }
+        Constraint::Destinations(destinations) => {
+            w.u8(CONSTRAIN_EXTENSION)
+                .string(RESTRICT_DESTINATION_CONSTRAINT.as_bytes());
+            encode_destinations(w, destinations);
+        }
+    }
 }
 
 /// A constraint of an add-smartcard-key request: a standard one, or our key filter.
@@ -80,11 +105,15 @@ pub(crate) fn decode_constraint(r: &mut Reader<'_>) -> Result<Constraint> {
     match r.u8()? {
         CONSTRAIN_LIFETIME => Ok(Constraint::Lifetime(r.u32()?)),
         CONSTRAIN_CONFIRM => Ok(Constraint::Confirm),
-        // An extension constraint we do not know limits the key in a way we cannot honour,
-        // so the whole request must fail (as OpenSSH's agent does).
-        CONSTRAIN_EXTENSION => Err(Error::UnsupportedConstraint(
-            String::from_utf8_lossy(r.string()?).into_owned(),
-        )),
+        CONSTRAIN_EXTENSION => match r.utf8()? {
+            FORWARDED_CONSTRAINT => Ok(Constraint::Forwarded(ForwardedPolicy::decode(r)?)),
+            RESTRICT_DESTINATION_CONSTRAINT => {
+                Ok(Constraint::Destinations(decode_destinations(r)?))
+            }
+            // An extension constraint we do not know limits the key in a way we cannot
+            // honour, so the whole request must fail (as OpenSSH's agent does).
+            other => Err(Error::UnsupportedConstraint(other.to_owned())),
+        },
         other => Err(Error::UnsupportedConstraint(format!("id {other}"))),
     }
 }

@@ -63,6 +63,10 @@ pub enum Error {
     NotRsa(String),
     #[error("unsupported key constraint {0}")]
     UnsupportedConstraint(String),
+    #[error("malformed session-bind@openssh.com: {0}")]
+    BadSessionBind(&'static str),
+    #[error("destination constraint: {0}")]
+    BadDestination(&'static str),
     #[error("a string in the message is not UTF-8")]
     NotUtf8,
     #[error("unexpected reply from the agent: {0}")]

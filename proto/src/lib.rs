@@ -7,6 +7,7 @@
 pub mod client;
 pub mod constraint;
 pub mod error;
+pub mod forwarding;
 pub mod key;
 pub mod message;
 pub mod signing;

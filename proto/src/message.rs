@@ -11,6 +11,7 @@ use crate::constraint::{
     SmartcardConstraint,
 };
 pub use crate::constraint::{Constraint, KeyFilter, PKCS11_KEY_CONSTRAINT};
+use crate::forwarding::{SessionBind, SESSION_BIND_EXTENSION};
 use crate::key::{RsaKeyMaterial, SSH_RSA};
 use crate::signing::TOKEN_LEN;
 use crate::tokenfile::MAX_TOKENS;
@@ -89,6 +90,8 @@ pub enum Request {
     },
     /// The `query` extension.
     Query,
+    /// OpenSSH's `session-bind@openssh.com`: bind this connection to an SSH session.
+    SessionBind(SessionBind),
     /// Our token-signing extension.
     TokenSign(TokenSignRequest),
     /// An extension we do not implement; the agent answers FAILURE.
@@ -144,9 +147,10 @@ impl Request {
             Request::RemoveSmartcardKey { .. } => id::REMOVE_SMARTCARD_KEY,
             Request::Lock { .. } => id::LOCK,
             Request::Unlock { .. } => id::UNLOCK,
-            Request::Query | Request::TokenSign(_) | Request::UnknownExtension { .. } => {
-                id::EXTENSION
-            }
+            Request::Query
+            | Request::SessionBind(_)
+            | Request::TokenSign(_)
+            | Request::UnknownExtension { .. } => id::EXTENSION,
         }
     }
 
@@ -218,6 +222,7 @@ impl Request {
                 let name = r.utf8()?;
                 match name {
                     QUERY_EXTENSION => Request::Query,
+                    SESSION_BIND_EXTENSION => Request::SessionBind(SessionBind::decode(&mut r)?),
                     TOKEN_SIGN_EXTENSION => Request::TokenSign(decode_token_sign(&mut r)?),
                     other => {
                         // The contents of an unknown extension have no shape we can check.
@@ -254,7 +259,7 @@ impl Request {
                 key.encode(&mut w);
                 w.string(comment.as_bytes());
                 for c in constraints {
-                    encode_constraint(&mut w, *c);
+                    encode_constraint(&mut w, c);
                 }
             }
             Request::RemoveIdentity { key_blob } => {
@@ -268,7 +273,7 @@ impl Request {
             } => {
                 w.string(provider.as_bytes()).string(pin);
                 for c in constraints {
-                    encode_constraint(&mut w, *c);
+                    encode_constraint(&mut w, c);
                 }
                 if let Some(filter) = key {
                     encode_key_filter(&mut w, filter);
@@ -282,6 +287,10 @@ impl Request {
             }
             Request::Query => {
                 w.string(QUERY_EXTENSION.as_bytes());
+            }
+            Request::SessionBind(bind) => {
+                w.string(SESSION_BIND_EXTENSION.as_bytes());
+                bind.encode(&mut w);
             }
             Request::TokenSign(req) => {
                 w.string(TOKEN_SIGN_EXTENSION.as_bytes())

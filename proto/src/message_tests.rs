@@ -119,7 +119,7 @@ fn unknown_extension_constraint_fails_the_add() {
     }
     w.string(b"comment")
         .u8(CONSTRAIN_EXTENSION)
-        .string(b"restrict-destination-v00@openssh.com");
+        .string(b"maxsign-v99@example.invalid");
     assert!(matches!(
         Request::decode(&w.into_vec()),
         Err(Error::UnsupportedConstraint(_))

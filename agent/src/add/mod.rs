@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use client::{AgentKey, Connection};
+use proto::forwarding::ForwardedPolicy;
 use proto::key::public_key_blob;
 use proto::message::Constraint;
 use rsa::traits::PublicKeyParts;
@@ -171,6 +172,13 @@ fn add_key(agent: &mut Connection, loaded: LoadedKey, constraints: &[Constraint]
         match c {
             Constraint::Lifetime(secs) => eprintln!("Lifetime set to {secs} seconds"),
             Constraint::Confirm => eprintln!("The user must confirm each use of the key"),
+            Constraint::Forwarded(ForwardedPolicy::Confirm) => {
+                eprintln!("The user must confirm each use of the key through a forwarded agent")
+            }
+            Constraint::Forwarded(ForwardedPolicy::Deny) => {
+                eprintln!("The key is refused to requests through a forwarded agent")
+            }
+            Constraint::Forwarded(ForwardedPolicy::Allow) | Constraint::Destinations(_) => {}
         }
     }
     Ok(())

@@ -6,6 +6,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use proto::forwarding::SESSION_BIND_EXTENSION;
 use proto::message::{
     Constraint, Request, Response, TokenSignRequest, QUERY_EXTENSION, SIGN_RSA_SHA2_256,
     SIGN_RSA_SHA2_512, TOKEN_SIGN_EXTENSION,
@@ -15,9 +16,11 @@ use zeroize::Zeroizing;
 
 use super::backend::{KeyBackend, SignError, SshHash};
 
+use super::forwarding::{decide, may_load_provider, Use, UsePolicy, Verdict};
 use super::keys::{KeyEntry, KeyStore};
 use super::lock::{LockHash, LockState};
 use super::provider::{provider_allowed, Providers};
+use super::route::Route;
 use super::software_key::SoftwareKey;
 use super::{Confirmer, Log};
 use crate::sys::Peer;
@@ -72,16 +75,31 @@ impl Agent {
         guard(&self.lock).is_locked()
     }
 
-    /// Answers one request from `peer`.
+    /// Answers one request from `peer` on a local connection no ssh bound.
+    #[cfg(test)]
     pub(crate) async fn handle(self: &Arc<Self>, request: Request, peer: &Peer) -> Response {
+        self.handle_on(request, peer, &mut Route::default()).await
+    }
+
+    /// Answers one request from `peer` on a connection that came `route` (its session
+    /// bindings, which a `session-bind@openssh.com` request adds to).
+    pub(crate) async fn handle_on(
+        self: &Arc<Self>,
+        request: Request,
+        peer: &Peer,
+        route: &mut Route,
+    ) -> Response {
         let name = request_name(&request);
         self.log
             .debug(|| format!("{name} from {}", peer.describe()));
-        match self.dispatch(request, peer).await {
+        match self.dispatch(request, peer, route).await {
             Ok(response) => response,
             Err(why) => {
-                self.log
-                    .info(&format!("refused {name} from {}: {why}", peer.describe()));
+                self.log.info(&format!(
+                    "refused {name} from {} {}: {why}",
+                    peer.describe(),
+                    route.describe()
+                ));
                 Response::Failure
             }
         }
@@ -91,22 +109,38 @@ impl Agent {
         self: &Arc<Self>,
         request: Request,
         peer: &Peer,
+        route: &mut Route,
     ) -> Result<Response, Refusal> {
         if self.is_locked() {
             match request {
                 Request::RequestIdentities => return Ok(Response::Identities(Vec::new())),
                 Request::Unlock { passphrase } => return self.unlock(passphrase).await,
+                Request::SessionBind(_) => {
+                    // Unchecked, so whatever is behind this connection counts as forwarded.
+                    route.refuse_bind();
+                    return Err("the agent is locked".into());
+                }
                 _ => return Err("the agent is locked".into()),
             }
         }
         match request {
-            Request::RequestIdentities => Ok(Response::Identities(self.keys().identities())),
+            Request::RequestIdentities => {
+                Ok(Response::Identities(self.keys().identities_where(|e| {
+                    decide(&e.policy, false, route, Use::See) == Verdict::Allow
+                })))
+            }
+            Request::SessionBind(bind) => {
+                let bound = route.bind(bind)?;
+                self.log
+                    .info(&format!("session bind from {}: {bound}", peer.describe()));
+                Ok(Response::Success)
+            }
             Request::Sign {
                 key_blob,
                 data,
                 flags,
-            } => self.ssh_sign(&key_blob, data, flags, peer).await,
-            Request::TokenSign(req) => self.token_sign(req, peer).await,
+            } => self.ssh_sign(&key_blob, data, flags, peer, route).await,
+            Request::TokenSign(req) => self.token_sign(req, peer, route).await,
             Request::AddIdentity {
                 key,
                 comment,
@@ -116,36 +150,30 @@ impl Agent {
                 let (key, public) = spawn_blocking(move || SoftwareKey::from_material(&key))
                     .await
                     .map_err(|e| format!("key check failed: {e}"))??;
-                let mut lifetime = None;
-                let mut confirm = false;
-                for c in constraints {
-                    match c {
-                        Constraint::Lifetime(secs) => lifetime = Some(secs),
-                        Constraint::Confirm => confirm = true,
-                    }
-                }
-                let entry = KeyEntry::new(
-                    Box::new(key),
-                    &public,
-                    comment,
-                    lifetime.or(self.default_lifetime),
-                    confirm,
-                );
+                let (lifetime, confirm, policy) = self.constraints(constraints);
+                let mut entry = KeyEntry::new(Box::new(key), &public, comment, lifetime, confirm);
                 self.log.info(&format!(
-                    "added {} {:?} lifetime={} confirm={} by {}",
+                    "added {} {:?} lifetime={} confirm={} forwarded={} destinations={} by {} {}",
                     entry.fingerprint,
                     entry.comment,
-                    lifetime
-                        .or(self.default_lifetime)
-                        .map_or_else(|| "forever".to_owned(), |s| format!("{s}s")),
+                    lifetime.map_or_else(|| "forever".to_owned(), |s| format!("{s}s")),
                     confirm,
-                    peer.describe()
+                    policy.forwarded.as_str(),
+                    policy.destinations.len(),
+                    peer.describe(),
+                    route.describe()
                 ));
+                entry.policy = policy;
                 self.keys().add(entry);
                 Ok(Response::Success)
             }
             Request::RemoveIdentity { key_blob } => {
-                if self.keys().remove(&key_blob) {
+                // A key this connection may not see cannot be removed through it (OpenSSH).
+                let visible = self
+                    .keys()
+                    .get(&key_blob)
+                    .is_some_and(|e| decide(&e.policy, false, route, Use::See) == Verdict::Allow);
+                if visible && self.keys().remove(&key_blob) {
                     self.log.info(&format!(
                         "removed {} by {}",
                         proto::key::fingerprint(&key_blob),
@@ -162,6 +190,7 @@ impl Agent {
                 constraints,
                 key,
             } => {
+                may_load_provider(route)?;
                 self.add_smartcard(provider, pin, constraints, key, peer)
                     .await
             }
@@ -199,6 +228,7 @@ impl Agent {
             Request::Unlock { .. } => Err("the agent is not locked".into()),
             Request::Query => Ok(Response::Query(vec![
                 QUERY_EXTENSION.to_owned(),
+                SESSION_BIND_EXTENSION.to_owned(),
                 TOKEN_SIGN_EXTENSION.to_owned(),
             ])),
             Request::UnknownExtension { name } => Err(format!("unknown extension {name:?}")),
@@ -231,7 +261,7 @@ impl Agent {
             .await
             .map_err(|e| format!("loading the provider failed: {e}"))?
             .map_err(|e| e.to_string())?;
-        let (lifetime, confirm) = self.constraints(constraints);
+        let (lifetime, confirm, policy) = self.constraints(constraints);
         let count = found.len();
         for key in found {
             let origin = key.signer.origin();
@@ -244,11 +274,14 @@ impl Agent {
             );
             entry.provider = Some(real.clone());
             self.log.info(&format!(
-                "added {} ({origin}) lifetime={} confirm={confirm} by {}",
+                "added {} ({origin}) lifetime={} confirm={confirm} forwarded={} destinations={} by {}",
                 entry.fingerprint,
                 lifetime.map_or_else(|| "forever".to_owned(), |s| format!("{s}s")),
+                policy.forwarded.as_str(),
+                policy.destinations.len(),
                 peer.describe()
             ));
+            entry.policy = policy.clone();
             self.keys().add(entry);
         }
         self.log.info(&format!(
@@ -258,17 +291,20 @@ impl Agent {
         Ok(Response::Success)
     }
 
-    /// The lifetime (else the default) and confirm flag of an add's constraints.
-    fn constraints(&self, constraints: Vec<Constraint>) -> (Option<u32>, bool) {
+    /// The lifetime (else the default), confirm flag and use policy of an add's constraints.
+    fn constraints(&self, constraints: Vec<Constraint>) -> (Option<u32>, bool, UsePolicy) {
         let mut lifetime = None;
         let mut confirm = false;
+        let mut policy = UsePolicy::default();
         for c in constraints {
             match c {
                 Constraint::Lifetime(secs) => lifetime = Some(secs),
                 Constraint::Confirm => confirm = true,
+                Constraint::Forwarded(forwarded) => policy.forwarded = forwarded,
+                Constraint::Destinations(d) => policy.destinations = d,
             }
         }
-        (lifetime.or(self.default_lifetime), confirm)
+        (lifetime.or(self.default_lifetime), confirm, policy)
     }
 
     async fn unlock(&self, passphrase: Zeroizing<Vec<u8>>) -> Result<Response, Refusal> {
@@ -298,23 +334,29 @@ impl Agent {
     ///
     /// No reference to the key is held while the question is open (up to two minutes): a key
     /// removed or expired meanwhile is wiped at once, and the answer cannot bring it back.
-    async fn key_for_use(&self, blob: &[u8], peer: &Peer) -> Result<Arc<KeyEntry>, Refusal> {
-        let (fingerprint, comment, confirm) = {
+    async fn key_for_use(
+        &self,
+        blob: &[u8],
+        peer: &Peer,
+        route: &Route,
+        usage: Use<'_>,
+    ) -> Result<Arc<KeyEntry>, Refusal> {
+        let (fingerprint, comment, verdict) = {
             let entry = self
                 .keys()
                 .get(blob)
                 .ok_or_else(|| format!("no key {}", proto::key::fingerprint(blob)))?;
-            (
-                entry.fingerprint.clone(),
-                entry.comment.clone(),
-                entry.confirm,
-            )
+            let verdict = decide(&entry.policy, entry.confirm, route, usage);
+            (entry.fingerprint.clone(), entry.comment.clone(), verdict)
         };
-        if confirm {
-            self.confirmer
-                .ask(&fingerprint, &comment, peer)
+        match verdict {
+            Verdict::Allow => {}
+            Verdict::Refuse(why) => return Err(format!("{fingerprint}: {why}")),
+            Verdict::Ask(through) => self
+                .confirmer
+                .ask(&fingerprint, &comment, peer, &through)
                 .await
-                .map_err(|why| format!("confirmation for {fingerprint}: {why}"))?;
+                .map_err(|why| format!("confirmation for {fingerprint}: {why}"))?,
         }
         // The user may have locked the agent while the question was open.
         if self.is_locked() {
@@ -331,6 +373,7 @@ impl Agent {
         data: Vec<u8>,
         flags: u32,
         peer: &Peer,
+        route: &Route,
     ) -> Result<Response, Refusal> {
         // SHA-1 `ssh-rsa` signatures (flags 0) are refused: OpenSSH itself disabled them by
         // default in 8.8, and every client that talks to this agent can ask for SHA-2.
@@ -343,22 +386,39 @@ impl Agent {
                 "ssh-rsa (SHA-1) signatures are not offered (flags {flags})"
             ));
         };
-        let entry = self.key_for_use(blob, peer).await?;
+        let usage = Use::Ssh {
+            data: &data,
+            key_blob: blob,
+        };
+        let entry = self.key_for_use(blob, peer, route, usage).await?;
         let signer = Arc::clone(&entry);
         let signature = spawn_blocking(move || signer.signer.sign_ssh(hash, &data))
             .await
             .map_err(|e| format!("signing failed: {e}"))?
             .map_err(|e| format!("signing failed: {e}"))?;
         let origin = entry.signer.origin();
-        self.log
-            .signature(hash.algorithm(), &entry.fingerprint, &origin, 0, peer);
+        self.log.signature(
+            hash.algorithm(),
+            &entry.fingerprint,
+            &origin,
+            0,
+            peer,
+            &route.describe(),
+        );
         Ok(Response::Sign {
             signature: proto::message::ssh_signature_blob(hash.algorithm(), &signature),
         })
     }
 
-    async fn token_sign(&self, req: TokenSignRequest, peer: &Peer) -> Result<Response, Refusal> {
-        let entry = self.key_for_use(&req.key_blob, peer).await?;
+    async fn token_sign(
+        &self,
+        req: TokenSignRequest,
+        peer: &Peer,
+        route: &Route,
+    ) -> Result<Response, Refusal> {
+        let entry = self
+            .key_for_use(&req.key_blob, peer, route, Use::Token)
+            .await?;
         let count = req.tokens.len();
         // One blocking task per token: the tokens of one login (one per HSM) are signed on
         // all cores at once, and a request never waits behind another's RSA work.
@@ -379,8 +439,14 @@ impl Agent {
             signatures.push(signature);
         }
         let origin = entry.signer.origin();
-        self.log
-            .signature("token", &entry.fingerprint, &origin, count, peer);
+        self.log.signature(
+            "token",
+            &entry.fingerprint,
+            &origin,
+            count,
+            peer,
+            &route.describe(),
+        );
         Ok(Response::TokenSign(signatures))
     }
 }
@@ -398,6 +464,7 @@ fn request_name(request: &Request) -> &'static str {
         Request::Lock { .. } => "lock",
         Request::Unlock { .. } => "unlock",
         Request::Query => "query",
+        Request::SessionBind(_) => "session-bind",
         Request::TokenSign(_) => "token-sign",
         Request::UnknownExtension { .. } => "unknown-extension",
     }

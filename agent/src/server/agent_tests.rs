@@ -188,3 +188,37 @@ async fn remove_and_unknown_keys_fail_cleanly() {
         Response::Identities(vec![])
     );
 }
+
+#[tokio::test]
+async fn a_binding_that_does_not_verify_fails_and_a_deny_key_then_refuses_the_connection() {
+    use proto::forwarding::{ForwardedPolicy, SessionBind};
+    let agent = agent();
+    assert_eq!(
+        add(&agent, vec![Constraint::Forwarded(ForwardedPolicy::Deny)]).await,
+        Response::Success
+    );
+    let mut route = Route::default();
+    let forged = Request::SessionBind(SessionBind {
+        host_key: b"not a host key".to_vec(),
+        session_id: vec![1; 32],
+        signature: b"not a signature".to_vec(),
+        forwarding: true,
+    });
+    assert_eq!(
+        agent.handle_on(forged, &peer(), &mut route).await,
+        Response::Failure
+    );
+    // Whoever sent it cannot be told from a forwarding: the deny key refuses it.
+    assert_eq!(
+        agent
+            .handle_on(token_sign_request(vec![[0; 32]]), &peer(), &mut route)
+            .await,
+        Response::Failure
+    );
+    assert!(matches!(
+        agent
+            .handle(token_sign_request(vec![[0; 32]]), &peer())
+            .await,
+        Response::TokenSign(_)
+    ));
+}

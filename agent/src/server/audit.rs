@@ -56,7 +56,9 @@ impl Log {
     }
 
     /// The audit line for one signature.
-    /// `origin` says where the key lives: `software`, or a token's label and key id.
+    /// `origin` says where the key lives: `software`, or a token's label and key id; `route`
+    /// where the signature was made for: `local`, or `via=SHA256:... forwarded` (see
+    /// `Route::describe`).
     pub fn signature(
         &self,
         kind: &str,
@@ -64,11 +66,12 @@ impl Log {
         origin: &str,
         tokens: usize,
         peer: &Peer,
+        route: &str,
     ) {
         self.write_line(
             Severity::Info,
             &format!(
-                "sign {kind} key={fingerprint} tokens={tokens} {} key-in={origin}",
+                "sign {kind} key={fingerprint} tokens={tokens} {} {route} key-in={origin}",
                 peer.describe()
             ),
         );

@@ -37,8 +37,15 @@ impl Confirmer {
         Confirmer { program }
     }
 
-    /// Asks whether `peer` may use the key; Err says why the answer is no.
-    pub async fn ask(&self, fingerprint: &str, comment: &str, peer: &Peer) -> Result<(), String> {
+    /// Asks whether `peer` may use the key; `through` says where the request came from (a
+    /// forwarded agent's host key); Err says why the answer is no.
+    pub async fn ask(
+        &self,
+        fingerprint: &str,
+        comment: &str,
+        peer: &Peer,
+        through: &str,
+    ) -> Result<(), String> {
         let program = self
             .program
             .as_ref()
@@ -49,7 +56,7 @@ impl Confirmer {
         );
         let pid = peer.pid.map_or_else(|| "?".to_owned(), |p| p.to_string());
         let question = format!(
-            "Allow use of key {comment}?\nKey fingerprint {fingerprint}.\nRequested by {exe} (pid {pid}, uid {}).",
+            "Allow use of key {comment}?\nKey fingerprint {fingerprint}.\nRequested by {exe} (pid {pid}, uid {}).\n{through}",
             peer.uid
         );
         let mut child = Command::new(program)
@@ -89,10 +96,16 @@ mod tests {
         let no = Confirmer {
             program: Some("false".into()),
         };
-        assert!(yes.ask("SHA256:x", "k", &peer()).await.is_ok());
-        assert!(no.ask("SHA256:x", "k", &peer()).await.is_err());
+        assert!(yes
+            .ask("SHA256:x", "k", &peer(), "Through a local connection.")
+            .await
+            .is_ok());
+        assert!(no
+            .ask("SHA256:x", "k", &peer(), "Through a local connection.")
+            .await
+            .is_err());
         assert!(Confirmer::default()
-            .ask("SHA256:x", "k", &peer())
+            .ask("SHA256:x", "k", &peer(), "Through a local connection.")
             .await
             .is_err());
     }

@@ -14,6 +14,8 @@ use rsa::RsaPublicKey;
 
 use super::backend::KeyBackend;
 
+use super::forwarding::UsePolicy;
+
 /// One key held by the agent.
 pub struct KeyEntry {
     pub signer: Box<dyn KeyBackend>,
@@ -24,6 +26,8 @@ pub struct KeyEntry {
     pub fingerprint: String,
     pub expires: Option<Instant>,
     pub confirm: bool,
+    /// `--forwarded` and `ssh-add -h`: where the key may be used.
+    pub policy: UsePolicy,
 }
 
 impl std::fmt::Debug for KeyEntry {
@@ -54,6 +58,7 @@ impl KeyEntry {
             comment,
             expires: lifetime.map(|s| Instant::now() + Duration::from_secs(u64::from(s))),
             confirm,
+            policy: UsePolicy::default(),
         }
     }
 
@@ -121,11 +126,17 @@ impl KeyStore {
     }
 
     /// The live keys as an identities answer.
+    #[cfg(test)]
     pub fn identities(&self) -> Vec<Identity> {
+        self.identities_where(|_| true)
+    }
+
+    /// The live keys `visible` keeps, as an identities answer.
+    pub fn identities_where(&self, visible: impl Fn(&KeyEntry) -> bool) -> Vec<Identity> {
         let now = Instant::now();
         self.entries
             .iter()
-            .filter(|e| !e.is_expired(now))
+            .filter(|e| !e.is_expired(now) && visible(e))
             .map(|e| Identity {
                 key_blob: e.blob.clone(),
                 comment: e.comment.clone(),

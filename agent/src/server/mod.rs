@@ -1,14 +1,17 @@
 //! mfa-agent's server: the shared state and its answer to every request (`Agent`), the
-//! accept loop, the keys it holds, the lock, confirm-on-use, the audit log and key lifetimes.
+//! accept loop, the keys it holds, the lock, confirm-on-use, the audit log, key lifetimes, and
+//! what a connection's SSH session bindings allow (`route`, `forwarding`).
 
 mod agent;
 mod audit;
 mod backend;
 mod confirm;
+mod forwarding;
 mod keys;
 mod lifetime;
 mod lock;
 mod provider;
+mod route;
 mod serve;
 mod software_key;
 mod token_key;

@@ -19,6 +19,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::timeout;
 use zeroize::Zeroizing;
 
+use super::route::Route;
 use super::Agent;
 use crate::sys::{parent_pid, ListeningSocket, Peer, SocketFile, StopSignals};
 use crate::Result;
@@ -184,6 +185,8 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
     agent
         .log
         .debug(|| format!("connection from {}", peer.describe()));
+    // What ssh bound this connection to (session-bind@openssh.com); empty: local.
+    let mut route = Route::default();
     loop {
         // Waiting for a request has no limit; once one starts, it must arrive in time.
         let mut first = [0u8; 1];
@@ -213,7 +216,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
         };
         let response = match body.as_deref().map(|b| Request::decode(b)) {
             None => Response::Failure,
-            Some(Ok(request)) => agent.handle(request, &peer).await,
+            Some(Ok(request)) => agent.handle_on(request, &peer, &mut route).await,
             // Old clients probe with SSH-1 messages (ssh-add -D sends id 9): not worth a line.
             Some(Err(e @ proto::Error::Unsupported { .. })) => {
                 agent

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Parser};
+use proto::forwarding::ForwardedPolicy;
 use proto::message::{Constraint, KeyFilter};
 
 use cloudhsm_mfa_agent::add::{Action, PassphraseSource};
@@ -37,6 +38,11 @@ pub struct Args {
     /// Ask for confirmation (MFA_ASKPASS/SSH_ASKPASS) before each use of the added keys.
     #[arg(short = 'c')]
     pub confirm: bool,
+    /// What the added keys do for a request through a forwarded agent (ssh -A,
+    /// ForwardAgent): sign (allow, the default, as OpenSSH), ask first (confirm), or refuse
+    /// (deny: the keys sign only for programs on this machine).
+    #[arg(long, value_name = "POLICY", value_parser = ["allow", "confirm", "deny"])]
+    pub forwarded: Option<String>,
     /// Read the passphrase from the first line of FILE.
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
@@ -88,8 +94,14 @@ pub struct Config {
 impl Config {
     pub fn from_args(args: Args) -> Result<Config> {
         let only_adding = |what: &str| -> Result<()> {
-            if args.lifetime.is_some() || args.confirm || !args.keys.is_empty() {
-                return Err(Error::usage(format!("{what} takes no key files, -t or -c")));
+            if args.lifetime.is_some()
+                || args.confirm
+                || args.forwarded.is_some()
+                || !args.keys.is_empty()
+            {
+                return Err(Error::usage(format!(
+                    "{what} takes no key files, -t, -c or --forwarded"
+                )));
             }
             Ok(())
         };
@@ -127,8 +139,8 @@ impl Config {
             only_adding("-X")?;
             Action::Unlock
         } else if args.delete {
-            if args.lifetime.is_some() || args.confirm {
-                return Err(Error::usage("-d takes no -t or -c"));
+            if args.lifetime.is_some() || args.confirm || args.forwarded.is_some() {
+                return Err(Error::usage("-d takes no -t, -c or --forwarded"));
             }
             if args.keys.is_empty() {
                 return Err(Error::usage("-d needs a KEYFILE or SHA256:FINGERPRINT"));
@@ -160,7 +172,7 @@ impl Config {
     }
 }
 
-/// The -t and -c constraints of an add.
+/// The -t, -c and --forwarded constraints of an add.
 fn constraints(args: &Args) -> Result<Vec<Constraint>> {
     let mut constraints = Vec::new();
     if let Some(life) = &args.lifetime {
@@ -168,6 +180,11 @@ fn constraints(args: &Args) -> Result<Vec<Constraint>> {
     }
     if args.confirm {
         constraints.push(Constraint::Confirm);
+    }
+    // allow is what an agent does for a key without the constraint.
+    match args.forwarded.as_deref().and_then(ForwardedPolicy::parse) {
+        None | Some(ForwardedPolicy::Allow) => {}
+        Some(policy) => constraints.push(Constraint::Forwarded(policy)),
     }
     Ok(constraints)
 }
