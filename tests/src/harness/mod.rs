@@ -1,6 +1,7 @@
 //! Pieces every end-to-end test uses: a temporary folder, keys and tokens made with openssl,
-//! commands spawned in a PTY, a running mfa-agent, the workspace's binaries, and
-//! cloudhsm_mgmt_util authdata files signed by hand with openssl, and SoftHSM2 tokens.
+//! commands spawned in a PTY, a running mfa-agent, the workspace's binaries,
+//! cloudhsm_mgmt_util authdata files signed by hand with openssl, SoftHSM2 tokens, and a real
+//! sshd on 127.0.0.1 to forward the agent through.
 
 pub mod agent;
 pub mod authdata;
@@ -8,4 +9,5 @@ pub mod bins;
 pub mod openssl;
 pub mod pty;
 pub mod softhsm;
+pub mod sshd;
 pub mod workdir;

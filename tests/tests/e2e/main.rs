@@ -2,6 +2,7 @@
 
 mod agent;
 mod faults;
+mod forwarding;
 mod login;
 mod packaging;
 mod sign;
