@@ -69,6 +69,9 @@ pub fn render() -> io::Result<Vec<Generated>> {
         for (shell, pattern) in SHELLS {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut shown, name, &mut script);
+            if shell == Shell::Bash && runs_a_command(&command) {
+                script = complete_the_command_after_dashes(script, name);
+            }
             files.push(Generated {
                 path: Path::new("completions").join(pattern.replace("{}", name)),
                 contents: script,
@@ -76,6 +79,53 @@ pub fn render() -> io::Result<Vec<Generated>> {
         }
     }
     Ok(files)
+}
+
+/// Whether the program's last argument is a command to run (`mfa-login -- COMMAND`).
+fn runs_a_command(command: &clap::Command) -> bool {
+    command
+        .get_arguments()
+        .any(|a| a.get_value_hint() == clap::ValueHint::CommandWithArguments)
+}
+
+/// clap's bash script completes options only, also after `--` (its bash generator ignores
+/// `ValueHint::CommandWithArguments`, which zsh's and fish's follow). This wraps clap's
+/// function so that after `--` the command being run and its own arguments complete, as in
+/// sudo's completion: through bash-completion's `_command_offset` where it is loaded, else
+/// command names, then file names.
+fn complete_the_command_after_dashes(script: Vec<u8>, name: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(&script).into_owned();
+    let Some(clap_function) = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("complete -F "))
+        .and_then(|rest| rest.split_whitespace().next())
+    else {
+        return script;
+    };
+    let ours = format!("_{}_command", name.replace('-', "_"));
+    let wrapper = format!(
+        r#"
+# Added by mfa-docgen: after `--`, complete the command {name} runs, then its arguments.
+{ours}() {{
+    local i
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        if [[ "${{COMP_WORDS[i]}}" == "--" ]]; then
+            if declare -F _command_offset >/dev/null; then
+                _command_offset $((i + 1))
+            elif ((i + 1 == COMP_CWORD)); then
+                COMPREPLY=( $(compgen -c -- "${{COMP_WORDS[COMP_CWORD]}}") )
+            else
+                COMPREPLY=( $(compgen -f -- "${{COMP_WORDS[COMP_CWORD]}}") )
+            fi
+            return 0
+        fi
+    done
+    {clap_function} "$@"
+}}
+complete -F {ours} -o bashdefault -o default {name}
+"#
+    );
+    (text + &wrapper).into_bytes()
 }
 
 /// `command` without its hidden options: clap_complete offers hidden options too (mfa-agent's

@@ -74,3 +74,32 @@ fn the_agent_page_leaves_out_the_internal_options() {
         assert!(!page.contains(internal), "{internal} is in the man page");
     }
 }
+
+#[test]
+fn bash_completes_the_command_after_dashes_only_for_programs_that_run_one() {
+    let files = render().expect("render");
+    let bash = |name: &str| {
+        let path = format!("completions/bash/{name}");
+        let found = files
+            .iter()
+            .find(|f| f.path.to_str() == Some(path.as_str()));
+        String::from_utf8_lossy(&found.expect("bash completion").contents).into_owned()
+    };
+    for runs in ["mfa-login", "mfa-agent"] {
+        let script = bash(runs);
+        assert!(script.contains("_command_offset $((i + 1))"), "{runs}");
+        let ours = format!("complete -F _{}_command ", runs.replace('-', "_"));
+        // Ours is the last `complete`, so it replaces clap's for the program.
+        assert!(
+            script
+                .trim_end()
+                .lines()
+                .last()
+                .is_some_and(|l| l.starts_with(&ours)),
+            "{runs}"
+        );
+    }
+    for runs_none in ["mfa-add", "mfa-sign"] {
+        assert!(!bash(runs_none).contains("_command_offset"), "{runs_none}");
+    }
+}
