@@ -132,6 +132,22 @@ fn forwarded_mfa_sign_mfa_login_and_ssh_add_work_and_the_audit_names_the_host() 
         .last()
         .is_some_and(|l| l.contains(&format!("via={rsa_host} forwarded"))));
 
+    // The officer's own ssh-agent at SSH_AUTH_SOCK, as on a desktop: the README's command
+    // forwards mfa-agent, not it.
+    let desktop = dir.join("desktop-agent.sock");
+    let _desktop = PlainAgent::start(&desktop);
+    write_token_file(&file, 2);
+    let out = sshd
+        .ssh()
+        .env("MFA_AUTH_SOCK", setup.agent.socket())
+        .env("SSH_AUTH_SOCK", &desktop)
+        .args(["-o", "ForwardAgent=${MFA_AUTH_SOCK}", "127.0.0.1"])
+        .arg(remote_mfa_sign(&file))
+        .output()
+        .expect("ssh");
+    assert_ok(&out, "mfa-sign through ssh beside a desktop ssh-agent");
+    assert_signed_by(&setup.public, &file, 2);
+
     // Locally, the same key's audit line says local.
     write_token_file(&file, 1);
     let out = Command::new(bin("mfa-sign"))
@@ -337,6 +353,26 @@ fn ssh_dash_r_forwards_the_socket_and_is_seen_as_local() {
 /// A plain OpenSSH ssh-agent, stopped when dropped.
 struct PlainAgent(Child);
 
+impl PlainAgent {
+    /// `ssh-agent -D -a SOCKET`, once its socket is there.
+    fn start(socket: &Path) -> PlainAgent {
+        let agent = PlainAgent(
+            Command::new("ssh-agent")
+                .arg("-D")
+                .arg("-a")
+                .arg(socket)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("ssh-agent"),
+        );
+        while !socket.exists() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        agent
+    }
+}
+
 impl Drop for PlainAgent {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -349,19 +385,7 @@ fn a_forwarded_plain_ssh_agent_gives_the_one_line_hint() {
     let dir = WorkDir::new();
     let Some(sshd) = sshd(&dir) else { return };
     let socket = dir.join("plain.sock");
-    let _plain = PlainAgent(
-        Command::new("ssh-agent")
-            .arg("-D")
-            .arg("-a")
-            .arg(&socket)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ssh-agent"),
-    );
-    while !socket.exists() {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let _plain = PlainAgent::start(&socket);
     let file = dir.join("t.json");
     write_token_file(&file, 1);
     let mut ssh = sshd.ssh();
