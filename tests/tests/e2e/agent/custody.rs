@@ -284,7 +284,9 @@ fn a_client_stalled_mid_frame_is_dropped_but_an_idle_one_stays() {
         stalled.write_all(sent).expect("write part of a frame");
         let mut buf = [0u8; 16];
         match stalled.read(&mut buf) {
+            // Closed; or reset, when the close finds bytes of ours it had not read yet.
             Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
             other => panic!("a stalled client was not dropped: {other:?}"),
         }
     }
