@@ -103,17 +103,35 @@ impl PromptMatcher {
     }
 
     /// Feeds a piece of output; returns the prompt it ends with, if any.
+    ///
+    /// The work per byte is a few comparisons on the escape filter's state and the line's
+    /// last bytes; the line is looked at as a whole only at its end (`\n`) and, bounded by
+    /// `WINDOW`, once at the end of each piece. Matching is on bytes: every prompt is ASCII,
+    /// and ASCII bytes are never part of an invalid UTF-8 sequence, so the result is the same
+    /// as on the text.
     pub fn feed(&mut self, bytes: &[u8]) -> Option<Prompt> {
-        for &b in bytes {
+        let mut rest = bytes;
+        while let Some((&b, tail)) = rest.split_first() {
+            if self.escape == Escape::None
+                && !self.carriage_return
+                && !ends_in_result_start(&self.line)
+            {
+                let run = plain_run(rest);
+                if run > 0 {
+                    self.push_bulk(&rest[..run]);
+                    rest = &rest[run..];
+                    continue;
+                }
+            }
             if let Some(text_byte) = self.filter(b) {
                 self.push(text_byte);
             }
+            rest = tail;
         }
-        let text = String::from_utf8_lossy(&self.line);
-        let text = text.trim_end_matches(' ');
+        let text = trim_end_spaces(&self.line);
         let prompt = PROMPTS
             .iter()
-            .find(|(p, _)| text.ends_with(p))
+            .find(|(p, _)| text.ends_with(p.as_bytes()))
             .map(|&(_, prompt)| prompt)?;
         // Report each prompt once: what follows it starts a new match.
         self.line.clear();
@@ -139,24 +157,27 @@ impl PromptMatcher {
     /// At the end of a line: notes cloudhsm_mgmt_util's results (`loginHSM success on server
     /// 0(10.0.0.1)`, `loginHSM failed: ...`) as result codes, and where it wrote authdata.
     fn note_line(&mut self) {
-        let line = String::from_utf8_lossy(&self.line);
-        let line = line.trim();
+        let line = self.line.trim_ascii();
         if let Some(path) = line
-            .strip_prefix("Authentication data written to:")
-            .map(|rest| rest.trim().trim_matches('"'))
+            .strip_prefix(b"Authentication data written to:")
+            .map(|rest| trim_quotes(rest.trim_ascii()))
             .filter(|path| !path.is_empty())
         {
-            self.authdata_path = Some(path.to_owned());
+            self.authdata_path = Some(String::from_utf8_lossy(path).into_owned());
             return;
         }
-        let mut words = line.split_whitespace();
-        let verb = words.next().unwrap_or_default();
-        if MGMT_VERBS.contains(&verb) {
-            match words.next() {
-                Some("success") => self.result_code = Some(0),
-                Some("failed:" | "failed") => self.result_code = Some(1),
-                _ => {}
-            }
+        let Some(verb) = MGMT_VERBS.iter().find(|verb| {
+            line.strip_prefix(verb.as_bytes())
+                .is_some_and(|rest| rest.first() == Some(&b' '))
+        }) else {
+            return;
+        };
+        let outcome = line[verb.len()..].trim_ascii_start();
+        let word = outcome.split(|&b| b == b' ').next().unwrap_or_default();
+        match word {
+            b"success" => self.result_code = Some(0),
+            b"failed:" | b"failed" => self.result_code = Some(1),
+            _ => {}
         }
     }
 
@@ -227,6 +248,28 @@ impl PromptMatcher {
         }
     }
 
+    /// Adds a [`plain_run`], in which no result can end, as [`Self::push_text`] byte by byte
+    /// would: the line ends the same (its window drops its first half each time it is full)
+    /// and the echo starts the same.
+    fn push_bulk(&mut self, text: &[u8]) {
+        let total = self.line.len() + text.len();
+        let keep = match total.checked_sub(WINDOW) {
+            None | Some(0) => total,
+            Some(past) => WINDOW / 2 + 1 + (past - 1) % (WINDOW / 2),
+        };
+        if keep <= text.len() {
+            self.line.clear();
+            self.line.extend_from_slice(&text[text.len() - keep..]);
+        } else {
+            self.line.drain(..total - keep);
+            self.line.extend_from_slice(text);
+        }
+        if let Some(echo) = &mut self.echo {
+            let room = crate::text::MAX_LINE.saturating_sub(echo.len());
+            echo.extend_from_slice(&text[..text.len().min(room)]);
+        }
+    }
+
     /// Before `next` is added to the line: when it ends a number, notes `"error_code": N`
     /// ending the line.
     fn note_result_code(&mut self, next: u8) {
@@ -235,31 +278,101 @@ impl PromptMatcher {
         if !number_ends {
             return;
         }
-        if let Some(code) = result_code(&String::from_utf8_lossy(&self.line)) {
+        if let Some(code) = result_code(&self.line) {
             self.result_code = Some(code);
         }
     }
 }
 
 /// N when `text` ends with `"error_code": N` (spaces allowed around the colon). A number too
-/// large for an i64 is still not zero.
-fn result_code(text: &str) -> Option<i64> {
-    let before_digits = text.trim_end_matches(|c: char| c.is_ascii_digit());
-    let digits = &text[before_digits.len()..];
+/// large for an i64 is still not zero. Looks back only over the number and what must precede
+/// it, so a line of many numbers costs each byte once.
+fn result_code(text: &[u8]) -> Option<i64> {
+    let digits_at = text
+        .iter()
+        .rposition(|b| !b.is_ascii_digit())
+        .map_or(0, |at| at + 1);
+    let (before_digits, digits) = text.split_at(digits_at);
     if digits.is_empty() {
         return None;
     }
-    let (before_number, negative) = match before_digits.strip_suffix('-') {
+    let (before_number, negative) = match before_digits.strip_suffix(b"-") {
         Some(rest) => (rest, true),
         None => (before_digits, false),
     };
-    before_number
-        .trim_end()
-        .strip_suffix(':')?
-        .trim_end()
-        .strip_suffix("\"error_code\"")?;
-    let code = digits.parse::<i64>().unwrap_or(i64::MAX);
+    trim_end_spaces(trim_end_spaces(before_number).strip_suffix(b":")?)
+        .strip_suffix(b"\"error_code\"")?;
+    let code = std::str::from_utf8(digits)
+        .ok()
+        .and_then(|d| d.parse::<i64>().ok())
+        .unwrap_or(i64::MAX);
     Some(if negative { -code } else { code })
+}
+
+/// How many bytes at the start of `bytes` the matcher may take in bulk while the line does
+/// not end in a result's start ([`ends_in_result_start`]): plain text, which the escape
+/// filter passes on unchanged and the line takes as it is (no control character, no DEL),
+/// up to and including the first `:`, after which a result's number may follow.
+fn plain_run(bytes: &[u8]) -> usize {
+    let special = |b: u8| b < 0x20 || b == 0x7f || b == b':';
+    // Eight bytes at a time, without a branch per byte: CLI output comes in short lines.
+    let mut at = 0;
+    for word in bytes.chunks_exact(8) {
+        let mask = special_bytes(u64::from_le_bytes(word.try_into().unwrap_or_default()));
+        if mask != 0 {
+            at += mask.trailing_zeros() as usize / 8;
+            break;
+        }
+        at += 8;
+    }
+    match bytes[at..].iter().position(|&b| special(b)) {
+        Some(i) if bytes[at + i] == b':' => at + i + 1,
+        Some(i) => at + i,
+        None => bytes.len(),
+    }
+}
+
+/// The high bit of each byte of `word` that is a control character, DEL or `:`, and maybe
+/// of bytes after the first such one (a borrow can carry upwards); exact for the lowest.
+fn special_bytes(word: u64) -> u64 {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    below(word, 0x20) | below(word ^ (ONES * 0x7f), 1) | below(word ^ (ONES * u64::from(b':')), 1)
+}
+
+/// The line ends in what may begin a result's number: `"error_code"`, spaces, `:`, spaces, a
+/// `-`, digits (the spaces, sign and digits optional). Without it, no `"error_code": N` can
+/// end before the next `:` (the window only loses text from its start, so what precedes a
+/// colon never turns into `"error_code"` later); with it, the matcher goes byte by byte.
+/// Looks back only over digits, spaces and the name.
+fn ends_in_result_start(line: &[u8]) -> bool {
+    let digits_at = line
+        .iter()
+        .rposition(|b| !b.is_ascii_digit())
+        .map_or(0, |at| at + 1);
+    let before = &line[..digits_at];
+    let before = before.strip_suffix(b"-").unwrap_or(before);
+    trim_end_spaces(before)
+        .strip_suffix(b":")
+        .is_some_and(|name| trim_end_spaces(name).ends_with(b"\"error_code\""))
+}
+
+/// The line's text without the spaces that end it. (The line holds no other whitespace: tabs
+/// become spaces and control characters are dropped on the way in.)
+fn trim_end_spaces(text: &[u8]) -> &[u8] {
+    let end = text.iter().rposition(|&b| b != b' ').map_or(0, |at| at + 1);
+    &text[..end]
+}
+
+/// `text` without the double quotes around it.
+fn trim_quotes(text: &[u8]) -> &[u8] {
+    let start = text.iter().position(|&b| b != b'"').unwrap_or(text.len());
+    let end = text
+        .iter()
+        .rposition(|&b| b != b'"')
+        .map_or(start, |at| at + 1);
+    &text[start..end.max(start)]
 }
 
 /// The text after the last interactive prompt in a redrawn line (all of it when none).
@@ -274,104 +387,5 @@ fn after_prompt(line: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const TOKEN_PROMPT: &str =
-        "Enter signed token file path (press enter if same as the unsigned token file):";
-
-    #[test]
-    fn a_prompt_split_at_every_byte_is_found_once() {
-        let out = format!("Enter password:\r\n{TOKEN_PROMPT} ");
-        let mut m = PromptMatcher::new();
-        let found: Vec<Prompt> = out.bytes().filter_map(|b| m.feed(&[b])).collect();
-        assert_eq!(found, [Prompt::Password, Prompt::SignedTokenFile]);
-    }
-
-    #[test]
-    fn colour_and_carriage_returns_are_ignored() {
-        let mut m = PromptMatcher::new();
-        let coloured = "\x1b[1;32mEnter \x1b[0mpass\rword:\x1b[0m";
-        assert_eq!(m.feed(coloured.as_bytes()), Some(Prompt::Password));
-        assert_eq!(
-            m.feed(b"\x1b]0;title\x07aws-cloudhsm>"),
-            Some(Prompt::Interactive)
-        );
-        assert_eq!(m.feed(b"\x1b(Baws-cloudhsm > "), Some(Prompt::Interactive));
-    }
-
-    #[test]
-    fn text_after_a_prompt_is_not_a_prompt() {
-        let mut m = PromptMatcher::new();
-        assert_eq!(m.feed(b"usage: Enter password: is asked next\n"), None);
-        assert_eq!(m.feed(b"Enter password:x"), None);
-    }
-
-    #[test]
-    fn the_echoed_command_follows_line_editing() {
-        let mut m = PromptMatcher::new();
-        assert_eq!(m.feed(b"aws-cloudhsm > "), Some(Prompt::Interactive));
-        m.feed(b"login --token a.jsox\x08 \x08n\r\n");
-        assert_eq!(
-            m.take_echoed_command().as_deref(),
-            Some("login --token a.json")
-        );
-        assert_eq!(m.take_echoed_command(), None);
-    }
-
-    #[test]
-    fn a_line_editor_redrawing_the_line_gives_the_final_text() {
-        // What a readline-style editor writes for `lgo`, two backspaces, `ogin x`, Enter.
-        let mut m = PromptMatcher::new();
-        assert_eq!(m.feed(b"aws-cloudhsm > "), Some(Prompt::Interactive));
-        for redraw in ["l", "lg", "lgo", "lg", "l"] {
-            m.feed(format!("\r\x1b[1;36maws-cloudhsm >\x1b[0m {redraw}\x1b[K").as_bytes());
-        }
-        m.feed(b"\raws-cloudhsm > login --token x\x1b[K\r\n");
-        assert_eq!(m.take_echoed_command().as_deref(), Some("login --token x"));
-    }
-
-    #[test]
-    fn result_codes_are_read_from_pretty_coloured_and_split_json() {
-        let mut m = PromptMatcher::new();
-        let pretty =
-            "{\r\n  \"error_code\": 1,\r\n  \"data\": \"MFA failed\"\r\n}\r\naws-cloudhsm > ";
-        let found: Vec<Option<Prompt>> = pretty.bytes().map(|b| m.feed(&[b])).collect();
-        assert!(found.contains(&Some(Prompt::Interactive)));
-        assert_eq!(m.take_result_code(), Some(1));
-        assert_eq!(m.take_result_code(), None);
-        m.feed(b"\x1b[32m{\"error_code\"\x1b[0m: 0, \"data\": {}}\n");
-        assert_eq!(m.take_result_code(), Some(0));
-        m.feed(b"{\"error_code\": 12\n}\n");
-        assert_eq!(m.take_result_code(), Some(12));
-        m.feed(b"said \"error_code\" and 3 things\n\"error_code\": x\n");
-        assert_eq!(m.take_result_code(), None);
-    }
-
-    #[test]
-    fn mgmt_util_results_and_authdata_paths_are_noted() {
-        let mut m = PromptMatcher::new();
-        m.feed(b"Authentication data written to: \"/tmp/a b.json\"\r\n");
-        assert_eq!(m.take_authdata_path().as_deref(), Some("/tmp/a b.json"));
-        m.feed(b"loginHSM success on server 0(10.0.0.1)\r\n");
-        assert_eq!(m.take_result_code(), Some(0));
-        m.feed(b"loginHSM failed: HSM Error: RET_USER_LOGIN_FAILURE\n");
-        assert_eq!(m.take_result_code(), Some(1));
-        m.feed(b"listUsers success\n");
-        assert_eq!(m.take_result_code(), None);
-        assert_eq!(
-            m.feed(b"Leave this field blank to use the path initially provided.\nEnter filename:"),
-            Some(Prompt::AuthDataFile)
-        );
-    }
-
-    #[test]
-    fn long_lines_stay_bounded() {
-        let mut m = PromptMatcher::new();
-        for _ in 0..10_000 {
-            m.feed(b"xxxxxxxxxxxxxxxx");
-        }
-        assert!(m.line.len() <= WINDOW);
-        assert_eq!(m.feed(b"Enter password: "), Some(Prompt::Password));
-    }
-}
+#[path = "prompt_tests.rs"]
+mod tests;

@@ -1,11 +1,13 @@
-//! mfa-bench: measures what a user waits for. Two figures, written into the README:
+//! mfa-bench: measures what a user waits for. Three figures, written into the README:
 //! the time from the signed-token prompt's last byte to the Enter that mfa-login sends
 //! (1, 3 and 7 tokens) beside the time OpenSSL itself needs for that many signatures, and
 //! token signatures per second through mfa-agent beside `openssl speed rsa2048`, both
-//! measured in the same run, with their ratio.
+//! measured in the same run, with their ratio; and 64 MiB of CLI-like output through
+//! `mfa-login -- cat FILE` beside `script -qec 'cat FILE' /dev/null` (the same PTY
+//! passthrough, from util-linux), alternating in one run, with the ratio of their times.
 //!
 //! Run: `cargo build --release --workspace --bins && target/release/mfa-bench`.
-//! `mfa-bench fake-cli --token F --count N --out R` is the stand-in CLI it drives.
+//! `mfa-bench fake-cli login ... --token F --count N --out R` is the stand-in CLI it drives.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -152,7 +154,16 @@ fn bench() -> Result<()> {
             let status = Command::new(sibling("mfa-login")?)
                 .arg("--")
                 .arg(std::env::current_exe()?)
-                .args(["fake-cli", "--token"])
+                // Arguments of a login, so mfa-login knows the prompt belongs to one.
+                .args([
+                    "fake-cli",
+                    "login",
+                    "--username",
+                    "bench",
+                    "--role",
+                    "admin",
+                ])
+                .args(["mfa-token-sign", "--token"])
                 .arg(&token)
                 .args(["--count", &count.to_string(), "--out"])
                 .arg(&out)
@@ -192,7 +203,113 @@ fn bench() -> Result<()> {
     println!(
         "openssl speed rsa2048, one core: {openssl_rate:>8.0} sign/s before, {after:.0} sign/s after"
     );
+
+    println!();
+    pty_throughput(dir.path())
+}
+
+/// How much output the PTY benchmark sends through each.
+const PTY_BYTES: usize = 64 << 20;
+/// Alternating runs of each.
+const PTY_RUNS: usize = 5;
+
+/// 64 MiB through `mfa-login -- cat FILE` and through `script -qec 'cat FILE' /dev/null`,
+/// alternating, each read to its end from a pipe: the median and best wall times and their
+/// ratios. The file looks like what the CLI prints (a long `key list`: JSON with numbers,
+/// colons and indentation), which keeps the prompt matcher's result-code check busy.
+fn pty_throughput(dir: &Path) -> Result<()> {
+    let file = dir.join("output.json");
+    std::fs::write(&file, cli_like_output(PTY_BYTES))?;
+    let script_line = format!("cat '{}'", file.display());
+    if Command::new("script").arg("--version").output().is_err() {
+        println!("PTY passthrough: skipped, util-linux script is not installed");
+        return Ok(());
+    }
+    let mut login = Command::new(sibling("mfa-login")?);
+    login.arg("--").arg("cat").arg(&file);
+    let mut script = Command::new("script");
+    script.args(["-qec", &script_line, "/dev/null"]);
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..PTY_RUNS {
+        let (elapsed, ours_bytes) = time_output(&mut login)?;
+        ours.push(elapsed);
+        let (elapsed, their_bytes) = time_output(&mut script)?;
+        theirs.push(elapsed);
+        if ours_bytes != their_bytes || ours_bytes < PTY_BYTES {
+            bail!("mfa-login passed {ours_bytes} bytes through, script {their_bytes}");
+        }
+    }
+    ours.sort_unstable_by(f64::total_cmp);
+    theirs.sort_unstable_by(f64::total_cmp);
+    let (median, best) = (|t: &[f64]| t[t.len() / 2], |t: &[f64]| t[0]);
+    println!("64 MiB of CLI-like output through a PTY ({PTY_RUNS} runs each, alternating):");
+    println!("                    median      best");
+    println!(
+        "  mfa-login -- cat  {:>6.2} s  {:>6.2} s",
+        median(&ours),
+        best(&ours)
+    );
+    println!(
+        "  script -qec cat   {:>6.2} s  {:>6.2} s",
+        median(&theirs),
+        best(&theirs)
+    );
+    println!(
+        "  ratio             {:>6.2}x   {:>6.2}x  (mfa-login / script)",
+        median(&ours) / median(&theirs),
+        best(&ours) / best(&theirs)
+    );
     Ok(())
+}
+
+/// Runs `cmd` with stdin empty, reads its stdout to the end; the wall time in seconds and
+/// the bytes read.
+fn time_output(cmd: &mut Command) -> Result<(f64, usize)> {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let mut stdout = child.stdout.take().context("no stdout")?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut total = 0;
+    loop {
+        match stdout.read(&mut buf)? {
+            0 => break,
+            n => total += n,
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok((start.elapsed().as_secs_f64(), total))
+}
+
+/// `len` bytes shaped like `key list` output: pretty-printed JSON, one key after another.
+fn cli_like_output(len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 1024);
+    let mut i: u64 = 0;
+    while out.len() < len {
+        let key = format!(
+            "      {{\n        \"key-reference\": \"0x{:016x}\",\n        \"key-info\": {{\n          \
+             \"key-owners\": [{{\"username\": \"crypto_user{}\", \"key-coverage\": \"full\"}}],\n          \
+             \"shared-users\": [],\n          \"key-quorum-values\": {{\"manage-key-quorum-value\": 0, \
+             \"use-key-quorum-value\": {}}},\n          \"cluster-coverage\": \"full\"\n        }},\n        \
+             \"attributes\": {{\"key-type\": \"rsa\", \"label\": \"key-{i}\", \"modulus-size-bits\": 2048, \
+             \"public-exponent\": \"0x010001\", \"modulus\": \"0x{:032x}{:032x}\"}}\n      }},\n",
+            i.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            i % 7,
+            i % 3,
+            u128::from(i).wrapping_mul(0x2545_f491_4f6c_dd1d_9e37_79b9_7f4a_7c15),
+            u128::from(!i).wrapping_mul(0x9e37_79b9_7f4a_7c15_2545_f491_4f6c_dd1d),
+        );
+        out.extend_from_slice(key.as_bytes());
+        i += 1;
+    }
+    out.truncate(len);
+    out
 }
 
 fn agent_signs_per_second(socket: &Path) -> Result<(f64, f64)> {

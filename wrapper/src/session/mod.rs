@@ -2,17 +2,17 @@
 //! byte as it arrives, the user's keys go to the child, and the prompts are answered as the
 //! policy decides.
 //!
-//! Threads read the child's output, read stdin, reap the child and catch signals; each sends
-//! an `Event` to one loop, which blocks on the channel (no polling). The loop only carries
+//! Threads read the child's output (showing it and matching it there: `output`), read
+//! stdin, reap the child and catch signals; each sends an `Event` to one loop, which blocks on the channel (no polling). The loop only carries
 //! out decisions: what to answer is `policy`'s (pure, unit-tested rule by rule), what it
 //! learned from results is `rejected`'s, and stdin is handled in `input`; `answers`
 //! signs token files and writes public keys. A failure is reported in one line with how to
 //! finish by hand, and the prompt is left unanswered: each wrong answer costs one of the five
 //! attempts before a CloudHSM account locks.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant, SystemTime};
 
 use client::exit::ChildExit;
@@ -21,13 +21,14 @@ use tempfile::NamedTempFile;
 use crate::command::Command;
 use crate::line_tracker::LineTracker;
 use crate::login::{Config, EXIT_NOT_EXECUTABLE, EXIT_OWN_FAILURE};
-use crate::prompt::{Prompt, PromptMatcher};
+use crate::prompt::Prompt;
 use crate::sys::{self, ChildSignal, PtyProcess, Reaper, ReceivedSignal};
 
 mod answers;
 mod commands;
 mod decision;
 mod input;
+mod output;
 pub(crate) mod password;
 pub(crate) mod policy;
 mod prompts;
@@ -35,6 +36,7 @@ mod rejected;
 
 use commands::{command_password, runs_the_cli, user_from_env};
 use input::StdinGate;
+use output::Seen;
 use password::{Fingerprinter, TypedPassword};
 use policy::{Options, Policy};
 
@@ -45,10 +47,15 @@ const DRAIN_GRACE: Duration = Duration::from_secs(2);
 /// How long a child told to stop (SIGTERM) gets before SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(5);
 
+/// How many events may wait for the loop; beyond it the thread that sends the next one waits
+/// (the output's, when the transcript wants every piece, and then so does the child).
+const EVENTS_QUEUED: usize = 64;
+
 /// Something the session loop reacts to.
 #[derive(Debug)]
 enum Event {
-    Output(Vec<u8>),
+    /// A piece of the child's output that says something, already shown to the user.
+    Output(Seen),
     OutputEnd,
     Input(Vec<u8>),
     InputEnd,
@@ -96,8 +103,9 @@ pub fn run(config: Config) -> i32 {
             return EXIT_OWN_FAILURE;
         }
     };
-    let (tx, rx) = channel();
-    start_threads(&tx, spawned.output, spawned.process.reaper());
+    let (tx, rx) = sync_channel(EVENTS_QUEUED);
+    output::start(spawned.output, config.transcript.enabled(), tx.clone());
+    start_threads(&tx, spawned.process.reaper());
     let mut session = Session::new(config, spawned.process, raw.is_some());
     let code = session.run(&rx);
     drop(session);
@@ -105,24 +113,7 @@ pub fn run(config: Config) -> i32 {
     code
 }
 
-fn start_threads(tx: &Sender<Event>, mut output: Box<dyn Read + Send>, reaper: Reaper) {
-    let out_tx = tx.clone();
-    let _ = std::thread::Builder::new()
-        .name("child-output".into())
-        .spawn(move || {
-            let mut buf = vec![0u8; 8192];
-            loop {
-                match output.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        if out_tx.send(Event::Output(buf[..n].to_vec())).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-            let _ = out_tx.send(Event::OutputEnd);
-        });
+fn start_threads(tx: &SyncSender<Event>, reaper: Reaper) {
     let in_tx = tx.clone();
     let _ = std::thread::Builder::new()
         .name("stdin".into())
@@ -160,7 +151,6 @@ struct Session {
     child: PtyProcess,
     /// stdin is a terminal: a person can take over when mfa-login cannot answer.
     attended: bool,
-    matcher: PromptMatcher,
     policy: Policy,
     fingerprints: Fingerprinter,
     /// Rebuilds command lines typed at the CLI's prompt.
@@ -216,7 +206,6 @@ impl Session {
             config,
             child,
             attended,
-            matcher: PromptMatcher::new(),
             policy,
             fingerprints,
             tracker: LineTracker::new(),
@@ -295,7 +284,7 @@ impl Session {
 
     fn handle(&mut self, event: Event) {
         match event {
-            Event::Output(bytes) => self.on_output(&bytes),
+            Event::Output(seen) => self.on_output(seen),
             Event::OutputEnd => self.output_done = true,
             Event::Input(bytes) => self.on_input(&bytes),
             Event::InputEnd => self.on_input_end(),
@@ -320,27 +309,25 @@ impl Session {
         }
     }
 
-    fn on_output(&mut self, bytes: &[u8]) {
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(bytes);
-        let _ = out.flush();
-        drop(out);
-        self.config.transcript.output(bytes);
+    /// What a piece of the child's output said, once the user saw it.
+    fn on_output(&mut self, seen: Seen) {
+        if let Some(bytes) = &seen.bytes {
+            self.config.transcript.output(bytes);
+        }
         if let Some(at) = &mut self.drain_deadline {
             *at = Instant::now() + DRAIN_GRACE;
         }
-        let prompt = self.matcher.feed(bytes);
-        if let Some(line) = self.matcher.take_echoed_command() {
+        if let Some(line) = seen.echoed_command {
             self.on_echoed_command(&line);
         }
-        if let Some(path) = self.matcher.take_authdata_path() {
+        if let Some(path) = seen.authdata_path {
             self.policy.authdata_written(PathBuf::from(path));
         }
         // A result comes before the prompt that may follow it in the same piece.
-        if let Some(code) = self.matcher.take_result_code() {
+        if let Some(code) = seen.result_code {
             self.on_result(code);
         }
-        if let Some(prompt) = prompt {
+        if let Some(prompt) = seen.prompt {
             if self.exit_code.is_none() {
                 self.on_prompt(prompt);
             }

@@ -6,7 +6,9 @@
 //! do not kill mfa-login (see `sys::signals`); they reach the child, whose exit then takes
 //! the normal way out.
 
+use std::fs::File;
 use std::io::{IsTerminal, Write};
+use std::os::fd::AsFd;
 use std::sync::{Mutex, Once};
 
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
@@ -53,6 +55,36 @@ pub(crate) fn window_size() -> PtySize {
         }
     }
     PtySize::default()
+}
+
+/// COMMAND's output on its way to the user: stdout, written unbuffered, one `write` per piece
+/// as `script` does. (std's stdout is line-buffered: it would split each piece at its last
+/// newline and write the rest on flush, two system calls where one does.)
+#[derive(Debug)]
+pub(crate) struct OutputWriter {
+    /// A duplicate of stdout's descriptor; `None` when it could not be made.
+    stdout: Option<File>,
+}
+
+impl OutputWriter {
+    pub(crate) fn new() -> Self {
+        let stdout = std::io::stdout().as_fd().try_clone_to_owned().ok();
+        OutputWriter {
+            stdout: stdout.map(File::from),
+        }
+    }
+
+    /// Writes a piece of output; a failure (stdout closed) drops it, as the output of a
+    /// command whose terminal went away.
+    pub(crate) fn write(&mut self, bytes: &[u8]) {
+        let _ = match &mut self.stdout {
+            Some(file) => file.write_all(bytes),
+            None => std::io::stdout()
+                .lock()
+                .write_all(bytes)
+                .and_then(|()| std::io::stdout().lock().flush()),
+        };
+    }
 }
 
 /// Raw mode on the user's terminal, undone when dropped.
