@@ -7,6 +7,7 @@
 
 use std::io::{Read, Write};
 
+use proto::forwarding::parse_userauth_request;
 use proto::key::{fingerprint, parse_public_key_blob};
 use proto::message::{Request, Response};
 use proto::tokenfile::{TokenFile, TokenFileKind, MAX_FILE_BYTES, MAX_TOKENS};
@@ -94,7 +95,12 @@ pub fn request(body: &[u8]) {
             // The agent checks the public half in proto, then hands the fields to OpenSSL.
             let _ = key.public_key();
         }
-        Request::Sign { key_blob, .. } | Request::RemoveIdentity { key_blob } => {
+        Request::Sign { key_blob, data, .. } => {
+            let _ = parse_public_key_blob(key_blob);
+            // A destination-constrained key's signature is checked as a userauth request.
+            let _ = parse_userauth_request(data, key_blob);
+        }
+        Request::RemoveIdentity { key_blob } => {
             let _ = parse_public_key_blob(key_blob);
         }
         Request::TokenSign(sign) => {
