@@ -50,6 +50,11 @@ impl Error {
         match self {
             Error::Agent(err) => err.hint(),
             Error::ReadTokenFile { .. } => "check the path and its permissions".to_owned(),
+            Error::WriteTokenFile { source, .. } if disk_full(source) => {
+                "the file system is full: free some space, or write elsewhere with -o OUT (the \
+                 original is untouched)"
+                    .to_owned()
+            }
             Error::WriteTokenFile { .. } => "the file is rewritten through a temporary file \
                                               beside it: its folder must be writable (or write \
                                               elsewhere with -o OUT)"
@@ -112,6 +117,9 @@ impl Error {
             }
             Error::Agent(err) => then(&err.hint()),
             Error::ReadTokenFile { .. } => then("check the path and its permissions"),
+            Error::WriteTokenFile { source, .. } if disk_full(source) => {
+                then("the file system is full: free some space")
+            }
             Error::WriteTokenFile { .. } if matches!(prompt, ByHand::SignTokens(_)) => {
                 let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
                 format!(
@@ -142,6 +150,11 @@ impl Error {
             Error::PublicKeyFile(_) => then("check that the temporary folder is writable"),
         }
     }
+}
+
+/// The write failed because the file system is full (ENOSPC), not for want of permission.
+fn disk_full(err: &std::io::Error) -> bool {
+    err.kind() == std::io::ErrorKind::StorageFull
 }
 
 impl client::Hinted for Error {

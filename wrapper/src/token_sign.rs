@@ -205,7 +205,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8], default_mode: u32) -> std::io
         .suffix(".tmp")
         .tempfile_in(&dir)?;
     sys::set_file_mode(temp.as_file(), mode)?;
-    temp.write_all(bytes)?;
+    // Through the File itself: NamedTempFile's own Write names its (soon deleted) path in
+    // every error, which told users about a file that no longer exists.
+    temp.as_file_mut().write_all(bytes)?;
     temp.as_file().sync_all()?;
     temp.persist(&target).map_err(|e| e.error)?;
     File::open(&dir)?.sync_all()

@@ -131,6 +131,9 @@ fn token_file_rewrite_on_a_full_filesystem_fails_cleanly() {
     assert!(err.contains("cannot write"), "{err}");
     assert!(err.contains(path_str(&file)), "{err}");
     assert!(err.contains("No space left on device"), "{err}");
+    // Bug: the message named the deleted temporary file and the hint blamed permissions.
+    assert!(!err.contains(".tmp"), "{err}");
+    assert!(err.contains("hint: the file system is full"), "{err}");
     assert_eq!(
         fs::read(&file).expect("read"),
         original,
