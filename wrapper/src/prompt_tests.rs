@@ -136,6 +136,8 @@ fn plain_runs_in_bulk_leave_the_matcher_as_byte_by_byte_feeding_does() {
         out.push_str(&format!("\x1b[32m{{\"error_code\"\x1b[0m : {i}}}\r\n"));
         if i % 5 == 0 {
             out.push_str("aws-cloudhsm > login --token t.json\r\nEnter password:");
+            // A line editor's redraws: `\r`, the coloured prompt, the line so far.
+            out.push_str("\raws-cloudhsm > lg\r\x1b[1;36maws-cloudhsm >\x1b[0m log\x1b[K\r\n");
         }
     }
     let bytes = out.as_bytes();
