@@ -18,7 +18,7 @@ use super::backend::{KeyBackend, SignError, SshHash};
 
 use super::forwarding::{decide, may_load_provider, Use, UsePolicy, Verdict};
 use super::keys::{KeyEntry, KeyStore};
-use super::lock::{LockHash, LockState};
+use super::lock::{LockHash, LockState, UnlockQueue};
 use super::provider::{provider_allowed, Providers};
 use super::route::Route;
 use super::software_key::SoftwareKey;
@@ -33,6 +33,7 @@ type Refusal = String;
 pub(crate) struct Agent {
     keys: Mutex<KeyStore>,
     lock: Mutex<LockState>,
+    unlocks: UnlockQueue,
     default_lifetime: Option<u32>,
     confirmer: Confirmer,
     /// `-P`: the PKCS#11 providers that may be loaded.
@@ -52,6 +53,7 @@ impl Agent {
         Agent {
             keys: Mutex::new(KeyStore::default()),
             lock: Mutex::new(LockState::default()),
+            unlocks: UnlockQueue::default(),
             default_lifetime,
             confirmer,
             provider_allowlist: super::DEFAULT_PROVIDER_ALLOWLIST.to_owned(),
@@ -308,24 +310,25 @@ impl Agent {
     }
 
     async fn unlock(&self, passphrase: Zeroizing<Vec<u8>>) -> Result<Response, Refusal> {
-        // Hashing takes the salt from the stored hash; the check runs off the async threads.
-        let salt_and_hash = {
-            let lock = guard(&self.lock);
-            lock.hash().cloned()
-        };
-        let Some(hash) = salt_and_hash else {
+        // One attempt at a time, agent-wide: a guess waits here for the ones before it, and
+        // their delays, to finish. Only unlock attempts queue; other requests go on.
+        let turn = self.unlocks.turn().await;
+        // Read after the wait: an attempt queued behind the right passphrase finds it unlocked.
+        // The hash cannot change during the turn: a locked agent refuses to lock again.
+        let Some(hash) = guard(&self.lock).hash().cloned() else {
             return Err("the agent is not locked".into());
         };
+        // Hashing takes the salt from the stored hash; the check runs off the async threads.
         let ok = tokio::task::spawn_blocking(move || hash.matches(&passphrase))
             .await
             .map_err(|e| format!("unlock failed: {e}"))?;
         if ok {
             guard(&self.lock).unlock();
+            turn.succeeded();
             self.log.info("unlocked");
             Ok(Response::Success)
         } else {
-            let delay = guard(&self.lock).failed();
-            tokio::time::sleep(delay).await;
+            let delay = turn.failed().await;
             Err(format!("wrong passphrase (answered after {delay:?})"))
         }
     }

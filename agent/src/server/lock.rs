@@ -1,10 +1,13 @@
 //! Locking the agent with a passphrase (`ssh-add -x`, `mfa-add -x`).
 //!
 //! The passphrase is kept only as a bcrypt-pbkdf hash with a random salt, compared in constant
-//! time. After each failed unlock the reply is delayed 0.1 s more, up to 10 s, as OpenSSH's
-//! agent does, so guessing is slow. While locked the agent lists no keys and signs nothing.
+//! time. Unlock attempts are taken one at a time, agent-wide, and after each failure the reply
+//! is delayed 0.1 s more, up to 10 s, as OpenSSH's agent does, so guessing is slow however many
+//! connections guess at once. While locked the agent lists no keys and signs nothing.
 
 use std::time::Duration;
+
+use tokio::sync::{Mutex, MutexGuard};
 
 use rand::rngs::OsRng;
 use rand::RngCore;
@@ -66,11 +69,10 @@ fn derive(passphrase: &[u8], salt: &[u8]) -> Zeroizing<[u8; HASH_LEN]> {
     out
 }
 
-/// Whether the agent is locked, and how many unlocks failed in a row.
+/// Whether the agent is locked.
 #[derive(Debug, Default)]
 pub struct LockState {
     hash: Option<LockHash>,
-    failures: u32,
 }
 
 impl LockState {
@@ -95,13 +97,45 @@ impl LockState {
     /// Unlocks after a successful check.
     pub fn unlock(&mut self) {
         self.hash = None;
-        self.failures = 0;
+    }
+}
+
+/// How long to wait before answering an unlock after `failures` failed in a row.
+pub fn delay_after(failures: u32) -> Duration {
+    DELAY_STEP * failures.min(MAX_FAILURES)
+}
+
+/// Unlock attempts, one at a time for the whole agent, and the failures in a row.
+///
+/// Without the queue each connection's guess waited out its own delay beside the others, so
+/// guesses sent in parallel cost no more than the longest single delay.
+#[derive(Debug, Default)]
+pub struct UnlockQueue {
+    failures: Mutex<u32>,
+}
+
+impl UnlockQueue {
+    /// Waits until no other unlock attempt is running; the attempt lasts as long as the turn.
+    pub async fn turn(&self) -> UnlockTurn<'_> {
+        UnlockTurn(self.failures.lock().await)
+    }
+}
+
+/// One unlock attempt's exclusive turn: check, then report the outcome.
+pub struct UnlockTurn<'a>(MutexGuard<'a, u32>);
+
+impl UnlockTurn<'_> {
+    /// The passphrase was right: the next wrong one starts again at the first step.
+    pub fn succeeded(mut self) {
+        *self.0 = 0;
     }
 
-    /// Records a failed unlock and returns how long to wait before answering.
-    pub fn failed(&mut self) -> Duration {
-        self.failures = (self.failures + 1).min(MAX_FAILURES);
-        DELAY_STEP * self.failures
+    /// The passphrase was wrong: counts it and waits out the delay before giving the turn up.
+    pub async fn failed(mut self) -> Duration {
+        *self.0 = self.0.saturating_add(1);
+        let delay = delay_after(*self.0);
+        tokio::time::sleep(delay).await;
+        delay
     }
 }
 
@@ -121,17 +155,54 @@ mod tests {
     }
 
     #[test]
-    fn delay_grows_and_is_capped() {
+    fn locks_once_until_unlocked() {
         let mut state = LockState::default();
         assert!(state.lock(LockHash::new(b"p")));
         assert!(!state.lock(LockHash::new(b"q")));
-        assert_eq!(state.failed(), Duration::from_millis(100));
-        assert_eq!(state.failed(), Duration::from_millis(200));
-        for _ in 0..200 {
-            state.failed();
-        }
-        assert_eq!(state.failed(), Duration::from_secs(10));
+        assert!(state.is_locked());
         state.unlock();
         assert!(!state.is_locked());
+    }
+
+    #[test]
+    fn delay_grows_by_a_tenth_of_a_second_per_failure_up_to_ten_seconds() {
+        assert_eq!(delay_after(0), Duration::ZERO);
+        assert_eq!(delay_after(1), Duration::from_millis(100));
+        assert_eq!(delay_after(2), Duration::from_millis(200));
+        assert_eq!(delay_after(100), Duration::from_secs(10));
+        assert_eq!(delay_after(101), Duration::from_secs(10));
+        assert_eq!(delay_after(u32::MAX), Duration::from_secs(10));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn parallel_failures_wait_in_turn_and_the_count_is_shared() {
+        let queue = std::sync::Arc::new(UnlockQueue::default());
+        let start = std::time::Instant::now();
+        let attempts: Vec<_> = (0..3)
+            .map(|_| {
+                let queue = queue.clone();
+                tokio::spawn(async move { queue.turn().await.failed().await })
+            })
+            .collect();
+        let mut delays = Vec::new();
+        for attempt in attempts {
+            delays.push(attempt.await.expect("attempt"));
+        }
+        delays.sort();
+        // One counter for all: the three got the first three steps, not the first one each.
+        assert_eq!(delays, [100, 200, 300].map(Duration::from_millis).to_vec());
+        // One at a time: the delays add up instead of overlapping.
+        assert!(
+            start.elapsed() >= Duration::from_millis(600),
+            "{:?}",
+            start.elapsed()
+        );
+
+        // A right passphrase starts the count again.
+        queue.turn().await.succeeded();
+        assert_eq!(
+            queue.turn().await.failed().await,
+            Duration::from_millis(100)
+        );
     }
 }

@@ -3,11 +3,12 @@
 //! `openssl pkeyutl`, -l against ssh-keygen, -L against openssl, -d, passphrases at a
 //! terminal, one-line errors). `openssh`: ssh-add and ssh-keygen against the agent. `custody`:
 //! socket modes, other uids, hostile and concurrent clients, connection limits. `daemon`:
-//! eval lines, -k, --. `activation`: systemd socket activation. `pkcs11`: SoftHSM2 token keys. `syslog`: `--log syslog`.
+//! eval lines, -k, --. `lock_throttle`: unlock guesses queue agent-wide. `activation`: systemd socket activation. `pkcs11`: SoftHSM2 token keys. `syslog`: `--log syslog`.
 
 mod activation;
 mod custody;
 mod daemon;
+mod lock_throttle;
 mod openssh;
 mod pkcs11;
 mod syslog;
