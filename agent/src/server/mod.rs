@@ -13,6 +13,7 @@ mod lock;
 mod provider;
 mod route;
 mod serve;
+mod slots;
 mod software_key;
 mod token_key;
 

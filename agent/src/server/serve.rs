@@ -4,10 +4,12 @@
 //! A connection only ever waits on itself: a slow, stuck or hostile client holds its own task
 //! and nothing else. Frames over [`proto::wire::MAX_FRAME_LEN`] close that connection; bytes
 //! that do not decode get FAILURE and the connection goes on. What one client can hold is
-//! bounded ([`Limits`]): past the connection cap new connections are closed at once (so a
-//! local process cannot use up the agent's file descriptors), and a connection that stops
-//! mid-frame, or does not take its reply, is dropped after the frame timeout. A connection
-//! idle between requests may stay open.
+//! bounded ([`Limits`]): at the connection cap the connection that has waited longest for a
+//! request is closed to make way for the new one, and when every slot is serving a request
+//! the new one is closed at once (so a local process can neither use up the agent's file
+//! descriptors nor lock its owner out: see `slots`); a connection that stops mid-frame, or
+//! does not take its reply, is dropped after the frame timeout. A connection idle between
+//! requests may stay open until the cap needs its slot.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,11 +17,11 @@ use std::time::{Duration, Instant};
 use proto::message::{Request, Response};
 use proto::wire::{frame, frame_len};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::timeout;
 use zeroize::Zeroizing;
 
 use super::route::Route;
+use super::slots::{Admission, Slot, Slots};
 use super::Agent;
 use crate::sys::{parent_pid, ListeningSocket, Peer, SocketFile, StopSignals};
 use crate::Result;
@@ -27,7 +29,8 @@ use crate::Result;
 /// How often expired keys are dropped.
 const EXPIRY_TICK: Duration = Duration::from_millis(500);
 
-/// At most this many connections are served at once; more are closed at once.
+/// At most this many connections are open at once; at the cap the longest-waiting one makes
+/// way for a new one.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 128;
 /// Once a frame's first byte arrived, the rest must arrive within this many seconds.
 pub const DEFAULT_FRAME_TIMEOUT_SECS: u64 = 30;
@@ -35,7 +38,7 @@ pub const DEFAULT_FRAME_TIMEOUT_SECS: u64 = 30;
 /// What one client may hold of the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Connections served at once; more are closed as soon as they are accepted.
+    /// Connections open at once; at the cap the longest-waiting one is closed for a new one.
     pub max_connections: usize,
     /// Time for the rest of a frame once its first byte arrived (and for a reply to be taken).
     pub frame_timeout: Duration,
@@ -65,23 +68,27 @@ pub(crate) async fn serve<L: ListeningSocket>(
     limits: Limits,
 ) -> Result<&'static str> {
     let mut expiry = tokio::time::interval(EXPIRY_TICK);
-    let mut slots = Slots::new(limits.max_connections);
+    let slots = Slots::new(limits.max_connections);
+    let mut episode = CapEpisode::default();
     let stopped_by = loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(stream) => match slots.take(&agent) {
-                    Some(slot) => {
-                        let agent = Arc::clone(&agent);
-                        let peer_of: PeerOf<L::Stream> = L::peer;
-                        tokio::spawn(async move {
-                            let peer = peer_of(&stream);
-                            connection(stream, peer, agent, limits.frame_timeout).await;
-                            drop(slot);
-                        });
+                Ok(stream) => {
+                    let admission = slots.take(Instant::now());
+                    match episode.admit(admission, limits.max_connections, &agent) {
+                        Some(slot) => {
+                            let agent = Arc::clone(&agent);
+                            let peer_of: PeerOf<L::Stream> = L::peer;
+                            tokio::spawn(async move {
+                                let peer = peer_of(&stream);
+                                connection(stream, peer, agent, &slot, limits.frame_timeout)
+                                    .await;
+                            });
+                        }
+                        // Every slot busy: closed at once, so it holds no descriptor.
+                        None => drop(stream),
                     }
-                    // Over the cap: closed at once, so it holds no descriptor.
-                    None => drop(stream),
-                },
+                }
                 // Out of file descriptors and the like: say so, back off, keep serving.
                 Err(e) => {
                     agent.log.info(&format!("accept failed: {e}"));
@@ -114,42 +121,46 @@ pub(crate) async fn serve<L: ListeningSocket>(
     Ok(stopped_by)
 }
 
-/// The connection cap: one slot per open connection, reaching the cap logged once per episode.
-struct Slots {
-    free: Arc<Semaphore>,
-    max: usize,
-    /// Connections closed since the cap was reached.
+/// The connection cap's log: each episode at the cap is logged once when it starts and once,
+/// with counts, when a connection gets a free slot again.
+#[derive(Default)]
+struct CapEpisode {
+    /// Waiting connections closed to make way for new ones since the cap was reached.
+    made_way: u64,
+    /// New connections closed since the cap was reached, every slot serving a request.
     refused: u64,
 }
 
-impl Slots {
-    fn new(max: usize) -> Slots {
-        let max = max.min(Semaphore::MAX_PERMITS);
-        Slots {
-            free: Arc::new(Semaphore::new(max)),
-            max,
-            refused: 0,
-        }
-    }
-
-    /// A slot for a new connection, or None at the cap.
-    fn take(&mut self, agent: &Agent) -> Option<OwnedSemaphorePermit> {
-        match Arc::clone(&self.free).try_acquire_owned() {
-            Ok(slot) => {
-                if self.refused > 0 {
+impl CapEpisode {
+    fn admit(&mut self, admission: Admission, max: usize, agent: &Agent) -> Option<Slot> {
+        let started = self.made_way == 0 && self.refused == 0;
+        match admission {
+            Admission::Free(slot) => {
+                if !started {
                     agent.log.info(&format!(
-                        "accepting connections again; closed {} at the limit",
-                        self.refused
+                        "accepting connections again; at the limit closed {} waiting \
+                         connections for new ones and refused {} new ones",
+                        self.made_way, self.refused
                     ));
-                    self.refused = 0;
+                    *self = CapEpisode::default();
                 }
                 Some(slot)
             }
-            Err(_) => {
-                if self.refused == 0 {
+            Admission::MadeWay(slot) => {
+                if started {
                     agent.log.info(&format!(
-                        "{} connections open, the limit: closing new ones until some end",
-                        self.max
+                        "{max} connections open, the limit: closing the longest-waiting \
+                         one for each new one"
+                    ));
+                }
+                self.made_way += 1;
+                Some(slot)
+            }
+            Admission::Full => {
+                if started {
+                    agent.log.info(&format!(
+                        "{max} connections open, the limit, all serving a request: \
+                         closing new ones until some end"
                     ));
                 }
                 self.refused += 1;
@@ -164,6 +175,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     peer: std::io::Result<Peer>,
     agent: Arc<Agent>,
+    slot: &Slot,
     frame_timeout: Duration,
 ) {
     let peer = match peer {
@@ -188,13 +200,24 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
     // What ssh bound this connection to (session-bind@openssh.com); empty: local.
     let mut route = Route::default();
     loop {
-        // Waiting for a request has no limit; once one starts, it must arrive in time.
+        // Waiting for a request has no limit but the cap: at the cap, the connection that has
+        // waited longest (idle, or stalled in a frame) makes way for a new one. Once a
+        // request starts, it must arrive in time.
         let mut first = [0u8; 1];
-        match stream.read(&mut first).await {
+        let read = tokio::select! {
+            read = stream.read(&mut first) => read,
+            () = slot.evicted() => return made_way(&agent, &peer),
+        };
+        match read {
             Ok(1) => {}
             _ => return,
         }
-        let body = match timeout(frame_timeout, read_frame(&mut stream, first[0])).await {
+        let framed = tokio::select! {
+            framed = timeout(frame_timeout, read_frame(&mut stream, first[0])) => framed,
+            () = slot.evicted() => return made_way(&agent, &peer),
+        };
+        slot.serving();
+        let body = match framed {
             Err(_) => {
                 agent.log.info(&format!(
                     "dropped a connection from {}: stalled mid-frame for {}s",
@@ -233,7 +256,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
         };
         drop(body);
         match timeout(frame_timeout, send(&mut stream, &response)).await {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => slot.waiting(),
             Ok(Err(_)) => return,
             Err(_) => {
                 agent.log.info(&format!(
@@ -245,6 +268,17 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
     }
+}
+
+/// A waiting connection closed at the cap for a newer one: a line for each only with `-d`,
+/// since a flood makes one per connection (the episode has its own line).
+fn made_way(agent: &Agent, peer: &Peer) {
+    agent.log.debug(|| {
+        format!(
+            "closed a waiting connection from {} to make way for a new one",
+            peer.describe()
+        )
+    });
 }
 
 /// One frame read after its first byte.

@@ -2,12 +2,15 @@
 //! file: the shared helpers and mfa-add (every key format signs tokens byte-identically to
 //! `openssl pkeyutl`, -l against ssh-keygen, -L against openssl, -d, passphrases at a
 //! terminal, one-line errors). `openssh`: ssh-add and ssh-keygen against the agent. `custody`:
-//! socket modes, other uids, hostile and concurrent clients, connection limits. `daemon`:
-//! eval lines, -k, --. `lock_throttle`: unlock guesses queue agent-wide. `activation`: systemd socket activation. `pkcs11`: SoftHSM2 token keys. `syslog`: `--log syslog`.
+//! socket modes, other uids, hostile and concurrent clients, connection limits. `flood`: the
+//! owner's ssh-add gets through while hostile connections hold every slot. `daemon`: eval
+//! lines, -k, --. `lock_throttle`: unlock guesses queue agent-wide. `activation`: systemd
+//! socket activation. `pkcs11`: SoftHSM2 token keys. `syslog`: `--log syslog`.
 
 mod activation;
 mod custody;
 mod daemon;
+mod flood;
 mod lock_throttle;
 mod openssh;
 mod pkcs11;
