@@ -33,6 +33,8 @@ pub(super) fn run(
         if let Err(e) = &served {
             log.info(&format!("error: {e}"));
         }
+        // The writer thread dies with the process: write what is queued first.
+        log.flush();
         served
     });
     if let Err(e) = &result {

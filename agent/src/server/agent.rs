@@ -97,11 +97,13 @@ impl Agent {
         match self.dispatch(request, peer, route).await {
             Ok(response) => response,
             Err(why) => {
-                self.log.info(&format!(
-                    "refused {name} from {} {}: {why}",
-                    peer.describe(),
-                    route.describe()
-                ));
+                self.log.bad_request(peer, || {
+                    format!(
+                        "refused {name} from {} {}: {why}",
+                        peer.describe(),
+                        route.describe()
+                    )
+                });
                 Response::Failure
             }
         }
@@ -154,7 +156,7 @@ impl Agent {
                     .map_err(|e| format!("key check failed: {e}"))??;
                 let (lifetime, confirm, policy) = self.constraints(constraints);
                 let mut entry = KeyEntry::new(Box::new(key), &public, comment, lifetime, confirm);
-                self.log.info(&format!(
+                self.log.audit(&format!(
                     "added {} {:?} lifetime={} confirm={} forwarded={} destinations={} by {} {}",
                     entry.fingerprint,
                     entry.comment,
@@ -176,7 +178,7 @@ impl Agent {
                     .get(&key_blob)
                     .is_some_and(|e| decide(&e.policy, false, route, Use::See) == Verdict::Allow);
                 if visible && self.keys().remove(&key_blob) {
-                    self.log.info(&format!(
+                    self.log.audit(&format!(
                         "removed {} by {}",
                         proto::key::fingerprint(&key_blob),
                         peer.describe()
@@ -203,7 +205,7 @@ impl Agent {
                 if n == 0 {
                     return Err(format!("no keys from provider {provider}"));
                 }
-                self.log.info(&format!(
+                self.log.audit(&format!(
                     "removed {n} keys of provider {} by {}",
                     real.display(),
                     peer.describe()
@@ -213,7 +215,7 @@ impl Agent {
             Request::RemoveAllIdentities => {
                 let n = self.keys().clear();
                 self.log
-                    .info(&format!("removed all {n} keys by {}", peer.describe()));
+                    .audit(&format!("removed all {n} keys by {}", peer.describe()));
                 Ok(Response::Success)
             }
             Request::Lock { passphrase } => {
@@ -221,7 +223,7 @@ impl Agent {
                     .await
                     .map_err(|e| format!("lock failed: {e}"))?;
                 if guard(&self.lock).lock(hash) {
-                    self.log.info(&format!("locked by {}", peer.describe()));
+                    self.log.audit(&format!("locked by {}", peer.describe()));
                     Ok(Response::Success)
                 } else {
                     Err("already locked".into())
@@ -275,7 +277,7 @@ impl Agent {
                 confirm,
             );
             entry.provider = Some(real.clone());
-            self.log.info(&format!(
+            self.log.audit(&format!(
                 "added {} ({origin}) lifetime={} confirm={confirm} forwarded={} destinations={} by {}",
                 entry.fingerprint,
                 lifetime.map_or_else(|| "forever".to_owned(), |s| format!("{s}s")),
@@ -286,7 +288,7 @@ impl Agent {
             entry.policy = policy.clone();
             self.keys().add(entry);
         }
-        self.log.info(&format!(
+        self.log.audit(&format!(
             "loaded {count} keys of provider {}",
             real.display()
         ));
@@ -325,7 +327,7 @@ impl Agent {
         if ok {
             guard(&self.lock).unlock();
             turn.succeeded();
-            self.log.info("unlocked");
+            self.log.audit("unlocked");
             Ok(Response::Success)
         } else {
             let delay = turn.failed().await;

@@ -3,19 +3,26 @@
 //!
 //! Lines go to stderr (the terminal in the foreground; a forked agent's stderr is its log
 //! file, see `daemon`), to a file (`--log file` in the foreground), or to the system log
-//! (`--log syslog`, as OpenSSH's agent logs: facility auth, where journald and rsyslog look).
+//! (`--log syslog`, as OpenSSH's agent logs: facility auth, where journald and rsyslog look),
+//! through a bounded queue and one writer thread (`log_queue`).
 
 use std::fs::File;
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::log_queue::{Class, Line, LogQueue};
 use crate::sys::{Peer, Severity, Syslog};
 
-/// Where log lines go and how much to say.
+/// How long the last lines may take to be written when the agent stops.
+const FLUSH_AT_EXIT: Duration = Duration::from_secs(2);
+
+/// Where log lines go and how much to say. Lines are queued and written by one thread (see
+/// `log_queue`), so a log that cannot keep up never blocks the caller for long.
 #[derive(Debug, Clone, Copy)]
 pub struct Log {
     debug: bool,
     to: &'static Destination,
+    queue: &'static LogQueue,
 }
 
 /// Where the lines of one agent process go, for as long as the process lives.
@@ -26,32 +33,52 @@ pub(crate) enum Destination {
     Syslog(Syslog),
 }
 
-static STDERR: Destination = Destination::Stderr;
-
 impl Log {
     /// A log on stderr.
     pub fn new(debug: bool) -> Self {
-        Log { debug, to: &STDERR }
+        Log::to(debug, Destination::Stderr)
     }
 
-    /// A log to `to`. Set up once per agent process, which logs until it exits, so the
-    /// destination is kept for the process's lifetime (and `Log` stays a plain `Copy` handle).
+    /// A log to `to`, with its writer thread. Set up once per agent process, which logs until
+    /// it exits, so the destination and queue are kept for the process's lifetime (and `Log`
+    /// stays a plain `Copy` handle).
     pub(crate) fn to(debug: bool, to: Destination) -> Self {
-        Log {
-            debug,
-            to: Box::leak(Box::new(to)),
-        }
+        let to: &'static Destination = Box::leak(Box::new(to));
+        let queue: &'static LogQueue = Box::leak(Box::default());
+        // Without a writer the queue fills and lines are counted as lost: still no blocking.
+        let _ = std::thread::Builder::new()
+            .name("log".to_owned())
+            .spawn(move || queue.run_writer(&mut |batch| write_lines(to, batch)));
+        Log { debug, to, queue }
     }
 
-    /// A line that is always written.
+    /// A line that is always written, unless the log is stalled (then it is counted).
     pub fn info(&self, message: &str) {
-        self.write_line(Severity::Info, message);
+        self.push(Severity::Info, message.to_owned(), Class::Ordinary);
+    }
+
+    /// An audit line (a key added or removed, lock, unlock): waits a bounded time for room in
+    /// a stalled log, and is counted and reported if it still cannot be queued.
+    pub fn audit(&self, message: &str) {
+        self.push(Severity::Info, message.to_owned(), Class::Audit);
+    }
+
+    /// A malformed or refused request from `peer`: the first of an interval is logged in
+    /// full, the rest are summed up in one line per peer and interval.
+    pub fn bad_request(&self, peer: &Peer, message: impl FnOnce() -> String) {
+        if self.queue.tally(&peer.describe()) {
+            self.info(&message());
+        }
     }
 
     /// A line written only with `-d`.
     pub fn debug(&self, message: impl FnOnce() -> String) {
         if self.debug {
-            self.write_line(Severity::Debug, &format!("debug: {}", message()));
+            self.push(
+                Severity::Debug,
+                format!("debug: {}", message()),
+                Class::Ordinary,
+            );
         }
     }
 
@@ -68,33 +95,59 @@ impl Log {
         peer: &Peer,
         route: &str,
     ) {
-        self.write_line(
-            Severity::Info,
-            &format!(
-                "sign {kind} key={fingerprint} tokens={tokens} {} {route} key-in={origin}",
-                peer.describe()
-            ),
-        );
+        self.audit(&format!(
+            "sign {kind} key={fingerprint} tokens={tokens} {} {route} key-in={origin}",
+            peer.describe()
+        ));
     }
 
-    fn write_line(&self, severity: Severity, message: &str) {
-        // A log that cannot be written must not take the agent down; a line the system log
-        // refused still goes to stderr (the journal, under systemd).
-        match self.to {
-            Destination::Stderr => stamped(&mut std::io::stderr().lock(), message),
-            Destination::File(file) => stamped(&mut &*file, message),
-            Destination::Syslog(syslog) => {
-                if syslog.send(severity, message).is_err() {
-                    stamped(&mut std::io::stderr().lock(), message);
+    /// Writes what is queued and the pending summaries, waiting at most two seconds for a
+    /// stalled log: called before the process exits.
+    pub fn flush(&self) {
+        let to = self.to;
+        self.queue
+            .flush(FLUSH_AT_EXIT, &mut |batch| write_lines(to, batch));
+    }
+
+    fn push(&self, severity: Severity, text: String, class: Class) {
+        let line = Line {
+            time: utc_now(),
+            severity,
+            text,
+        };
+        self.queue.push(line, class);
+    }
+}
+
+/// The writer thread's work. A log that cannot be written must not take the agent down; a
+/// line the system log refused still goes to stderr (the journal, under systemd).
+fn write_lines(to: &Destination, batch: &[Line]) {
+    if batch.is_empty() {
+        return;
+    }
+    match to {
+        Destination::Stderr => stamped(&mut std::io::stderr().lock(), batch),
+        Destination::File(file) => stamped(&mut &*file, batch),
+        Destination::Syslog(syslog) => {
+            for line in batch {
+                if syslog.send(line.severity, &line.text).is_err() {
+                    stamped(&mut std::io::stderr().lock(), std::slice::from_ref(line));
                 }
             }
         }
     }
 }
 
-/// Writes `TIME MESSAGE` (syslog stamps the time itself).
-fn stamped(out: &mut impl Write, message: &str) {
-    let _ = writeln!(out, "{} {message}", utc_now());
+/// Writes `TIME MESSAGE` lines in one write where it can (syslog stamps the time itself).
+fn stamped(out: &mut impl Write, batch: &[Line]) {
+    let mut text = String::new();
+    for line in batch {
+        text.push_str(&line.time);
+        text.push(' ');
+        text.push_str(&line.text);
+        text.push('\n');
+    }
+    let _ = out.write_all(text.as_bytes());
 }
 
 /// The current time as `YYYY-MM-DDTHH:MM:SSZ`.

@@ -10,6 +10,7 @@ mod forwarding;
 mod keys;
 mod lifetime;
 mod lock;
+mod log_queue;
 mod provider;
 mod route;
 mod serve;

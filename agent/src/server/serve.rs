@@ -188,10 +188,12 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
         }
     };
     if !peer.is_allowed() {
-        agent.log.info(&format!(
-            "refused a connection from another user: {}",
-            peer.describe()
-        ));
+        agent.log.bad_request(&peer, || {
+            format!(
+                "refused a connection from another user: {}",
+                peer.describe()
+            )
+        });
         return;
     }
     agent
@@ -228,10 +230,9 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
             }
             Ok(Frame::Closed) => return,
             Ok(Frame::TooLong(e)) => {
-                agent.log.info(&format!(
-                    "closed a connection from {}: {e}",
-                    peer.describe()
-                ));
+                agent.log.bad_request(&peer, || {
+                    format!("closed a connection from {}: {e}", peer.describe())
+                });
                 return;
             }
             Ok(Frame::Empty) => None,
@@ -248,9 +249,9 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
                 Response::Failure
             }
             Some(Err(e)) => {
-                agent
-                    .log
-                    .info(&format!("bad request from {}: {e}", peer.describe()));
+                agent.log.bad_request(&peer, || {
+                    format!("bad request from {}: {e}", peer.describe())
+                });
                 Response::Failure
             }
         };

@@ -104,9 +104,20 @@ impl Agent {
         self.child.id()
     }
 
-    /// What the agent logged so far (audit lines, refusals, debug lines).
+    /// What the agent logged so far (audit lines, refusals, debug lines). The agent's log is
+    /// written by its own thread, a moment after the reply may have gone out, so this waits
+    /// until the file has stopped growing for 50 ms (at most a second).
     pub fn log_text(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let mut text = fs::read_to_string(&self.log).unwrap_or_default();
+        loop {
+            std::thread::sleep(Duration::from_millis(50));
+            let now = fs::read_to_string(&self.log).unwrap_or_default();
+            if now == text || Instant::now() >= deadline {
+                return now;
+            }
+            text = now;
+        }
     }
 
     /// The variables a client needs: MFA_AUTH_SOCK, and SSH_AUTH_SOCK for OpenSSH's tools.

@@ -6,12 +6,14 @@
 //! owner's ssh-add gets through while hostile connections hold every slot. `daemon`: eval
 //! lines, -k, --. `lock_throttle`: unlock guesses queue agent-wide. `activation`: systemd
 //! socket activation. `pkcs11`: SoftHSM2 token keys. `syslog`: `--log syslog`.
+//! `logging`: a stalled log and a flood of bad frames.
 
 mod activation;
 mod custody;
 mod daemon;
 mod flood;
 mod lock_throttle;
+mod logging;
 mod openssh;
 mod pkcs11;
 mod syslog;

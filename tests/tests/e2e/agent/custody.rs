@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cloudhsm_mfa_tests::harness::agent::Agent;
 use cloudhsm_mfa_tests::harness::bins::bin;
@@ -198,7 +198,14 @@ fn fifty_clients_at_once_each_get_their_signature() {
             Response::TokenSign(vec![want])
         );
     }
-    assert_eq!(agent.log_text().matches("tokens=1 ").count(), 50);
+    // The log is written by its own thread: the last lines may land just after the replies.
+    let deadline = Instant::now() + DEADLINE;
+    let mut logged = agent.log_text().matches("tokens=1 ").count();
+    while logged < 50 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+        logged = agent.log_text().matches("tokens=1 ").count();
+    }
+    assert_eq!(logged, 50);
 }
 
 /// True when the agent closed `stream` without answering `request`.

@@ -1,0 +1,318 @@
+//! The log's bounded queue and the one thread that writes it, so that a stalled log (a paused
+//! terminal, a stuck pipe reader, a slow disk) never blocks the agent's workers, and a flood of
+//! bad requests never fills the disk.
+//!
+//! - An ordinary line is queued if there is room, else dropped and counted; the next line
+//!   written says how many were dropped.
+//! - An audit line (signature, key added or removed, lock, unlock) waits up to `AUDIT_WAIT`
+//!   for room. If the queue is still full it is counted, and the next line written says how
+//!   many audit lines were lost: a log that stays stalled cannot hold the signature up for
+//!   longer, and the loss is never silent.
+//! - Malformed and refused requests are tallied per peer: the first of an interval is logged
+//!   in full, the rest as one summary line per peer when the interval ends.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::sys::Severity;
+
+/// Lines waiting for the writer; with the batch the writer holds, at most twice this.
+pub(crate) const CAPACITY: usize = 1024;
+
+/// How long an audit line may wait for room in a full queue.
+pub(crate) const AUDIT_WAIT: Duration = Duration::from_millis(250);
+
+/// How often malformed and refused requests are summed up.
+pub(crate) const SUMMARY_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Peers tallied at once; the rest of a flood of distinct peers share one entry.
+const MAX_TALLIED_PEERS: usize = 256;
+
+/// A line as it will be written: its time (taken when it was logged), severity and text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Line {
+    pub time: String,
+    pub severity: Severity,
+    pub text: String,
+}
+
+/// What may happen to a line when the queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    Ordinary,
+    Audit,
+}
+
+/// The queue's state: the decisions, apart from the thread that carries them out.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    lines: VecDeque<Line>,
+    dropped: u64,
+    audit_lost: u64,
+    /// Malformed or refused requests not yet logged, per peer (`pid=.. uid=.. exe=..`).
+    tally: BTreeMap<String, u64>,
+    /// The writer is writing a batch (for `flush`).
+    writing: bool,
+}
+
+impl State {
+    /// Queues `line` if there is room; false when full.
+    pub(crate) fn offer(&mut self, line: Line) -> bool {
+        if self.lines.len() >= CAPACITY {
+            return false;
+        }
+        self.lines.push_back(line);
+        true
+    }
+
+    /// Counts a line that could not be queued.
+    pub(crate) fn lost(&mut self, class: Class) {
+        match class {
+            Class::Ordinary => self.dropped += 1,
+            Class::Audit => self.audit_lost += 1,
+        }
+    }
+
+    /// Counts one malformed or refused request from `peer`; true if it is the first of this
+    /// interval from that peer, which is then logged in full.
+    pub(crate) fn tally(&mut self, peer: &str) -> bool {
+        if let Some(n) = self.tally.get_mut(peer) {
+            *n += 1;
+            return false;
+        }
+        if self.tally.len() >= MAX_TALLIED_PEERS {
+            *self.tally.entry("other peers".to_owned()).or_default() += 1;
+            return false;
+        }
+        self.tally.insert(peer.to_owned(), 0);
+        true
+    }
+
+    fn has_work(&self) -> bool {
+        !self.lines.is_empty() || self.dropped > 0 || self.audit_lost > 0
+    }
+
+    /// Everything to write now: first what was lost, then the summaries (when `summarize`),
+    /// then the queued lines.
+    pub(crate) fn take_batch(&mut self, now: &str, summarize: Option<Duration>) -> Vec<Line> {
+        let note = |text: String| Line {
+            time: now.to_owned(),
+            severity: Severity::Info,
+            text,
+        };
+        let mut batch = Vec::new();
+        if self.audit_lost > 0 {
+            batch.push(note(format!(
+                "log stalled: {} audit lines (signatures, key changes, lock, unlock) could not \
+                 be queued within {}ms and are lost",
+                std::mem::take(&mut self.audit_lost),
+                AUDIT_WAIT.as_millis()
+            )));
+        }
+        if self.dropped > 0 {
+            batch.push(note(format!(
+                "log stalled: dropped {} lines",
+                std::mem::take(&mut self.dropped)
+            )));
+        }
+        if let Some(interval) = summarize {
+            for (peer, n) in std::mem::take(&mut self.tally) {
+                if n > 0 {
+                    batch.push(note(format!(
+                        "{n} more malformed or refused requests from {peer} in the last {} s",
+                        interval.as_secs()
+                    )));
+                }
+            }
+        }
+        batch.extend(self.lines.drain(..));
+        batch
+    }
+}
+
+/// The queue shared by the agent's tasks and its writer thread.
+#[derive(Debug, Default)]
+pub(crate) struct LogQueue {
+    state: Mutex<State>,
+    /// Signalled when lines arrive (the writer waits on it).
+    arrived: Condvar,
+    /// Signalled when the writer took a batch or finished one (audit lines and `flush` wait).
+    taken: Condvar,
+}
+
+impl LogQueue {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues a line, or counts it as lost (after waiting `AUDIT_WAIT` for an audit line).
+    pub(crate) fn push(&self, line: Line, class: Class) {
+        let mut state = self.state();
+        if !state.offer(line.clone()) {
+            if class == Class::Audit {
+                let deadline = Instant::now() + AUDIT_WAIT;
+                loop {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        state.lost(class);
+                        break;
+                    }
+                    state = self
+                        .taken
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                    if state.offer(line.clone()) {
+                        break;
+                    }
+                }
+            } else {
+                state.lost(class);
+            }
+        }
+        drop(state);
+        self.arrived.notify_one();
+    }
+
+    /// See `State::tally`.
+    pub(crate) fn tally(&self, peer: &str) -> bool {
+        self.state().tally(peer)
+    }
+
+    /// Waits (at most `within`) until every queued line is written, summing up the tally
+    /// first: called before the process exits.
+    pub(crate) fn flush(&self, within: Duration, write: &mut dyn FnMut(&[Line])) {
+        let deadline = Instant::now() + within;
+        let mut state = self.state();
+        let summaries = state.take_batch(&super::audit::utc_now(), Some(SUMMARY_INTERVAL));
+        // The writer may be stuck; the summaries are written here, behind its lines.
+        while state.writing || !state.lines.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            state = self
+                .taken
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        drop(state);
+        write(&summaries);
+    }
+
+    /// The writer thread's loop: takes batches and hands them to `write`, summing up the
+    /// tally every `SUMMARY_INTERVAL`.
+    pub(crate) fn run_writer(&self, write: &mut dyn FnMut(&[Line])) {
+        let mut last_summary = Instant::now();
+        loop {
+            let mut state = self.state();
+            loop {
+                let due = last_summary + SUMMARY_INTERVAL;
+                if state.has_work() || Instant::now() >= due {
+                    break;
+                }
+                let left = due.saturating_duration_since(Instant::now());
+                state = self
+                    .arrived
+                    .wait_timeout(state, left)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+            let summarize = (last_summary.elapsed() >= SUMMARY_INTERVAL).then(|| {
+                last_summary = Instant::now();
+                SUMMARY_INTERVAL
+            });
+            let batch = state.take_batch(&super::audit::utc_now(), summarize);
+            state.writing = true;
+            drop(state);
+            self.taken.notify_all();
+            write(&batch);
+            self.state().writing = false;
+            self.taken.notify_all();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(text: &str) -> Line {
+        Line {
+            time: "T".to_owned(),
+            severity: Severity::Info,
+            text: text.to_owned(),
+        }
+    }
+
+    fn texts(batch: &[Line]) -> Vec<&str> {
+        batch.iter().map(|l| l.text.as_str()).collect()
+    }
+
+    #[test]
+    fn a_full_queue_refuses_and_the_next_batch_says_what_was_lost() {
+        let mut state = State::default();
+        for i in 0..CAPACITY {
+            assert!(state.offer(line(&i.to_string())));
+        }
+        assert!(!state.offer(line("over")));
+        state.lost(Class::Ordinary);
+        state.lost(Class::Ordinary);
+        state.lost(Class::Audit);
+        let batch = state.take_batch("T", None);
+        assert_eq!(batch.len(), CAPACITY + 2);
+        assert!(batch[0].text.contains("1 audit lines"), "{}", batch[0].text);
+        assert_eq!(batch[1].text, "log stalled: dropped 2 lines");
+        assert_eq!(batch[2].text, "0");
+        assert!(state.take_batch("T", None).is_empty());
+    }
+
+    #[test]
+    fn bad_requests_log_the_first_and_sum_up_the_rest_per_interval() {
+        let mut state = State::default();
+        assert!(state.tally("pid=1 uid=2"));
+        for _ in 0..1999 {
+            assert!(!state.tally("pid=1 uid=2"));
+        }
+        assert!(state.tally("pid=3 uid=2"));
+        // Not summed up before the interval ends.
+        assert!(state.take_batch("T", None).is_empty());
+        let batch = state.take_batch("T", Some(SUMMARY_INTERVAL));
+        assert_eq!(
+            texts(&batch),
+            ["1999 more malformed or refused requests from pid=1 uid=2 in the last 10 s"]
+        );
+        // A new interval logs the first one in full again.
+        assert!(state.tally("pid=1 uid=2"));
+    }
+
+    #[test]
+    fn a_flood_of_distinct_peers_is_tallied_in_bounded_memory() {
+        let mut state = State::default();
+        for pid in 0..10_000 {
+            state.tally(&format!("pid={pid}"));
+        }
+        assert_eq!(state.tally.len(), MAX_TALLIED_PEERS + 1);
+        assert_eq!(
+            state.tally["other peers"],
+            10_000 - MAX_TALLIED_PEERS as u64
+        );
+    }
+
+    #[test]
+    fn an_audit_line_waits_for_room_then_is_counted() {
+        let queue = LogQueue::default();
+        for i in 0..CAPACITY {
+            queue.push(line(&i.to_string()), Class::Ordinary);
+        }
+        let started = Instant::now();
+        queue.push(line("sign"), Class::Audit);
+        assert!(started.elapsed() >= AUDIT_WAIT);
+        queue.push(line("noise"), Class::Ordinary);
+        let batch = queue.state().take_batch("T", None);
+        assert!(batch[0].text.contains("1 audit lines"));
+        assert_eq!(batch[1].text, "log stalled: dropped 1 lines");
+    }
+}

@@ -1,0 +1,131 @@
+//! The log never stops serving and never fills the disk: with stderr on a pipe nobody reads
+//! (a paused terminal, a stuck collector), a flood of bad frames leaves the agent signing, and
+//! the flood shows as summary lines, not one line per frame.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cloudhsm_mfa_tests::harness::bins::bin;
+use cloudhsm_mfa_tests::harness::openssl::{genrsa, random_token};
+use cloudhsm_mfa_tests::harness::workdir::WorkDir;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use proto::message::{Request, Response};
+
+use super::{call, path_str, stderr, token_sign, DEADLINE};
+
+const BAD_FRAMES: usize = 2_000;
+const CONNECTIONS: usize = 4;
+
+/// mfa-agent in the foreground with `mode` (`-D` or `-d`) and its stderr on a pipe the test
+/// does not read until it says so.
+fn start_on_a_stalled_pipe(socket: &Path, mode: &str) -> Child {
+    let child = Command::new(bin("mfa-agent"))
+        .args([mode, "-a", path_str(socket)])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mfa-agent");
+    let deadline = Instant::now() + DEADLINE;
+    while UnixStream::connect(socket).is_err() {
+        assert!(Instant::now() < deadline, "mfa-agent did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+/// Garbage bodies (a list request with trailing bytes, a truncated sign request) and unknown
+/// message ids, each answered before the next is sent.
+fn send_bad_frames(socket: &Path, frames: usize) {
+    let bodies: [&[u8]; 3] = [&[11, 0xff, 0xfe], &[13, 0, 0], &[200, 1, 2, 3]];
+    let per_connection = frames / CONNECTIONS;
+    let senders: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            let mut stream = UnixStream::connect(socket).expect("connect");
+            stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+            std::thread::spawn(move || {
+                for i in 0..per_connection {
+                    let body = bodies[i % bodies.len()];
+                    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+                    frame.extend_from_slice(body);
+                    stream.write_all(&frame).expect("send a bad frame");
+                    // FAILURE: length 1, message 5.
+                    let mut reply = [0u8; 5];
+                    stream.read_exact(&mut reply).expect("the agent answers");
+                    assert_eq!(reply, [0, 0, 0, 1, 5]);
+                }
+            })
+        })
+        .collect();
+    for sender in senders {
+        sender.join().expect("sender");
+    }
+}
+
+/// Floods a stalled agent, checks that a token still signs, then stops the agent and reads
+/// what it logged.
+fn flood_then_sign(mode: &str, frames: usize) -> String {
+    let dir = WorkDir::new();
+    let socket = dir.join("agent.sock");
+    let mut agent = start_on_a_stalled_pipe(&socket, mode);
+    let key = genrsa(dir.path(), "flood.key", 2048);
+    let added = Command::new(bin("mfa-add"))
+        .arg(&key)
+        .env("MFA_AUTH_SOCK", &socket)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run mfa-add");
+    assert!(added.status.success(), "{}", stderr(&added));
+    let blob = match call(&socket, &Request::RequestIdentities) {
+        Response::Identities(ids) => ids[0].key_blob.clone(),
+        other => panic!("{other:?}"),
+    };
+
+    send_bad_frames(&socket, frames);
+    let started = Instant::now();
+    let signed = token_sign(&socket, &blob, &[random_token()]);
+    assert!(matches!(signed, Response::TokenSign(_)), "{signed:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    kill(Pid::from_raw(agent.id() as i32), Signal::SIGTERM).expect("stop the agent");
+    let mut log = String::new();
+    let mut pipe = agent.stderr.take().expect("the agent's stderr");
+    pipe.read_to_string(&mut log).expect("drain the log");
+    assert!(agent.wait().expect("wait").success());
+    log
+}
+
+#[test]
+fn with_stderr_on_a_stalled_pipe_2000_bad_frames_later_a_token_still_signs() {
+    let log = flood_then_sign("-D", BAD_FRAMES);
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(lines.len() < 50, "{} lines:\n{log}", lines.len());
+    // Four connections of one process: each logged once in full, the rest summed up.
+    let summaries: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.contains("more malformed or refused requests from pid="))
+        .collect();
+    assert!(!summaries.is_empty(), "{log}");
+    assert!(log.contains("bad request from pid="), "{log}");
+    assert!(log.contains("sign token key=SHA256:"), "{log}");
+    assert!(log.contains("stopping on"), "{log}");
+}
+
+#[test]
+fn a_debug_log_that_fills_the_pipe_drops_and_counts_lines_instead_of_blocking() {
+    // With -d every frame is a debug line or two: far more than the pipe and the queue hold.
+    let log = flood_then_sign("-d", 3 * BAD_FRAMES);
+    assert!(log.contains("log stalled: dropped "), "{log}");
+    assert!(
+        log.contains("sign token key=SHA256:") || log.contains("audit lines"),
+        "the signature is logged or counted as lost:\n{log}"
+    );
+}
