@@ -223,8 +223,9 @@ fn matches_hop(key: &[u8], hop: &Hop) -> bool {
     hop.keys.iter().any(|k| !k.is_ca && k.blob == key)
 }
 
-/// OpenSSH's `match_pattern`: `*` any run, `?` one character.
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
+/// OpenSSH's `match_pattern`: `*` any run of bytes (slashes included), `?` one byte. Also the
+/// `-P` provider allowlist's matcher.
+pub(super) fn glob(pattern: &[u8], text: &[u8]) -> bool {
     match (pattern.first(), text.first()) {
         (None, None) => true,
         (Some(b'*'), _) => {

@@ -15,6 +15,8 @@ use proto::message::KeyFilter;
 use rsa::{BigUint, RsaPublicKey};
 use zeroize::Zeroizing;
 
+// `*` matches any run of bytes, slashes included, as OpenSSH's `match_pattern` does.
+use super::forwarding::glob;
 use super::token_key::{TokenKey, TokenSession};
 
 /// OpenSSH's default allowlist (`ssh-agent -P`): system library folders only.
@@ -38,19 +40,6 @@ pub(crate) fn provider_allowed(patterns: &str, path: &str) -> bool {
         }
     }
     allowed
-}
-
-/// `*` matches any run of bytes (slashes included, as in OpenSSH's `match_pattern`), `?` one.
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    match (pattern.first(), text.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            glob(&pattern[1..], text) || (!text.is_empty() && glob(pattern, &text[1..]))
-        }
-        (Some(b'?'), Some(_)) => glob(&pattern[1..], &text[1..]),
-        (Some(p), Some(t)) if p == t => glob(&pattern[1..], &text[1..]),
-        _ => false,
-    }
 }
 
 /// Why a provider's keys could not be loaded; logged, the client gets FAILURE.
