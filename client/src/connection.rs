@@ -4,10 +4,11 @@
 use proto::key::RsaKeyMaterial;
 use proto::message::TOKEN_SIGN_EXTENSION;
 use proto::message::{Constraint, Identity, Request, Response, TokenSignRequest};
-use proto::signing::{verify_token, Token};
+use proto::signing::Token;
 use zeroize::Zeroizing;
 
 use crate::keys::{self, AgentKey};
+use crate::verify::Verifier;
 use crate::{sys, Error, Result};
 
 /// A connection to the agent.
@@ -84,8 +85,11 @@ impl Connection {
             Response::TokenSign(signatures) if signatures.len() == tokens.len() => signatures,
             _ => return Err(Error::SignRefused),
         };
+        let verifier = Verifier::new(&key.public).map_err(|_| Error::BadSignature)?;
         for (token, signature) in tokens.iter().zip(&signatures) {
-            verify_token(&key.public, token, signature).map_err(|_| Error::BadSignature)?;
+            if !verifier.verifies(token, signature) {
+                return Err(Error::BadSignature);
+            }
         }
         Ok(signatures)
     }

@@ -7,6 +7,7 @@
 //! - [`connection`]: [`Connection`], typed requests over one stream.
 //! - [`keys`]: the agent's RSA keys and `--key` selection.
 //! - [`secret`]: `--password-file`, `--passphrase-file`, `--pin-file`.
+//! - `verify`: every token signature checked through OpenSSL before it is used.
 //! - [`exit`]: exit statuses shared by the programs.
 //! - [`report`](mod@report): `PROG: error: ...` / `hint: ...`.
 //! - `sys`: the platform parts (the socket, file modes).
@@ -19,9 +20,17 @@ pub mod keys;
 pub mod report;
 pub mod secret;
 mod sys;
+mod verify;
 
 pub use connection::Connection;
 pub use discover::{Agent, SOCKET_VARIABLE, SSH_SOCKET_VARIABLE};
 pub use error::{Error, Result};
 pub use keys::AgentKey;
 pub use report::{report, Hinted};
+
+/// Starts OpenSSL now (it reads its configuration and loads its default provider on first
+/// use, about a millisecond) rather than at the first signature check, which a prompt would
+/// wait for. mfa-login calls it as it starts.
+pub fn prepare_crypto() {
+    let _ = openssl::hash::hash(openssl::hash::MessageDigest::sha256(), b"");
+}

@@ -1,8 +1,10 @@
 //! The agent ([`Agent`]): one request in, one response out: the agent's behaviour for every ssh-agent message and the
 //! token-sign extension, over the shared key store and lock state.
 //!
-//! Every refusal is logged with its reason and answered with FAILURE only. RSA work and the
-//! lock's slow hash run on tokio's blocking pool so they never stall other connections.
+//! Every refusal is logged with its reason and answered with FAILURE only. Key checks, the
+//! lock's slow hash and a device's signatures run on tokio's blocking pool so they never stall
+//! other connections; a software key's signature, a fraction of a millisecond, runs where it
+//! is asked for (see `backend::sign_tokens`).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -14,7 +16,7 @@ use proto::message::{
 use tokio::task::spawn_blocking;
 use zeroize::Zeroizing;
 
-use super::backend::{KeyBackend, SignError, SshHash};
+use super::backend::{self, KeyBackend, SshHash};
 
 use super::forwarding::{decide, may_load_provider, Use, UsePolicy, Verdict};
 use super::keys::{KeyEntry, KeyStore};
@@ -155,7 +157,7 @@ impl Agent {
                     .await
                     .map_err(|e| format!("key check failed: {e}"))??;
                 let (lifetime, confirm, policy) = self.constraints(constraints);
-                let mut entry = KeyEntry::new(Box::new(key), &public, comment, lifetime, confirm);
+                let mut entry = KeyEntry::new(Arc::new(key), &public, comment, lifetime, confirm);
                 self.log.audit(&format!(
                     "added {} {:?} lifetime={} confirm={} forwarded={} destinations={} by {} {}",
                     entry.fingerprint,
@@ -270,7 +272,7 @@ impl Agent {
         for key in found {
             let origin = key.signer.origin();
             let mut entry = KeyEntry::new(
-                Box::new(key.signer),
+                Arc::new(key.signer),
                 &key.public,
                 provider.clone(),
                 lifetime,
@@ -396,10 +398,8 @@ impl Agent {
             key_blob: blob,
         };
         let entry = self.key_for_use(blob, peer, route, usage).await?;
-        let signer = Arc::clone(&entry);
-        let signature = spawn_blocking(move || signer.signer.sign_ssh(hash, &data))
+        let signature = backend::sign_ssh(&entry.signer, hash, data)
             .await
-            .map_err(|e| format!("signing failed: {e}"))?
             .map_err(|e| format!("signing failed: {e}"))?;
         let origin = entry.signer.origin();
         self.log.signature(
@@ -425,24 +425,9 @@ impl Agent {
             .key_for_use(&req.key_blob, peer, route, Use::Token)
             .await?;
         let count = req.tokens.len();
-        // One blocking task per token: the tokens of one login (one per HSM) are signed on
-        // all cores at once, and a request never waits behind another's RSA work.
-        let tasks: Vec<_> = req
-            .tokens
-            .into_iter()
-            .map(|token| {
-                let signer = Arc::clone(&entry);
-                spawn_blocking(move || signer.signer.sign_token(&token))
-            })
-            .collect();
-        let mut signatures = Vec::with_capacity(count);
-        for task in tasks {
-            let signature = task
-                .await
-                .map_err(|e| format!("signing failed: {e}"))?
-                .map_err(|e: SignError| format!("signing failed: {e}"))?;
-            signatures.push(signature);
-        }
+        let signatures = backend::sign_tokens(&entry.signer, req.tokens)
+            .await
+            .map_err(|e| format!("signing failed: {e}"))?;
         let origin = entry.signer.origin();
         self.log.signature(
             "token",

@@ -18,7 +18,7 @@ use super::forwarding::UsePolicy;
 
 /// One key held by the agent.
 pub struct KeyEntry {
-    pub signer: Box<dyn KeyBackend>,
+    pub signer: Arc<dyn KeyBackend>,
     /// The PKCS#11 provider (its real path) a token key came from, for `ssh-add -e`.
     pub provider: Option<std::path::PathBuf>,
     pub blob: Vec<u8>,
@@ -43,7 +43,7 @@ impl std::fmt::Debug for KeyEntry {
 
 impl KeyEntry {
     pub fn new(
-        signer: Box<dyn KeyBackend>,
+        signer: Arc<dyn KeyBackend>,
         public: &RsaPublicKey,
         comment: String,
         lifetime: Option<u32>,
@@ -154,7 +154,7 @@ mod tests {
     fn entry(comment: &str, lifetime: Option<u32>, confirm: bool) -> KeyEntry {
         let material = material_of(&crate::test_key());
         let (key, public) = SoftwareKey::from_material(&material).expect("key");
-        KeyEntry::new(Box::new(key), &public, comment.into(), lifetime, confirm)
+        KeyEntry::new(Arc::new(key), &public, comment.into(), lifetime, confirm)
     }
 
     #[test]

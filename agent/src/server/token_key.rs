@@ -175,4 +175,8 @@ impl KeyBackend for TokenKey {
             self.id_hex()
         )
     }
+
+    fn signs_quickly(&self) -> bool {
+        false
+    }
 }

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 use super::policy::{Decision, KeyChoice};
 use super::Session;
 use crate::error::ByHand;
-use crate::token_sign::{Fill, LoadedTokenFile};
+use crate::token_sign::{Durability, Fill, LoadedTokenFile};
 use crate::Error;
 
 /// What to type and the fingerprint of the key used; else the message and the hint.
@@ -93,7 +93,7 @@ impl Session {
             return Err((message, hint));
         }
         let signed = loaded
-            .sign_and_write(&mut agent, &key, fill, None)
+            .sign_and_write(&mut agent, &key, fill, None, Durability::ReadAtOnce)
             .map_err(by_hand)?;
         self.config.transcript.event(&format!(
             "signed {} token(s) in {} with {}",

@@ -24,5 +24,6 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(err) => return client::report("mfa-login", &err),
     };
+    client::prepare_crypto();
     ExitCode::from(u8::try_from(session::run(config)).unwrap_or(client::exit::OWN_FAILURE))
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cloudhsm_mfa_wrapper::login::AGENT_TIMEOUT;
-use cloudhsm_mfa_wrapper::token_sign::{Fill, LoadedTokenFile};
+use cloudhsm_mfa_wrapper::token_sign::{Durability, Fill, LoadedTokenFile};
 use cloudhsm_mfa_wrapper::Error;
 use proto::tokenfile::TokenFileKind;
 
@@ -104,6 +104,7 @@ pub fn run(args: &Args) -> Result<String, SignError> {
             public_key: true,
         },
         args.output.as_deref(),
+        Durability::Synced,
     )?;
     Ok(format!(
         "mfa-sign: signed {} token(s) of the {} with {}; wrote {}",
