@@ -85,7 +85,7 @@ impl Connection {
             Response::TokenSign(signatures) if signatures.len() == tokens.len() => signatures,
             _ => return Err(Error::SignRefused),
         };
-        let verifier = Verifier::new(&key.public).map_err(|_| Error::BadSignature)?;
+        let mut verifier = Verifier::new(&key.public).map_err(|_| Error::BadSignature)?;
         for (token, signature) in tokens.iter().zip(&signatures) {
             if !verifier.verifies(token, signature) {
                 return Err(Error::BadSignature);

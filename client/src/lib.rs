@@ -34,3 +34,13 @@ pub use report::{report, Hinted};
 pub fn prepare_crypto() {
     let _ = openssl::hash::hash(openssl::hash::MessageDigest::sha256(), b"");
 }
+
+/// Sets up a signature check with `key` once, so that the check at the token prompt finds
+/// OpenSSL's RSA methods looked up and cached (the first set-up in a process cost about a
+/// millisecond on this project's VM). mfa-login calls it for the agent's keys at the
+/// password prompt.
+pub fn prepare_check(key: &AgentKey) {
+    if let Ok(mut verifier) = verify::Verifier::new(&key.public) {
+        let _ = verifier.verifies(&[0; proto::signing::TOKEN_LEN], &[]);
+    }
+}

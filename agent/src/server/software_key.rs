@@ -6,6 +6,9 @@
 //! is dropped; OpenSSL copies them into its own BIGNUMs, which `RSA_free` clears
 //! (`BN_clear_free`) when the last holder of the key lets go.
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use openssl::error::ErrorStack;
 use openssl::hash::MessageDigest;
 use openssl::md::Md;
 use openssl::pkey::{PKey, Private};
@@ -22,7 +25,15 @@ use crate::rsa_key::rsa_from_fields;
 /// An unlocked RSA key held by OpenSSL.
 pub(crate) struct SoftwareKey {
     key: PKey<Private>,
+    /// Token-signing contexts set up and ready, one per signature running at once. Setting
+    /// one up (`EVP_PKEY_CTX_new`, `sign_init`, padding, digest: OpenSSL 3 looks the
+    /// algorithms up by name) cost a few microseconds hot and a large part of a signature on
+    /// a core just back from idle; `openssl speed` too sets its context up once.
+    ready: Mutex<Vec<PkeyCtx<Private>>>,
 }
+
+/// Contexts kept per key: more than the signatures that run at once on any machine we know.
+const READY_CONTEXTS: usize = 64;
 
 impl SoftwareKey {
     /// Builds the key from an add-identity request's fields and checks it (consistent
@@ -36,20 +47,47 @@ impl SoftwareKey {
             return Err("bad key: its fields are not one consistent RSA key".into());
         }
         let key = PKey::from_rsa(rsa).map_err(|e| format!("bad key: {e}"))?;
-        Ok((SoftwareKey { key }, public))
+        let key = SoftwareKey {
+            key,
+            ready: Mutex::default(),
+        };
+        // The first login's signature should not pay for the set-up either.
+        let first = key.token_context().map_err(|e| format!("bad key: {e}"))?;
+        key.ready_contexts().push(first);
+        Ok((key, public))
+    }
+
+    /// A new token-signing context: EVP_PKEY_sign with the digest set, so the input is taken
+    /// as the SHA-256 digest and wrapped in its DigestInfo, exactly `pkeyutl -pkeyopt
+    /// digest:sha256`.
+    fn token_context(&self) -> Result<PkeyCtx<Private>, ErrorStack> {
+        let mut ctx = PkeyCtx::new(&self.key)?;
+        ctx.sign_init()?;
+        ctx.set_rsa_padding(Padding::PKCS1)?;
+        ctx.set_signature_md(Md::sha256())?;
+        Ok(ctx)
+    }
+
+    fn ready_contexts(&self) -> MutexGuard<'_, Vec<PkeyCtx<Private>>> {
+        // A panic cannot leave the Vec half-changed.
+        self.ready.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 impl KeyBackend for SoftwareKey {
     fn sign_token(&self, token: &Token) -> Result<Vec<u8>, SignError> {
-        // EVP_PKEY_sign with the digest set: the input is taken as the SHA-256 digest and
-        // wrapped in its DigestInfo, exactly `pkeyutl -pkeyopt digest:sha256`.
-        let mut ctx = PkeyCtx::new(&self.key)?;
-        ctx.sign_init()?;
-        ctx.set_rsa_padding(Padding::PKCS1)?;
-        ctx.set_signature_md(Md::sha256())?;
+        let ready = self.ready_contexts().pop();
+        let mut ctx = match ready {
+            Some(ctx) => ctx,
+            None => self.token_context()?,
+        };
         let mut signature = Vec::new();
         ctx.sign_to_vec(token, &mut signature)?;
+        // A context whose signature failed is dropped, not reused.
+        let mut ready = self.ready_contexts();
+        if ready.len() < READY_CONTEXTS {
+            ready.push(ctx);
+        }
         Ok(signature)
     }
 

@@ -7,6 +7,7 @@
 mod commands;
 mod rejected;
 mod safety;
+mod warm;
 
 use std::fs;
 use std::path::{Path, PathBuf};

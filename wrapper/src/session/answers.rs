@@ -17,6 +17,16 @@ use crate::Error;
 /// What to type and the fingerprint of the key used; else the message and the hint.
 pub(super) type Answer = Result<(Zeroizing<Vec<u8>>, Option<String>), (String, String)>;
 
+/// A connection opened, and the agent's keys listed, at a password prompt, while the person
+/// types or the CLI checks the password: the token prompt that follows then waits for one
+/// round trip to the agent (the signatures), not two (over a forwarded agent, each is a
+/// network round trip). Dropped when the next command starts; if it went stale meanwhile
+/// (the agent restarted, the key was removed), the answer starts again from a fresh one.
+pub(super) struct WarmAgent {
+    connection: Connection,
+    keys: Vec<AgentKey>,
+}
+
 impl Session {
     fn agent(&self) -> crate::Result<Connection> {
         let timeout = self.config.timeout.unwrap_or(crate::login::AGENT_TIMEOUT);
@@ -28,6 +38,25 @@ impl Session {
         let mut agent = self.agent()?;
         let key = agent.choose_key(choice.selector.as_deref())?;
         Ok((agent, key))
+    }
+
+    /// The agent, on a fresh connection, lists the key with this blob.
+    fn holds(&self, blob: &[u8]) -> bool {
+        let keys = self.agent().and_then(|mut agent| Ok(agent.keys()?));
+        keys.is_ok_and(|keys| keys.iter().any(|key| key.blob == blob))
+    }
+
+    /// Opens the connection the next token prompt will use (see [`WarmAgent`]). Quietly does
+    /// nothing without an agent: the prompt that needs one says what is wrong.
+    pub(super) fn warm_agent(&mut self) {
+        if self.warm.is_some() {
+            return;
+        }
+        self.warm = self.agent().ok().and_then(|mut connection| {
+            let keys = connection.keys().ok()?;
+            keys.iter().for_each(client::prepare_check);
+            Some(WarmAgent { connection, keys })
+        });
     }
 
     /// Signs the token file at the signed-token-file prompt. Enter alone when the file is the
@@ -86,15 +115,44 @@ impl Session {
         };
         let loaded = LoadedTokenFile::read(path).map_err(by_hand)?;
         loaded.check_fresh(self.command_started).map_err(by_hand)?;
-        let (mut agent, key) = self.key(choice).map_err(by_hand)?;
-        if let Err(Decision::Refuse { message, hint }) =
-            self.policy.check_login_key(&key.fingerprint, &loaded.path)
-        {
-            return Err((message, hint));
-        }
-        let signed = loaded
-            .sign_and_write(&mut agent, &key, fill, None, Durability::ReadAtOnce)
-            .map_err(by_hand)?;
+        let sign = |session: &Session, mut agent: Connection, key: AgentKey| {
+            if let Err(Decision::Refuse { message, hint }) = session
+                .policy
+                .check_login_key(&key.fingerprint, &loaded.path)
+            {
+                return Ok(Err((message, hint)));
+            }
+            loaded
+                .sign_and_write(&mut agent, &key, fill, None, Durability::ReadAtOnce)
+                .map(|signed| Ok((signed, key)))
+        };
+        let warm = self.warm.take().and_then(|warm| {
+            let key = client::keys::choose(warm.keys, choice.selector.as_deref()).ok()?;
+            Some((warm.connection, key))
+        });
+        let attempt = match warm {
+            Some((agent, key)) => {
+                let blob = key.blob.clone();
+                match sign(self, agent, key) {
+                    // The connection broke (the agent restarted, or made way for others).
+                    Err(Error::Agent(client::Error::AgentIo(_))) => None,
+                    // Refused: start again only if the key went away; a refusal of a key the
+                    // agent still holds (locked, a declined confirmation) is the answer, and
+                    // asking again would ask the person to confirm twice.
+                    Err(Error::Agent(client::Error::SignRefused)) if !self.holds(&blob) => None,
+                    done => Some(done),
+                }
+            }
+            None => None,
+        };
+        let attempt = match attempt {
+            Some(done) => done,
+            None => {
+                let (agent, key) = self.key(choice).map_err(by_hand)?;
+                sign(self, agent, key)
+            }
+        };
+        let (signed, key) = attempt.map_err(by_hand)??;
         self.config.transcript.event(&format!(
             "signed {} token(s) in {} with {}",
             signed.tokens,

@@ -175,6 +175,8 @@ struct Session {
     stdin_read_any: bool,
     stdin_ended: bool,
     public_key_file: Option<NamedTempFile>,
+    /// The agent connection opened at the command's password prompt.
+    warm: Option<answers::WarmAgent>,
     own_failure: bool,
     exit_code: Option<i32>,
     output_done: bool,
@@ -219,6 +221,7 @@ impl Session {
             stdin_read_any: false,
             stdin_ended: false,
             public_key_file: None,
+            warm: None,
             own_failure: false,
             exit_code: None,
             output_done: false,

@@ -23,6 +23,7 @@ impl Session {
         self.typed_password = None;
         if prompt == Prompt::Interactive {
             self.public_key_file = None;
+            self.warm = None;
             if let Some(line) = self.typed_ahead.pop_front() {
                 // The CLI reads the line typed ahead at once: its command starts now.
                 self.at_command_line = false;
@@ -33,6 +34,9 @@ impl Session {
         let answer = match &decision {
             Decision::Person => {
                 self.leave_to_person(prompt);
+                if prompt == Prompt::Password {
+                    self.warm_agent();
+                }
                 return;
             }
             Decision::Refuse { message, hint } => Err((message.clone(), hint.clone())),
@@ -64,6 +68,9 @@ impl Session {
                 self.fail(&message, Some(&hint));
                 self.leave_to_person(prompt);
             }
+        }
+        if prompt == Prompt::Password {
+            self.warm_agent();
         }
     }
 
