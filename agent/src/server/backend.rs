@@ -71,18 +71,12 @@ pub(crate) async fn sign_tokens(
     key: &Arc<dyn KeyBackend>,
     tokens: Vec<Token>,
 ) -> Result<Vec<Vec<u8>>, SignError> {
-    let runs = if key.signs_quickly() {
-        cores().min(tokens.len()).max(1)
-    } else {
-        tokens.len()
-    };
+    let quick = key.signs_quickly();
+    // One run per core for a quick key, one per token for a slow one.
+    let runs = if quick { cores() } else { tokens.len() };
     let per_run = tokens.len().div_ceil(runs.max(1)).max(1);
     let mut chunks = tokens.chunks(per_run).map(<[Token]>::to_vec);
-    let here = if key.signs_quickly() {
-        chunks.next()
-    } else {
-        None
-    };
+    let here = if quick { chunks.next() } else { None };
     let elsewhere: Vec<_> = chunks
         .map(|chunk| {
             let key = Arc::clone(key);
