@@ -14,6 +14,14 @@ use crate::error::ByHand;
 use crate::token_sign::{Durability, Fill, LoadedTokenFile};
 use crate::Error;
 
+/// An agent read or write that gave up waiting (the socket timeout), not a broken connection.
+fn timed_out(err: &proto::Error) -> bool {
+    matches!(err, proto::Error::Io(io) if matches!(
+        io.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    ))
+}
+
 /// What to type and the fingerprint of the key used; else the message and the hint.
 pub(super) type Answer = Result<(Zeroizing<Vec<u8>>, Option<String>), (String, String)>;
 
@@ -134,11 +142,13 @@ impl Session {
             Some((agent, key)) => {
                 let blob = key.blob.clone();
                 match sign(self, agent, key) {
-                    // The connection broke (the agent restarted, or made way for others).
-                    Err(Error::Agent(client::Error::AgentIo(_))) => None,
-                    // Refused: start again only if the key went away; a refusal of a key the
-                    // agent still holds (locked, a declined confirmation) is the answer, and
-                    // asking again would ask the person to confirm twice.
+                    // The connection broke (the agent restarted, or closed it to make way for
+                    // others). Not a timeout: the agent may still be asking for a confirmation.
+                    Err(Error::Agent(client::Error::AgentIo(err))) if !timed_out(&err) => None,
+                    // Refused: start again only if the key went away (or the agent was locked
+                    // and lists none); a refusal of a key the agent still holds (a declined
+                    // confirmation, `--forwarded deny`) is the answer, and asking again would
+                    // ask the person to confirm twice.
                     Err(Error::Agent(client::Error::SignRefused)) if !self.holds(&blob) => None,
                     done => Some(done),
                 }
