@@ -18,6 +18,20 @@ use super::bins::bin;
 /// How long an agent may take to start or stop before the test fails.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Waits until something accepts connections on `socket` (an agent a test started itself);
+/// panics after 20 s.
+pub fn wait_until_accepting(socket: &Path) {
+    let deadline = Instant::now() + START_TIMEOUT;
+    while UnixStream::connect(socket).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "nothing accepted on {} in time",
+            socket.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The `SHA256:...` fingerprint that names the key of an SPKI PEM file in the agent (as
 /// `mfa-add -l` prints it and `--key` takes it).
 pub fn fingerprint(public: &Path) -> String {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use cloudhsm_mfa_tests::harness::agent::wait_until_accepting;
 use cloudhsm_mfa_tests::harness::agent::Agent;
 use cloudhsm_mfa_tests::harness::bins::bin;
 use cloudhsm_mfa_tests::harness::openssl::{genrsa, read_signatures};
@@ -207,11 +208,7 @@ fn spawn_agent(socket: &Path, log: &Path) -> Running {
         .stderr(fs::File::create(log).expect("create the log"))
         .spawn()
         .expect("spawn mfa-agent");
-    let deadline = Instant::now() + DEADLINE;
-    while UnixStream::connect(socket).is_err() {
-        assert!(Instant::now() < deadline, "mfa-agent did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_accepting(socket);
     Running(child)
 }
 

@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use cloudhsm_mfa_tests::harness::agent::wait_until_accepting;
 use cloudhsm_mfa_tests::harness::agent::Agent;
 use cloudhsm_mfa_tests::harness::bins::bin;
 use cloudhsm_mfa_tests::harness::openssl::{genrsa, random_token, sign_token_openssl};
@@ -32,11 +33,7 @@ fn socket_is_0600_in_a_0700_folder_and_the_agent_is_hardened() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn mfa-agent");
-    let deadline = Instant::now() + DEADLINE;
-    while UnixStream::connect(&socket).is_err() {
-        assert!(Instant::now() < deadline, "the agent did not start");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_until_accepting(&socket);
     assert_eq!(mode(&sub), 0o700);
     assert_eq!(mode(&socket), 0o600);
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id()))

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use cloudhsm_mfa_tests::harness::agent::wait_until_accepting;
 use cloudhsm_mfa_tests::harness::bins::bin;
 use cloudhsm_mfa_tests::harness::openssl::{genrsa, random_token};
 use cloudhsm_mfa_tests::harness::workdir::WorkDir;
@@ -30,11 +31,7 @@ fn start_on_a_stalled_pipe(socket: &Path, mode: &str) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn mfa-agent");
-    let deadline = Instant::now() + DEADLINE;
-    while UnixStream::connect(socket).is_err() {
-        assert!(Instant::now() < deadline, "mfa-agent did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_accepting(socket);
     child
 }
 
