@@ -8,7 +8,6 @@ use proto::signing::Token;
 use zeroize::Zeroizing;
 
 use crate::keys::{self, AgentKey};
-use crate::verify::Verifier;
 use crate::{sys, Error, Result};
 
 /// A connection to the agent.
@@ -85,7 +84,7 @@ impl Connection {
             Response::TokenSign(signatures) if signatures.len() == tokens.len() => signatures,
             _ => return Err(Error::SignRefused),
         };
-        let mut verifier = Verifier::new(&key.public).map_err(|_| Error::BadSignature)?;
+        let mut verifier = key.check().ok_or(Error::BadSignature)?;
         for (token, signature) in tokens.iter().zip(&signatures) {
             if !verifier.verifies(token, signature) {
                 return Err(Error::BadSignature);

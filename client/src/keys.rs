@@ -1,10 +1,13 @@
 //! The agent's RSA keys as the client sees them, and choosing one with `--key`.
 
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
 use proto::key::{fingerprint, parse_public_key_blob};
 use proto::message::Identity;
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use rsa::RsaPublicKey;
 
+use crate::verify::Verifier;
 use crate::{Error, Result};
 
 /// An RSA key the agent holds.
@@ -15,6 +18,10 @@ pub struct AgentKey {
     /// `SHA256:...`, as `ssh-add -l` prints it.
     pub fingerprint: String,
     pub public: RsaPublicKey,
+    /// The check of this key's signatures, set up at its first use and kept (clones share
+    /// it): set up anew for every request, it cost as much as the seven checks it made after
+    /// the machine had idled (see [`crate::prepare_check`]).
+    check: Arc<OnceLock<Option<Mutex<Verifier>>>>,
 }
 
 impl AgentKey {
@@ -26,7 +33,22 @@ impl AgentKey {
             blob: id.key_blob,
             comment: id.comment,
             public,
+            check: Arc::default(),
         })
+    }
+
+    /// The check of this key's signatures; `None` if OpenSSL cannot take the key.
+    pub(crate) fn check(&self) -> Option<MutexGuard<'_, Verifier>> {
+        let check = self
+            .check
+            .get_or_init(|| Verifier::new(&self.public).ok().map(Mutex::new))
+            .as_ref()?;
+        // A panic mid-check leaves nothing half-done in the verifier: use it anyway.
+        Some(
+            check
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     /// The public key as SPKI PEM (`BEGIN PUBLIC KEY`), as CloudHSM takes it.
@@ -105,6 +127,7 @@ mod tests {
             comment: comment.into(),
             fingerprint: fp.into(),
             public: RsaPublicKey::new_unchecked(BigUint::from(3u8), BigUint::from(3u8)),
+            check: Arc::default(),
         }
     }
 

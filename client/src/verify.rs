@@ -20,6 +20,12 @@ pub(crate) struct Verifier {
     ctx: PkeyCtx<Public>,
 }
 
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Verifier")
+    }
+}
+
 impl Verifier {
     pub(crate) fn new(public: &RsaPublicKey) -> Result<Verifier, ErrorStack> {
         let n = BigNum::from_slice(&public.n().to_bytes_be())?;

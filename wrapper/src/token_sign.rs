@@ -127,7 +127,8 @@ impl LoadedTokenFile {
         if self.file.kind() == TokenFileKind::QuorumApproval && approver.is_none() {
             return Err(bad(proto::Error::ApproverRequired));
         }
-        let pem = key.public_pem();
+        // Only authdata files name a key (encoding it is not free after the machine idled).
+        let pem = std::cell::LazyCell::new(|| key.public_pem());
         if let Some(declared) = self.file.public_key() {
             // The HSM checks the signatures against this key: another key's are wrong answers.
             if !same_pem(declared, &pem) {
