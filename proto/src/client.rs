@@ -11,13 +11,25 @@ use crate::wire::{frame, frame_len};
 use crate::Result;
 
 /// Sends one request and reads its reply.
+pub fn call<S: Read + Write>(stream: &mut S, request: &Request) -> Result<Response> {
+    send(stream, request)?;
+    receive(stream)
+}
+
+/// Sends one request. The agent answers requests in the order they came, so a client may
+/// send several before it reads the replies ([`receive`]).
 ///
 /// The encoded request is wiped once sent: an add-identity request carries a private key and
 /// a lock request a passphrase.
-pub fn call<S: Read + Write>(stream: &mut S, request: &Request) -> Result<Response> {
+pub fn send<S: Write>(stream: &mut S, request: &Request) -> Result<()> {
     let body = Zeroizing::new(request.encode());
     stream.write_all(&Zeroizing::new(frame(&body)))?;
     stream.flush()?;
+    Ok(())
+}
+
+/// Reads the reply to the oldest request not yet answered.
+pub fn receive<S: Read>(stream: &mut S) -> Result<Response> {
     let mut header = [0u8; 4];
     stream.read_exact(&mut header)?;
     let mut reply = vec![0u8; frame_len(header)?];

@@ -233,22 +233,36 @@ fn bench() -> Result<()> {
         at(0.95),
         at(1.0)
     );
+    let mut writes = rewrite_after_idle(dir.path())?;
+    let at = quantiles(&mut writes);
+    println!(
+        "a token file's rewrite alone (temporary file, fsync, rename) after the same idle:\n\
+         {:>14.1} ms  {:>6.1} ms  {:>6.1} ms  (this disk's part of every token answer)",
+        at(0.5),
+        at(0.95),
+        at(1.0)
+    );
 
     println!();
-    let (per_sec, batch) = agent_signs_per_second(&agent.socket)?;
+    let mut signing = Signing::connect(&agent.socket)?;
+    let (one_waiting, one_ahead) = (signing.rate(1, 1)?, signing.rate(1, 2)?);
+    let (seven_waiting, seven_ahead) = (signing.rate(7, 1)?, signing.rate(7, 2)?);
     let after = openssl_speed(1)?;
     let cores = num_cores();
     let all_cores = openssl_speed(cores)?;
-    println!("token signatures per second through mfa-agent (RSA-2048, one connection):");
+    println!("token signatures per second through mfa-agent (RSA-2048, one connection), the");
+    println!("client waiting for each reply / sending the next request before reading a reply:");
     println!(
-        "  1 token per request:  {per_sec:>8.0}/s  ({:.2}x openssl speed, one core)",
-        per_sec / openssl_rate
+        "  1 token per request:  waiting {one_waiting:>6.0}/s ({:.2}x), one ahead \
+         {one_ahead:>6.0}/s ({:.2}x openssl speed, one core)",
+        one_waiting / openssl_rate,
+        one_ahead / openssl_rate
     );
     println!(
-        "  7 tokens per request: {batch:>8.0}/s  ({:.2}x openssl speed -multi {cores}; \
-         {:.2}x one core)",
-        batch / all_cores,
-        batch / openssl_rate
+        "  7 tokens per request: waiting {seven_waiting:>6.0}/s ({:.2}x), one ahead \
+         {seven_ahead:>6.0}/s ({:.2}x openssl speed -multi {cores})",
+        seven_waiting / all_cores,
+        seven_ahead / all_cores
     );
     println!(
         "openssl speed rsa2048: one core {openssl_rate:.0} sign/s before, {after:.0} after; \
@@ -363,29 +377,48 @@ fn cli_like_output(len: usize) -> Vec<u8> {
     out
 }
 
-fn agent_signs_per_second(socket: &Path) -> Result<(f64, f64)> {
-    let mut stream = UnixStream::connect(socket)?;
-    let Response::Identities(ids) = proto::client::call(&mut stream, &Request::RequestIdentities)?
-    else {
-        bail!("agent did not list identities");
-    };
-    let key_blob = ids.first().context("no key in the agent")?.key_blob.clone();
-    let mut rate = |count: usize| -> Result<f64> {
+/// One connection to the agent, and the key it signs with.
+struct Signing {
+    stream: UnixStream,
+    key_blob: Vec<u8>,
+}
+
+impl Signing {
+    fn connect(socket: &Path) -> Result<Signing> {
+        let mut stream = UnixStream::connect(socket)?;
+        let Response::Identities(ids) =
+            proto::client::call(&mut stream, &Request::RequestIdentities)?
+        else {
+            bail!("agent did not list identities");
+        };
+        let key_blob = ids.first().context("no key in the agent")?.key_blob.clone();
+        Ok(Signing { stream, key_blob })
+    }
+
+    /// Token signatures per second, `count` tokens per request, for `SIGN_SECONDS`, with
+    /// `ahead` requests sent before their replies are read (1: a client that waits for each
+    /// reply before it sends the next request; the agent answers in order).
+    fn rate(&mut self, count: usize, ahead: usize) -> Result<f64> {
         let request = Request::TokenSign(TokenSignRequest {
-            key_blob: key_blob.clone(),
+            key_blob: self.key_blob.clone(),
             tokens: (0..count).map(|_| rand::random()).collect(),
         });
         let start = Instant::now();
-        let mut signed = 0usize;
-        while start.elapsed() < Duration::from_secs(SIGN_SECONDS) {
-            match proto::client::call(&mut stream, &request)? {
+        let running = || start.elapsed() < Duration::from_secs(SIGN_SECONDS);
+        let (mut signed, mut waiting) = (0usize, 0usize);
+        while running() || waiting > 0 {
+            while waiting < ahead && running() {
+                proto::client::send(&mut self.stream, &request)?;
+                waiting += 1;
+            }
+            match proto::client::receive(&mut self.stream)? {
                 Response::TokenSign(sigs) if sigs.len() == count => signed += count,
                 other => bail!("unexpected reply {other:?}"),
             }
+            waiting -= 1;
         }
         Ok(signed as f64 / start.elapsed().as_secs_f64())
-    };
-    Ok((rate(1)?, rate(7)?))
+    }
 }
 
 /// `openssl speed rsa2048`'s sign/s, on one core or (`-multi`) on `processes` at once.
@@ -430,6 +463,31 @@ fn openssl_after_idle(pem: &[u8], count: usize) -> Result<Vec<u64>> {
             let mut signature = Vec::new();
             ctx.sign_to_vec(token, &mut signature)?;
         }
+        micros.push(u64::try_from(start.elapsed().as_micros())?);
+    }
+    Ok(micros)
+}
+
+/// `RUNS` times: waits `PROMPT_AFTER`, then replaces a 7-token file in `dir` the way
+/// mfa-login rewrites one (a temporary file beside it, written, fsynced, renamed over it).
+/// The microseconds each took.
+fn rewrite_after_idle(dir: &Path) -> Result<Vec<u64>> {
+    let target = dir.join("rewrite.json");
+    let token = serde_json::json!({"unsigned": STANDARD.encode([7u8; 32]), "signed": STANDARD.encode([9u8; 256])});
+    let body = serde_json::to_vec_pretty(
+        &serde_json::json!({"version": "2.0", "tokens": vec![token; 7]}),
+    )?;
+    std::fs::write(&target, &body)?;
+    let mut micros = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        std::thread::sleep(PROMPT_AFTER);
+        let start = Instant::now();
+        let mut temp = tempfile::Builder::new().suffix(".tmp").tempfile_in(dir)?;
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        temp.as_file_mut().write_all(&body)?;
+        temp.as_file().sync_all()?;
+        temp.persist(&target)?;
         micros.push(u64::try_from(start.elapsed().as_micros())?);
     }
     Ok(micros)

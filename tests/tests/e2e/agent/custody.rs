@@ -205,6 +205,50 @@ fn fifty_clients_at_once_each_get_their_signature() {
     assert_eq!(logged, 50);
 }
 
+#[test]
+fn requests_sent_ahead_of_their_replies_are_answered_in_order() {
+    let dir = WorkDir::new();
+    let key = genrsa(dir.path(), "ahead.key", 2048);
+    let agent = Agent::start(dir.path());
+    agent.add_key(&key);
+    let blob = only_key(&agent);
+    let sign = |key_blob: &[u8], token: [u8; 32]| {
+        Request::TokenSign(proto::message::TokenSignRequest {
+            key_blob: key_blob.to_vec(),
+            tokens: vec![token],
+        })
+    };
+    let (first, last) = (random_token(), random_token());
+    let requests = [
+        sign(&blob, first),
+        Request::RequestIdentities,
+        sign(b"no such key", random_token()),
+        sign(&blob, last),
+    ];
+    let mut stream = UnixStream::connect(agent.socket()).expect("connect");
+    stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    // All four go out in one write, as a client that does not wait would send them.
+    let bytes: Vec<u8> = requests.iter().flat_map(|r| frame(&r.encode())).collect();
+    stream.write_all(&bytes).expect("send four requests");
+    let replies: Vec<Response> = (0..requests.len())
+        .map(|_| proto::client::receive(&mut stream).expect("a reply"))
+        .collect();
+    assert_eq!(
+        replies[0],
+        Response::TokenSign(vec![sign_token_openssl(&key, &first)])
+    );
+    assert!(
+        matches!(&replies[1], Response::Identities(ids) if ids.len() == 1 && ids[0].key_blob == blob),
+        "{:?}",
+        replies[1]
+    );
+    assert_eq!(replies[2], Response::Failure);
+    assert_eq!(
+        replies[3],
+        Response::TokenSign(vec![sign_token_openssl(&key, &last)])
+    );
+}
+
 /// True when the agent closed `stream` without answering `request`.
 fn closed_unanswered(mut stream: UnixStream, request: &Request) -> bool {
     stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
