@@ -169,11 +169,13 @@ fn bench() -> Result<()> {
     println!("prompt's last byte -> Enter sent by mfa-login ({RUNS} runs each), beside the time");
     println!("OpenSSL itself needs for that many signatures on one core: hot (1 / openssl speed's");
     println!(
-        "sign/s each) and, like the prompt, after {} ms idle (in this process, median)",
+        "sign/s each) and, like the prompt, after {} ms idle (in this process, median); and",
         PROMPT_AFTER.as_millis()
     );
+    println!("those signatures plus the token file's rewrite (temporary file, fsync, rename)");
     println!(
-        "tokens  median     p95        max        openssl hot  after idle  median - after idle"
+        "tokens  median    p95       max       openssl hot  after idle  - idle    \
+         +rewrite  - both"
     );
     let pem = std::fs::read(&key)?;
     let mut password_micros = Vec::new();
@@ -212,32 +214,27 @@ fn bench() -> Result<()> {
             password_micros.push(times.next().context("no password time")??);
             micros.push(times.next().context("no token time")??);
         }
-        let mut idle = openssl_after_idle(&pem, count)?;
+        let (mut idle, mut rewritten) = openssl_after_idle(&pem, count, dir.path())?;
         let idle = quantiles(&mut idle)(0.5);
+        let rewritten = quantiles(&mut rewritten)(0.5);
         let at = quantiles(&mut micros);
         println!(
-            "{count:>6}  {:>6.1} ms  {:>6.1} ms  {:>6.1} ms  {:>8.2} ms  {:>7.2} ms  {:>+8.2} ms",
+            "{count:>6}  {:>5.1} ms  {:>5.1} ms  {:>5.1} ms  {:>8.2} ms  {:>7.2} ms  \
+             {:>+5.2} ms  {:>5.2} ms  {:>+5.2} ms",
             at(0.5),
             at(0.95),
             at(1.0),
             openssl_ms(count),
             idle,
-            at(0.5) - idle
+            at(0.5) - idle,
+            rewritten,
+            at(0.5) - rewritten
         );
     }
     let at = quantiles(&mut password_micros);
     println!(
         "the password prompt of the same runs (--password-file; no agent, no signing):\n\
          {:>14.1} ms  {:>6.1} ms  {:>6.1} ms  (mfa-login's own answer through the PTY)",
-        at(0.5),
-        at(0.95),
-        at(1.0)
-    );
-    let mut writes = rewrite_after_idle(dir.path())?;
-    let at = quantiles(&mut writes);
-    println!(
-        "a token file's rewrite alone (temporary file, fsync, rename) after the same idle:\n\
-         {:>14.1} ms  {:>6.1} ms  {:>6.1} ms  (this disk's part of every token answer)",
         at(0.5),
         at(0.95),
         at(1.0)
@@ -447,14 +444,21 @@ fn openssl_speed(processes: usize) -> Result<f64> {
 /// the first milliseconds after a wait several times slower than `openssl speed`'s hot loop
 /// (1.4 ms for one signature instead of 0.3 on this project's machine), and so does every
 /// step of an answer; this is OpenSSL's own time under the prompt's conditions.
-fn openssl_after_idle(pem: &[u8], count: usize) -> Result<Vec<u64>> {
+///
+/// Then, as the token answer must (PRODUCT.md's write), it rewrites a token file in `dir`
+/// with the signatures: a temporary file beside it, written, fsynced, renamed over it. The
+/// microseconds of the signatures alone and of signatures and rewrite together.
+fn openssl_after_idle(pem: &[u8], count: usize, dir: &Path) -> Result<(Vec<u64>, Vec<u64>)> {
     use openssl::{md::Md, pkey::PKey, pkey_ctx::PkeyCtx, rsa::Padding};
     let key = PKey::private_key_from_pem(pem)?;
-    let mut micros = Vec::with_capacity(RUNS);
+    let target = dir.join(format!("openssl-{count}.json"));
+    std::fs::write(&target, b"{}")?;
+    let (mut signing, mut both) = (Vec::with_capacity(RUNS), Vec::with_capacity(RUNS));
     for _ in 0..RUNS {
         let tokens: Vec<[u8; 32]> = (0..count).map(|_| rand::random()).collect();
         std::thread::sleep(PROMPT_AFTER);
         let start = Instant::now();
+        let mut signed = Vec::with_capacity(count);
         for token in &tokens {
             let mut ctx = PkeyCtx::new(&key)?;
             ctx.sign_init()?;
@@ -462,35 +466,25 @@ fn openssl_after_idle(pem: &[u8], count: usize) -> Result<Vec<u64>> {
             ctx.set_signature_md(Md::sha256())?;
             let mut signature = Vec::new();
             ctx.sign_to_vec(token, &mut signature)?;
+            signed.push(serde_json::json!({
+                "unsigned": STANDARD.encode(token),
+                "signed": STANDARD.encode(signature),
+            }));
         }
-        micros.push(u64::try_from(start.elapsed().as_micros())?);
-    }
-    Ok(micros)
-}
-
-/// `RUNS` times: waits `PROMPT_AFTER`, then replaces a 7-token file in `dir` the way
-/// mfa-login rewrites one (a temporary file beside it, written, fsynced, renamed over it).
-/// The microseconds each took.
-fn rewrite_after_idle(dir: &Path) -> Result<Vec<u64>> {
-    let target = dir.join("rewrite.json");
-    let token = serde_json::json!({"unsigned": STANDARD.encode([7u8; 32]), "signed": STANDARD.encode([9u8; 256])});
-    let body = serde_json::to_vec_pretty(
-        &serde_json::json!({"version": "2.0", "tokens": vec![token; 7]}),
-    )?;
-    std::fs::write(&target, &body)?;
-    let mut micros = Vec::with_capacity(RUNS);
-    for _ in 0..RUNS {
-        std::thread::sleep(PROMPT_AFTER);
-        let start = Instant::now();
+        signing.push(u64::try_from(start.elapsed().as_micros())?);
+        let body = serde_json::to_vec_pretty(&serde_json::json!({
+            "version": "2.0",
+            "tokens": signed,
+        }))?;
         let mut temp = tempfile::Builder::new().suffix(".tmp").tempfile_in(dir)?;
         temp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(0o600))?;
         temp.as_file_mut().write_all(&body)?;
         temp.as_file().sync_all()?;
         temp.persist(&target)?;
-        micros.push(u64::try_from(start.elapsed().as_micros())?);
+        both.push(u64::try_from(start.elapsed().as_micros())?);
     }
-    Ok(micros)
+    Ok((signing, both))
 }
 
 /// Sorts the microseconds; the q-quantile in milliseconds.
