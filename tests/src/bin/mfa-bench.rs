@@ -1,11 +1,13 @@
 //! mfa-bench: measures what a user waits for. Three figures, written into the README:
 //! the time from the signed-token prompt's last byte to the Enter that mfa-login sends
 //! (1, 3 and 7 tokens) beside the time OpenSSL itself needs for that many signatures, and
-//! token signatures per second through mfa-agent beside `openssl speed rsa2048` (one core,
-//! for one token per request; `-multi` on every core, for 7 tokens signed in parallel), all
-//! measured in the same run, with their ratios; and 64 MiB of CLI-like output through
-//! `mfa-login -- cat FILE` beside `script -qec 'cat FILE' /dev/null` (the same PTY
-//! passthrough, from util-linux), alternating in one run, with the ratio of their times.
+//! for those signatures plus the token file's rewrite; token signatures per second through
+//! mfa-agent beside `openssl speed rsa2048` (one core, for one token per request; `-multi`
+//! on every core, for 7 tokens signed in parallel), with the client waiting for each reply
+//! and with one request sent ahead, all measured in the same run, with their ratios; and
+//! 64 MiB of CLI-like output through `mfa-login -- cat FILE` beside `script -qec 'cat FILE'
+//! /dev/null` (the same PTY passthrough, from util-linux), alternating in one run, with the
+//! ratio of their times.
 //!
 //! Run: `cargo build --release --workspace --bins && target/release/mfa-bench`.
 //! `mfa-bench fake-cli login ... --token F --count N --out R` is the stand-in CLI it drives.
