@@ -123,6 +123,17 @@ pub struct Mgmt {
 const VALUE_OPTIONS: &[&str] = &["--cluster-id", "--region", "--profile"];
 
 impl Command {
+    /// Whether a later prompt of the command asks for a signed file: an MFA login,
+    /// change-mfa (not `--deregister`), and cloudhsm_mgmt_util's `-2fa` commands.
+    pub fn signs(&self) -> bool {
+        match self {
+            Command::Login(login) => login.mfa,
+            Command::ChangeMfa(change) => !change.deregister,
+            Command::Mgmt(_) => true,
+            _ => false,
+        }
+    }
+
     /// The command in a typed line (`login --username u ...`).
     pub fn from_line(line: &str) -> Command {
         Command::from_words(&split_words(line))
@@ -248,6 +259,27 @@ mod tests {
             username: name.into(),
             role: Some(role.into()),
         })
+    }
+
+    #[test]
+    fn only_commands_with_a_file_to_sign_sign() {
+        for line in [
+            "login --username u --role admin mfa-token-sign --token t.json",
+            "user change-mfa token-sign --username u --role admin --token t.json",
+            "loginHSM CO admin pw -2fa /tmp/authdata.json",
+        ] {
+            assert!(Command::from_line(line).signs(), "{line}");
+        }
+        for line in [
+            "login --username u --role admin",
+            "user change-mfa token-sign --username u --role admin --token t.json --deregister",
+            "user create --username u --role crypto-user",
+            "user change-password --username u --role crypto-user",
+            "logout",
+            "key list",
+        ] {
+            assert!(!Command::from_line(line).signs(), "{line}");
+        }
     }
 
     #[test]

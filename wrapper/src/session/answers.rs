@@ -54,10 +54,11 @@ impl Session {
         keys.is_ok_and(|keys| keys.iter().any(|key| key.blob == blob))
     }
 
-    /// Opens the connection the next token prompt will use (see [`WarmAgent`]). Quietly does
-    /// nothing without an agent: the prompt that needs one says what is wrong.
+    /// Opens the connection the next token prompt will use (see [`WarmAgent`]), when the
+    /// command will ask for one. Quietly does nothing without an agent: the prompt that needs
+    /// one says what is wrong.
     pub(super) fn warm_agent(&mut self) {
-        if self.warm.is_some() {
+        if self.warm.is_some() || !self.policy.command_signs() {
             return;
         }
         self.warm = self.agent().ok().and_then(|mut connection| {

@@ -92,6 +92,11 @@ impl Policy {
         self.logged_in.as_ref()
     }
 
+    /// The command under way will ask for a signed file at a later prompt.
+    pub fn command_signs(&self) -> bool {
+        self.command.signs()
+    }
+
     /// The person typed the password of the login under way.
     pub fn person_typed_password(&mut self, password: PasswordId) {
         if self.login_user().is_some() {
