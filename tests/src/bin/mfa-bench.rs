@@ -398,10 +398,11 @@ impl Signing {
         Ok(Signing { stream, key_blob })
     }
 
-    /// Token signatures per second, `count` tokens per request, for `SIGN_SECONDS`, with
-    /// `ahead` requests sent before their replies are read (1: a client that waits for each
-    /// reply before it sends the next request; the agent answers in order).
-    fn rate(&mut self, count: usize, ahead: usize) -> Result<f64> {
+    /// Token signatures per second, `count` tokens per request, for `SIGN_SECONDS`, with up
+    /// to `in_flight` requests sent and not yet answered (1: a client that waits for each
+    /// reply before it sends the next request; 2: one request ahead; the agent answers in
+    /// order).
+    fn rate(&mut self, count: usize, in_flight: usize) -> Result<f64> {
         let request = Request::TokenSign(TokenSignRequest {
             key_blob: self.key_blob.clone(),
             tokens: (0..count).map(|_| rand::random()).collect(),
@@ -410,7 +411,7 @@ impl Signing {
         let running = || start.elapsed() < Duration::from_secs(SIGN_SECONDS);
         let (mut signed, mut waiting) = (0usize, 0usize);
         while running() || waiting > 0 {
-            while waiting < ahead && running() {
+            while waiting < in_flight && running() {
                 proto::client::send(&mut self.stream, &request)?;
                 waiting += 1;
             }
