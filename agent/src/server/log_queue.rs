@@ -160,21 +160,13 @@ impl LogQueue {
         let mut state = self.state();
         if !state.offer(line.clone()) {
             if class == Class::Audit {
-                let deadline = Instant::now() + AUDIT_WAIT;
-                loop {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        state.lost(class);
-                        break;
-                    }
-                    state = self
-                        .taken
-                        .wait_timeout(state, left)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
-                    if state.offer(line.clone()) {
-                        break;
-                    }
+                let (waited, wait) = self
+                    .taken
+                    .wait_timeout_while(state, AUDIT_WAIT, |state| !state.offer(line.clone()))
+                    .unwrap_or_else(PoisonError::into_inner);
+                state = waited;
+                if wait.timed_out() {
+                    state.lost(class);
                 }
             } else {
                 state.lost(class);
@@ -195,23 +187,19 @@ impl LogQueue {
     /// Waits (at most `within`) until every queued line is written, summing up the tally
     /// first: called before the process exits.
     pub(crate) fn flush(&self, within: Duration, write: &mut dyn FnMut(&[Line])) {
-        let deadline = Instant::now() + within;
         let mut state = self.state();
         let summaries = state.take_batch(&super::audit::utc_now(), Some(SUMMARY_INTERVAL));
         // The writer may be stuck; the summaries are written here, behind its lines.
-        while state.writing || !state.lines.is_empty() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return;
-            }
-            state = self
-                .taken
-                .wait_timeout(state, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        let (state, wait) = self
+            .taken
+            .wait_timeout_while(state, within, |state| {
+                state.writing || !state.lines.is_empty()
+            })
+            .unwrap_or_else(PoisonError::into_inner);
         drop(state);
-        write(&summaries);
+        if !wait.timed_out() {
+            write(&summaries);
+        }
     }
 
     /// The writer thread's loop: takes batches and hands them to `write`, summing up the
@@ -329,6 +317,28 @@ mod tests {
         let batch = queue.state().take_batch("T", None);
         assert!(batch[0].text.contains("1 audit lines"));
         assert_eq!(batch[1].text, "log stalled: dropped 1 lines");
+    }
+
+    #[test]
+    fn an_audit_line_waiting_for_room_gets_in_once_the_writer_takes_a_batch() {
+        let queue = std::sync::Arc::new(LogQueue::default());
+        for i in 0..CAPACITY {
+            queue.push(line(&i.to_string()), Class::Ordinary);
+        }
+        let writer = std::sync::Arc::clone(&queue);
+        let taker = std::thread::spawn(move || {
+            std::thread::sleep(AUDIT_WAIT / 5);
+            let taken = writer.state().take_batch("T", None).len();
+            writer.taken.notify_all();
+            taken
+        });
+        // The queue is full until the batch is taken: the line waits for that, then gets in
+        // (a line that timed out would be lost, and the next batch would say so instead).
+        queue.push(line("sign"), Class::Audit);
+        assert_eq!(taker.join().expect("taker"), CAPACITY);
+        let batch = queue.state().take_batch("T", None);
+        let texts: Vec<_> = batch.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["sign"]);
     }
 
     /// Runs the writer on its own thread; what it wrote, batch by batch.
