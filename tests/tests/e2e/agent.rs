@@ -63,6 +63,14 @@ fn identities(agent: &Agent) -> Vec<Identity> {
     }
 }
 
+/// A 2048-bit key made by openssl in `dir` as `name`, and an agent there that holds it.
+fn agent_holding(dir: &WorkDir, name: &str) -> (Agent, PathBuf) {
+    let key = genrsa(dir.path(), name, 2048);
+    let agent = Agent::start(dir.path());
+    agent.add_key(&key);
+    (agent, key)
+}
+
 /// The only key in the agent.
 fn only_key(agent: &Agent) -> Vec<u8> {
     let ids = identities(agent);

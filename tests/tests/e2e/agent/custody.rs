@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 use cloudhsm_mfa_tests::harness::agent::wait_until_accepting;
 use cloudhsm_mfa_tests::harness::agent::Agent;
 use cloudhsm_mfa_tests::harness::bins::bin;
-use cloudhsm_mfa_tests::harness::openssl::{genrsa, random_token, sign_token_openssl};
+use cloudhsm_mfa_tests::harness::openssl::{random_token, sign_token_openssl};
 use cloudhsm_mfa_tests::harness::workdir::{mode, set_mode, WorkDir};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use proto::message::{Request, Response};
 use proto::wire::frame;
 
-use super::{call, identities, only_key, path_str, stderr, token_sign, DEADLINE};
+use super::{agent_holding, call, identities, only_key, path_str, stderr, token_sign, DEADLINE};
 
 #[test]
 fn socket_is_0600_in_a_0700_folder_and_the_agent_is_hardened() {
@@ -62,9 +62,7 @@ fn another_uid_is_refused_even_when_the_socket_mode_allows_it() {
         return;
     }
     let dir = WorkDir::new();
-    let key = genrsa(dir.path(), "custody.key", 2048);
-    let agent = Agent::start(dir.path());
-    agent.add_key(&key);
+    let (agent, _key) = agent_holding(&dir, "custody.key");
     set_mode(dir.path(), 0o755);
     set_mode(agent.socket(), 0o666);
     let out = Command::new("setpriv")
@@ -110,9 +108,7 @@ fn send_raw(agent: &Agent, bytes: &[u8]) -> Vec<u8> {
 #[test]
 fn broken_and_hostile_clients_leave_the_agent_serving() {
     let dir = WorkDir::new();
-    let key = genrsa(dir.path(), "hostile.key", 2048);
-    let agent = Agent::start(dir.path());
-    agent.add_key(&key);
+    let (agent, key) = agent_holding(&dir, "hostile.key");
     let failure = frame(&[proto::message::id::FAILURE]);
 
     // Garbage: its first four bytes declare a frame far over the cap, so the agent hangs up.
@@ -164,9 +160,7 @@ fn broken_and_hostile_clients_leave_the_agent_serving() {
 #[test]
 fn fifty_clients_at_once_each_get_their_signature() {
     let dir = WorkDir::new();
-    let key = genrsa(dir.path(), "fifty.key", 2048);
-    let agent = Agent::start(dir.path());
-    agent.add_key(&key);
+    let (agent, key) = agent_holding(&dir, "fifty.key");
     let blob = only_key(&agent);
     let tokens: Vec<[u8; 32]> = (0..50).map(|_| random_token()).collect();
     let expected: Vec<Vec<u8>> = tokens.iter().map(|t| sign_token_openssl(&key, t)).collect();
@@ -208,9 +202,7 @@ fn fifty_clients_at_once_each_get_their_signature() {
 #[test]
 fn requests_sent_ahead_of_their_replies_are_answered_in_order() {
     let dir = WorkDir::new();
-    let key = genrsa(dir.path(), "ahead.key", 2048);
-    let agent = Agent::start(dir.path());
-    agent.add_key(&key);
+    let (agent, key) = agent_holding(&dir, "ahead.key");
     let blob = only_key(&agent);
     let sign = |key_blob: &[u8], token: [u8; 32]| {
         Request::TokenSign(proto::message::TokenSignRequest {

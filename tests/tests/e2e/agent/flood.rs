@@ -11,11 +11,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use cloudhsm_mfa_tests::harness::agent::Agent;
-use cloudhsm_mfa_tests::harness::openssl::{genrsa, random_token, sign_token_openssl};
+use cloudhsm_mfa_tests::harness::openssl::{random_token, sign_token_openssl};
 use cloudhsm_mfa_tests::harness::workdir::WorkDir;
 use proto::message::{Request, Response, TokenSignRequest};
 
-use super::{only_key, run_with_agent, ssh_keygen_fingerprint, stderr, stdout, DEADLINE};
+use super::{
+    agent_holding, only_key, run_with_agent, ssh_keygen_fingerprint, stderr, stdout, DEADLINE,
+};
 
 /// mfa-agent's default --max-connections.
 const CAP: usize = 128;
@@ -62,9 +64,7 @@ fn closed(stream: &mut UnixStream) -> bool {
 }
 
 fn agent_with_key(dir: &WorkDir) -> (Agent, std::path::PathBuf) {
-    let key = genrsa(dir.path(), "owner.key", 2048);
-    let agent = Agent::start(dir.path());
-    agent.add_key(&key);
+    let (agent, key) = agent_holding(dir, "owner.key");
     (agent, key)
 }
 

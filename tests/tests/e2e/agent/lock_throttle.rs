@@ -8,11 +8,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use cloudhsm_mfa_tests::harness::agent::Agent;
-use cloudhsm_mfa_tests::harness::openssl::{genrsa, random_token, sign_token_openssl};
+use cloudhsm_mfa_tests::harness::openssl::{random_token, sign_token_openssl};
 use cloudhsm_mfa_tests::harness::workdir::WorkDir;
 use proto::message::{Request, Response};
 
-use super::{call, only_key, token_sign};
+use super::{agent_holding, call, only_key, token_sign};
 
 const GUESSES: usize = 10;
 const RIGHT: &[u8] = b"the right passphrase";
@@ -45,9 +45,7 @@ fn parallel_wrong_unlocks_take_as_long_as_the_same_guesses_in_a_row() {
     // Bug: the delay after a wrong unlock ran per connection, so 10 guesses sent in parallel
     // took 1.45 s where the same 10 in a row took 6.4 s.
     let dir = WorkDir::new();
-    let key = genrsa(dir.path(), "throttle.key", 2048);
-    let agent = Agent::start(dir.path());
-    agent.add_key(&key);
+    let (agent, key) = agent_holding(&dir, "throttle.key");
     let blob = only_key(&agent);
 
     lock(&agent);

@@ -12,9 +12,9 @@ use cloudhsm_mfa_tests::harness::workdir::WorkDir;
 use proto::message::{Request, Response, TOKEN_SIGN_EXTENSION};
 
 use super::{
-    assert_signs_like_openssl, call, first_two_fields, identities, only_key, path_str,
-    run_with_agent, ssh_keygen_fingerprint, stderr, stdout, token_sign, write_ssh_public_key,
-    DEADLINE,
+    agent_holding, assert_signs_like_openssl, call, first_two_fields, identities, only_key,
+    path_str, run_with_agent, ssh_keygen_fingerprint, stderr, stdout, token_sign,
+    write_ssh_public_key, DEADLINE,
 };
 
 #[test]
@@ -59,9 +59,7 @@ fn ssh_add_adds_lists_and_removes() {
 #[test]
 fn ssh_keygen_signs_through_the_agent() {
     let dir = WorkDir::new();
-    let key = genrsa(dir.path(), "ysign.key", 2048);
-    let agent = Agent::start(dir.path());
-    agent.add_key(&key);
+    let (agent, key) = agent_holding(&dir, "ysign.key");
     let pub_path = write_ssh_public_key(&key);
     let message = dir.write("message.txt", "sign me\n");
     let out = run_with_agent(
