@@ -48,6 +48,13 @@ pub enum Error {
     ActivationSocketUnfit(String),
     #[error("{0}")]
     AgentNotReady(String),
+    /// A log file (or its folder) someone else could have put there or could read.
+    #[error("cannot use {what}: {source}")]
+    UnsafeFile {
+        what: &'static str,
+        #[source]
+        source: client::files::Unsafe,
+    },
     #[error("neither XDG_STATE_HOME nor HOME is set; use --log-file")]
     NoStateDir,
     #[error("MFA_AGENT_PID is not set; no agent to kill")]
@@ -103,6 +110,7 @@ impl Error {
                  unset MFA_AUTH_SOCK MFA_AGENT_PID"
             }
             Error::Client(e) => return Some(e.hint()),
+            Error::UnsafeFile { source, .. } => return Some(source.hint()),
             Error::ProviderRefused(_) => {
                 "the provider must match mfa-agent -P (default /usr/lib*/*,/usr/local/lib*/*); \
                  the agent's log says why"

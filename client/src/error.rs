@@ -58,6 +58,8 @@ pub enum Error {
 pub enum SecretProblem {
     #[error("cannot read it: {0}")]
     Unreadable(#[source] std::io::Error),
+    #[error("{0}")]
+    Untrusted(#[source] crate::files::Unsafe),
     #[error("others can read it (mode {0:03o}); it must be mode 0600 or stricter")]
     OthersMayRead(u32),
     #[error("its first line is empty; it must hold the secret")]
@@ -109,6 +111,7 @@ impl Error {
             Error::SecretFile { problem, path, .. } => match problem {
                 SecretProblem::OthersMayRead(_) => format!("chmod 600 {}", path.display()),
                 SecretProblem::Empty => "put the secret on the file's first line".to_owned(),
+                SecretProblem::Untrusted(err) => err.hint(),
                 SecretProblem::Unreadable(_) | SecretProblem::NotASmallFile => {
                     "check the path and its permissions".to_owned()
                 }

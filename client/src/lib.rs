@@ -8,6 +8,7 @@
 //! - [`keys`]: the agent's RSA keys and `--key` selection.
 //! - [`secret`]: `--password-file`, `--passphrase-file`, `--pin-file`.
 //! - `verify`: every token signature checked through OpenSSL before it is used.
+//! - [`files`]: token, key, secret and log files opened the way OpenSSH's `safe_path()` does.
 //! - [`exit`]: exit statuses shared by the programs.
 //! - [`report`](mod@report): `PROG: error: ...` / `hint: ...`.
 //! - `sys`: the platform parts (the socket, file modes).
@@ -16,6 +17,7 @@ pub mod connection;
 pub mod discover;
 pub mod error;
 pub mod exit;
+pub mod files;
 pub mod keys;
 pub mod report;
 pub mod secret;

@@ -1,16 +1,16 @@
 //! Secret files (`--password-file`, `--passphrase-file`, `--pin-file`): one reader, one rule.
-//! The secret is the file's first line; the file must be a plain file of at most 64 KiB that
-//! only its owner can read (as OpenSSH treats private keys), and the line must not be empty:
+//! The secret is the file's first line; the file must be a plain file of at most 64 KiB of the
+//! caller's that only they can read, in folders others cannot change (see [`crate::files`]; a
+//! shell's `<(command)` pipe is read too), and the line must not be empty:
 //! an empty password is a certain failed login, and CloudHSM locks an account after five.
 
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
 use zeroize::Zeroizing;
 
 use crate::error::SecretProblem;
-use crate::{sys, Error, Result};
+use crate::{files, sys, Error, Result};
 
 /// The largest secret file read.
 const MAX_SECRET_FILE: u64 = 64 * 1024;
@@ -22,11 +22,15 @@ pub fn read_secret_file(what: &'static str, path: &Path) -> Result<Zeroizing<Str
         path: path.to_path_buf(),
         problem,
     };
-    let file = File::open(path).map_err(|e| fail(SecretProblem::Unreadable(e)))?;
+    let file = files::open_own_or_pipe(path).map_err(|e| match e {
+        files::Unsafe::Io { source, .. } => fail(SecretProblem::Unreadable(source)),
+        files::Unsafe::NotRegular { .. } => fail(SecretProblem::NotASmallFile),
+        other => fail(SecretProblem::Untrusted(other)),
+    })?;
     let meta = file
         .metadata()
         .map_err(|e| fail(SecretProblem::Unreadable(e)))?;
-    if !meta.is_file() || meta.len() > MAX_SECRET_FILE {
+    if meta.is_file() && meta.len() > MAX_SECRET_FILE {
         return Err(fail(SecretProblem::NotASmallFile));
     }
     if let Some(mode) = sys::others_may_read(&meta) {

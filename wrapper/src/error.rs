@@ -16,6 +16,9 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A token file, or the folder it is in, that someone else could have written.
+    #[error("not signed: {0}")]
+    Untrusted(#[from] client::files::Unsafe),
     #[error("{path}: {source}")]
     BadTokenFile { path: PathBuf, source: proto::Error },
     #[error("{path} was not written for this login (it is older than the command)")]
@@ -50,6 +53,7 @@ impl Error {
         match self {
             Error::Agent(err) => err.hint(),
             Error::ReadTokenFile { .. } => "check the path and its permissions".to_owned(),
+            Error::Untrusted(err) => err.hint(),
             Error::WriteTokenFile { source, .. } if disk_full(source) => {
                 "the file system is full: free some space, or write elsewhere with -o OUT (the \
                  original is untouched)"
@@ -117,6 +121,11 @@ impl Error {
             }
             Error::Agent(err) => then(&err.hint()),
             Error::ReadTokenFile { .. } => then("check the path and its permissions"),
+            Error::Untrusted(err) => format!(
+                "{}; do not sign a file you did not make: press ^C and start the login again with \
+                 its --token in such a folder",
+                err.hint()
+            ),
             Error::WriteTokenFile { source, .. } if disk_full(source) => {
                 then("the file system is full: free some space")
             }

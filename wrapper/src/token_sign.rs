@@ -5,14 +5,14 @@
 //! goes to a temporary file in the same folder that replaces the original by `rename`, so on
 //! any error the original file is untouched.
 
-use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use client::files::{self, OwnFile, Replacement, Unsafe};
 use proto::tokenfile::{TokenFile, TokenFileKind, MAX_FILE_BYTES};
 
-use crate::{sys, Error, Result};
+use crate::{Error, Result};
 use client::{AgentKey, Connection};
 
 /// How much older than the command a token file may look and still count as written for it.
@@ -23,11 +23,11 @@ const MTIME_SLACK: Duration = Duration::from_secs(1);
 /// A token file read from disk and checked.
 #[derive(Debug)]
 pub struct LoadedTokenFile {
-    /// Where it is, symlinks resolved, so the rewrite replaces the file and not the link.
+    /// Where it is, as the user named it.
     pub path: PathBuf,
     pub file: TokenFile,
-    mode: u32,
-    modified: Option<SystemTime>,
+    /// The file as opened: the rewrite goes into its folder and replaces only it.
+    own: OwnFile,
 }
 
 /// What was signed.
@@ -39,53 +39,43 @@ pub struct SignedFile {
 }
 
 impl LoadedTokenFile {
-    /// Reads and checks a token file.
+    /// Opens a token file of the caller's (see [`client::files`]), reads and checks it.
     pub fn read(path: &Path) -> Result<Self> {
         let read_err = |source| Error::ReadTokenFile {
             path: path.to_path_buf(),
             source,
         };
-        let real = fs::canonicalize(path).map_err(read_err)?;
-        let meta = fs::metadata(&real).map_err(read_err)?;
-        // Opening a FIFO blocks and a device never ends: mfa-login would hang mid-session.
-        if !meta.is_file() {
-            let what = if meta.is_dir() {
-                "it is a folder"
-            } else {
-                "it is not a regular file"
-            };
-            return Err(read_err(std::io::Error::other(what)));
-        }
-        if meta.len() > MAX_FILE_BYTES as u64 {
+        let mut own = files::open_own(path).map_err(|e| untrusted(e, read_err))?;
+        if own.meta.len() > MAX_FILE_BYTES as u64 {
             return Err(Error::BadTokenFile {
                 path: path.to_path_buf(),
                 source: proto::Error::FileTooLarge {
-                    len: usize::try_from(meta.len()).unwrap_or(usize::MAX),
+                    len: usize::try_from(own.meta.len()).unwrap_or(usize::MAX),
                     max: MAX_FILE_BYTES,
                 },
             });
         }
         // Read one byte past the limit, so a file that grew since is still refused by parse.
         let mut bytes = Vec::new();
-        File::open(&real)
-            .and_then(|file| file.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes))
+        (&mut own.file)
+            .take(MAX_FILE_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
             .map_err(read_err)?;
         let file = TokenFile::parse(&bytes).map_err(|source| Error::BadTokenFile {
             path: path.to_path_buf(),
             source,
         })?;
         Ok(LoadedTokenFile {
-            path: real,
+            path: path.to_path_buf(),
             file,
-            mode: sys::mode_of(&meta),
-            modified: meta.modified().ok(),
+            own,
         })
     }
 
     /// Refuses a file that cannot have been written for a command started at `started`:
     /// one modified before it, or one that already carries signatures.
     pub fn check_fresh(&self, started: SystemTime) -> Result<()> {
-        if let Some(modified) = self.modified {
+        if let Ok(modified) = self.own.meta.modified() {
             if modified + MTIME_SLACK < started {
                 return Err(Error::StaleTokenFile {
                     path: self.path.clone(),
@@ -147,7 +137,9 @@ impl LoadedTokenFile {
         Ok(file.to_bytes())
     }
 
-    /// Signs and writes the result to `output` (the file itself when `None`).
+    /// Signs and writes the result to `output` (the file itself when `None`). The temporary
+    /// file is created before the agent is asked, so nothing is signed for a file that cannot
+    /// be written.
     pub fn sign_and_write(
         &self,
         agent: &mut Connection,
@@ -156,22 +148,33 @@ impl LoadedTokenFile {
         output: Option<&Path>,
         durability: Durability,
     ) -> Result<SignedFile> {
-        let bytes = self.sign(agent, key, fill)?;
-        let target = match output {
-            Some(out) => out.to_path_buf(),
-            None => self.path.clone(),
+        let target = output.unwrap_or(&self.path);
+        let write_err = |source| Error::WriteTokenFile {
+            path: target.to_path_buf(),
+            source,
         };
-        write_atomically(&target, &bytes, self.mode, durability).map_err(|source| {
-            Error::WriteTokenFile {
-                path: target.clone(),
-                source,
-            }
-        })?;
+        let pending = match output {
+            Some(out) => Replacement::create_or_replace(out),
+            None => self.own.begin_replace(),
+        }
+        .map_err(|e| untrusted(e, write_err))?;
+        let bytes = self.sign(agent, key, fill)?;
+        pending
+            .commit(&bytes, durability == Durability::Synced)
+            .map_err(|e| untrusted(e, write_err))?;
         Ok(SignedFile {
-            path: target,
+            path: target.to_path_buf(),
             kind: self.file.kind(),
             tokens: self.file.tokens().len(),
         })
+    }
+}
+
+/// A file refused for who could have written it, or a plain I/O error told as `io`.
+fn untrusted(err: Unsafe, io: impl FnOnce(std::io::Error) -> Error) -> Error {
+    match err {
+        Unsafe::Io { source, .. } => io(source),
+        other => Error::Untrusted(other),
     }
 }
 
@@ -186,83 +189,24 @@ fn same_pem(a: &str, b: &str) -> bool {
     body(a) == body(b)
 }
 
-/// Whether the folder is synced too. The file itself is always fsynced before the rename
-/// (PRODUCT.md's write: temporary file, fsync, rename), so after a crash it is the old file
-/// or the whole new one, never a half-written one, and every reader meanwhile sees one or
-/// the other.
+/// Whether the rewrite is synced to disk. Either way the write is a temporary file renamed
+/// over the original, so every reader sees the old file or the whole new one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
-    /// Also fsync the folder after the rename, so the new name itself survives a crash: the
-    /// file outlives the program (mfa-sign: a quorum approval may be carried elsewhere later).
+    /// fsync the file before the rename and its folder after it, so the new file survives a
+    /// crash: the file outlives the program (mfa-sign: a quorum approval may be carried
+    /// elsewhere later).
     Synced,
-    /// The CLI that asked reads the file at once, on this machine (mfa-login's answers): a
-    /// crash before the rename reaches the disk ends the login that needed it anyway. Leaves
-    /// the folder's fsync (about 0.8 ms on this project's VM) out of the time a prompt waits.
+    /// The CLI that asked reads the single-use file at once, on this machine (mfa-login's
+    /// answers): a crash ends the login that needed it anyway. No fsync in the time a prompt
+    /// waits.
     ReadAtOnce,
-}
-
-/// Replaces `path` with `bytes`: a temporary file in the same folder, the permissions of the
-/// file it replaces (`default_mode` for a new file), fsync, rename, and with
-/// [`Durability::Synced`] an fsync of the folder.
-pub fn write_atomically(
-    path: &Path,
-    bytes: &[u8],
-    default_mode: u32,
-    durability: Durability,
-) -> std::io::Result<()> {
-    let target = match fs::canonicalize(path) {
-        Ok(real) => real,
-        Err(_) => path.to_path_buf(),
-    };
-    let dir = match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mode = fs::metadata(&target)
-        .map(|m| sys::mode_of(&m))
-        .unwrap_or(default_mode);
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut temp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(&dir)?;
-    sys::set_file_mode(temp.as_file(), mode)?;
-    // Through the File itself: NamedTempFile's own Write names its (soon deleted) path in
-    // every error, which told users about a file that no longer exists.
-    temp.as_file_mut().write_all(bytes)?;
-    temp.as_file().sync_all()?;
-    temp.persist(&target).map_err(|e| e.error)?;
-    if durability == Durability::Synced {
-        File::open(&dir)?.sync_all()?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn atomic_write_keeps_the_mode_and_leaves_no_temporary_file() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("token.json");
-        fs::write(&path, b"old").expect("write");
-        sys::set_mode(&path, 0o640).expect("chmod");
-        write_atomically(&path, b"new", 0o600, Durability::Synced).expect("rewrite");
-        assert_eq!(fs::read(&path).expect("read"), b"new");
-        let mode = sys::mode_of(&fs::metadata(&path).expect("meta"));
-        assert_eq!(mode, 0o640);
-        let names: Vec<_> = fs::read_dir(dir.path()).expect("ls").collect();
-        assert_eq!(names.len(), 1);
-
-        let fresh = dir.path().join("out.json");
-        write_atomically(&fresh, b"x", 0o600, Durability::ReadAtOnce).expect("new file");
-        let mode = sys::mode_of(&fs::metadata(&fresh).expect("meta"));
-        assert_eq!(mode, 0o600);
-    }
+    use std::fs;
 
     #[test]
     fn a_malformed_file_is_named_in_the_error() {

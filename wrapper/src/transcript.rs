@@ -49,9 +49,13 @@ impl Transcript {
         Self::with(Box::new(std::io::stderr()), true)
     }
 
-    /// Appends to `path`, created readable by the owner only.
-    pub fn to_file(path: &Path) -> std::io::Result<Self> {
-        Ok(Self::with(Box::new(sys::open_private_append(path)?), false))
+    /// Appends to `path`: a new file created 0600, or an existing one of the user's that only
+    /// they can read (never through a link: see [`client::files::open_private_append`]).
+    pub fn to_file(path: &Path) -> Result<Self, client::files::Unsafe> {
+        Ok(Self::with(
+            Box::new(client::files::open_private_append(path)?),
+            false,
+        ))
     }
 
     fn with(out: Box<dyn Write + Send>, to_stderr: bool) -> Self {

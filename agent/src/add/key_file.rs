@@ -54,8 +54,18 @@ impl KeyFile {
         // Bounded, so a device such as /dev/zero is refused instead of filling memory; a
         // pipe (`mfa-add <(pass show key)`) is still read.
         let mut bytes = Zeroizing::new(Vec::new());
-        std::fs::File::open(path)
-            .and_then(|file| file.take(MAX_KEY_FILE_BYTES + 1).read_to_end(&mut bytes))
+        let file = client::files::open_own_or_pipe(path).map_err(|e| match e {
+            client::files::Unsafe::Io { source, .. } => Error::Io {
+                context: format!("cannot read {name}"),
+                source,
+            },
+            source => Error::UnsafeFile {
+                what: "the key file",
+                source,
+            },
+        })?;
+        file.take(MAX_KEY_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
             .map_err(Error::io(format!("cannot read {name}")))?;
         if bytes.len() as u64 > MAX_KEY_FILE_BYTES {
             return Err(Error::KeyFile(format!(

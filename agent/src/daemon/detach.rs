@@ -10,9 +10,7 @@ use std::process::{Child, Command, Stdio};
 use super::foreground::READY;
 use super::socket_dir::{default_socket_base, make_default_socket_path};
 use super::{absolute, LogTo, Settings};
-use crate::sys::{
-    create_private_dir_all, exit_code, open_private_append, send_signal, ChildSignal, PassedSignals,
-};
+use crate::sys::{create_private_dir_all, exit_code, send_signal, ChildSignal, PassedSignals};
 use crate::{Error, Result};
 
 /// Starts a detached agent and waits until it serves; returns it and its socket.
@@ -78,7 +76,9 @@ pub(super) fn spawn(settings: &Settings, tied: bool) -> Result<(Child, PathBuf)>
 }
 
 /// The forked agent's log: `--log-file`, else `$XDG_STATE_HOME/cloudhsm-mfa/agent.log`, else
-/// `~/.local/state/cloudhsm-mfa/agent.log`; folder 0700, file 0600, appended.
+/// `~/.local/state/cloudhsm-mfa/agent.log`; appended, a new file 0600. Only the default folder
+/// is created (0700); a `--log-file` folder must exist. Never through a link, never a file
+/// of someone else's or one others can read (see [`client::files::open_private_append`]).
 pub(super) fn open_log_file(explicit: Option<PathBuf>) -> Result<File> {
     let path = match explicit {
         Some(p) => p,
@@ -88,13 +88,15 @@ pub(super) fn open_log_file(explicit: Option<PathBuf>) -> Result<File> {
                 .map(PathBuf::from)
                 .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
                 .ok_or(Error::NoStateDir)?;
-            state.join("cloudhsm-mfa").join("agent.log")
+            let dir = state.join("cloudhsm-mfa");
+            create_private_dir_all(&dir).map_err(Error::io(format!("create {}", dir.display())))?;
+            dir.join("agent.log")
         }
     };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        create_private_dir_all(dir).map_err(Error::io(format!("create {}", dir.display())))?;
-    }
-    open_private_append(&path).map_err(Error::io(format!("open the log file {}", path.display())))
+    client::files::open_private_append(&path).map_err(|source| Error::UnsafeFile {
+        what: "the log file",
+        source,
+    })
 }
 
 /// `mfa-agent -- CMD ARGS...`: CMD runs with the variables set; the agent stops when it ends.

@@ -1,9 +1,9 @@
 //! File modes and ownership: private folders (0700), private files (0600), and what a folder's
 //! owner and mode say about who can reach a socket in it.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 
 /// Who owns a folder and who else can enter it.
@@ -35,15 +35,6 @@ pub(crate) fn mode_of(path: &Path) -> io::Result<u32> {
     Ok(fs::metadata(path)?.mode() & 0o777)
 }
 
-/// Opens `path` for appending, creating it 0600.
-pub(crate) fn open_private_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)
-}
-
 /// The owner and mode of a folder.
 pub(crate) fn dir_access(dir: &Path) -> io::Result<DirAccess> {
     let meta = fs::metadata(dir)?;
@@ -68,7 +59,8 @@ mod tests {
         assert_eq!(access.mode, 0o700);
         assert!(!access.shared_sticky);
         let file = dir.join("log");
-        drop(open_private_append(&file).expect("open"));
+        fs::write(&file, b"").expect("write");
+        set_mode(&file, 0o600).expect("chmod");
         assert_eq!(mode_of(&file).expect("mode"), 0o600);
         set_mode(&file, 0o640).expect("chmod");
         assert_eq!(mode_of(&file).expect("mode"), 0o640);

@@ -31,7 +31,7 @@ pub(crate) use activation::{take_inherited_socket, InheritedSocket};
 #[cfg(all(unix, test))]
 pub(crate) use files::mode_of;
 #[cfg(unix)]
-pub(crate) use files::{create_private_dir_all, dir_access, open_private_append, set_mode};
+pub(crate) use files::{create_private_dir_all, dir_access, set_mode};
 #[cfg(unix)]
 pub(crate) use hardening::harden_process;
 #[cfg(unix)]

@@ -79,10 +79,17 @@ impl Session {
         let path = self.child_path(file);
         let cli_file = cli_file.map(|f| self.child_path(f));
         let typed_path = |signed: &Path| {
-            let same = cli_file
-                .as_deref()
-                .and_then(|cli| std::fs::canonicalize(cli).ok())
-                .is_some_and(|cli| cli == signed);
+            // Enter alone only when the CLI's own path names the very file just written (not
+            // through a link: a link's target could change before the CLI opens it).
+            let same = cli_file.as_deref().is_some_and(|cli| {
+                use std::os::unix::fs::MetadataExt;
+                let id = |p: &Path| {
+                    std::fs::symlink_metadata(p)
+                        .map(|m| (m.dev(), m.ino()))
+                        .ok()
+                };
+                id(cli).is_some() && id(cli) == id(signed)
+            });
             // `--token-file` names a file the CLI may not know: say which one was signed.
             let mut typed = if same {
                 Vec::new()

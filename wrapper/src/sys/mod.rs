@@ -17,10 +17,8 @@ mod signals;
 #[cfg(unix)]
 mod terminal;
 
-#[cfg(all(unix, test))]
-pub(crate) use files::set_mode;
 #[cfg(unix)]
-pub(crate) use files::{is_executable, mode_of, names_a_path, open_private_append, set_file_mode};
+pub(crate) use files::{is_executable, names_a_path};
 #[cfg(unix)]
 pub(crate) use pty::{spawn, PtyProcess, Reaper, SpawnError};
 #[cfg(unix)]

@@ -178,6 +178,17 @@ fn no_log_daemon_is_an_error_at_start_and_bad_combinations_are_usage_errors() {
 fn log_file_makes_a_foreground_agent_write_the_file_instead_of_stderr() {
     let dir = WorkDir::new();
     let file = dir.join("logs/agent.log");
+    // A --log-file folder is not created: only the default state folder is ours to make.
+    let out = Command::new(bin("mfa-agent"))
+        .args(["-D", "--log", "file", "--log-file", path_str(&file)])
+        .args(["-a", path_str(&dir.join("a.sock"))])
+        .output()
+        .expect("run mfa-agent");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("logs: No such file or directory"), "{err}");
+    assert!(!dir.join("logs").exists());
+    dir.mkdir("logs", 0o700);
     let mut agent = Agent::start_with(
         dir.path(),
         &["--log", "file", "--log-file", path_str(&file)],

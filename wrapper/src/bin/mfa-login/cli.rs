@@ -81,11 +81,8 @@ pub enum ConfigError {
     Launch(#[from] LaunchError),
     #[error(transparent)]
     PasswordFile(#[from] client::Error),
-    #[error("cannot write the transcript {path}: {source}")]
-    Transcript {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot write the transcript: {0}")]
+    Transcript(#[source] client::files::Unsafe),
 }
 
 impl client::Hinted for ConfigError {
@@ -93,7 +90,7 @@ impl client::Hinted for ConfigError {
         match self {
             ConfigError::Launch(err) => err.hint(),
             ConfigError::PasswordFile(err) => Some(err.hint()),
-            ConfigError::Transcript { .. } => Some("check the path and its folder".to_owned()),
+            ConfigError::Transcript(err) => Some(err.hint()),
         }
     }
     fn exit_code(&self) -> u8 {
@@ -119,10 +116,7 @@ pub fn validate(args: Args) -> Result<Config, ConfigError> {
         .transpose()?;
     let transcript = match (&args.debug, args.verbose) {
         (Some(path), _) if path.as_os_str() != "-" => {
-            Transcript::to_file(path).map_err(|source| ConfigError::Transcript {
-                path: path.clone(),
-                source,
-            })?
+            Transcript::to_file(path).map_err(ConfigError::Transcript)?
         }
         (Some(_), _) | (None, true) => Transcript::to_stderr(),
         (None, false) => Transcript::off(),

@@ -1,0 +1,106 @@
+//! Files we trust, the way OpenSSH's `safe_path()` judges them: token files, key files,
+//! secret files, transcripts and logs are opened through here and nowhere else.
+//!
+//! A path is walked one folder at a time from `/`, each folder opened and judged on its own
+//! descriptor: owned by the caller or root, and not writable by group or others unless it is
+//! sticky (`/tmp`), where whatever comes next must then be the caller's (or root's). Symbolic
+//! links among the folders are followed only when they could not have been planted (their
+//! folder is not shared, or the link is the caller's or root's). The file itself is opened
+//! once with `O_NOFOLLOW` in the folder's descriptor and judged on its own descriptor: a
+//! regular file, owned by the caller, not writable by group or others, with one name.
+//!
+//! A rewrite ([`Replacement`]) creates its temporary file `O_EXCL` 0600 in the same folder
+//! descriptor before anything is signed, checks just before the rename that the name still
+//! names the file that was read, and renames within that folder: a link swapped in meanwhile
+//! never redirects it.
+
+use std::path::{Path, PathBuf};
+
+pub use crate::sys::{
+    open_folder, open_own, open_own_or_pipe, open_private_append, Folder, OwnFile, Replacement,
+};
+
+/// Why a file (or a folder on its path) is not trusted. One line each; [`Unsafe::hint`] says
+/// what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Unsafe {
+    #[error("{} is a symbolic link: links are not followed here", path.display())]
+    Link { path: PathBuf },
+    #[error("{} is not a regular file", path.display())]
+    NotRegular { path: PathBuf },
+    #[error("{} belongs to {owner}, not to you", path.display())]
+    NotYours { path: PathBuf, owner: String },
+    #[error("{} can be changed by other users (mode {mode:04o})", path.display())]
+    OthersMayWrite { path: PathBuf, mode: u32 },
+    #[error("{} can be read by other users (mode {mode:04o})", path.display())]
+    OthersMayRead { path: PathBuf, mode: u32 },
+    #[error("{} has {links} names (hard links): another may not be yours", path.display())]
+    HardLinked { path: PathBuf, links: u64 },
+    #[error("the folder {} can be changed by other users (mode {mode:04o})", folder.display())]
+    SharedFolder { folder: PathBuf, mode: u32 },
+    #[error("the folder {} belongs to {owner}, not to you or root", folder.display())]
+    ForeignFolder { folder: PathBuf, owner: String },
+    #[error("{} is in a folder others can write, and belongs to {owner}, not to you", path.display())]
+    Planted { path: PathBuf, owner: String },
+    #[error("{} was replaced by another file while it was in use", path.display())]
+    Replaced { path: PathBuf },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Unsafe {
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            Unsafe::Link { .. } => "name the file itself, not a link to it".to_owned(),
+            Unsafe::NotRegular { .. } => "name a plain file".to_owned(),
+            Unsafe::OthersMayWrite { path, .. } => {
+                format!(
+                    "if the file is yours as it is, chmod go-w {}",
+                    path.display()
+                )
+            }
+            Unsafe::OthersMayRead { path, .. } => format!("chmod 600 {}", path.display()),
+            Unsafe::HardLinked { .. } => "use a copy of the file with one name".to_owned(),
+            Unsafe::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
+                "the file system is full: free some space".to_owned()
+            }
+            Unsafe::Io { .. } => "check the path and its permissions".to_owned(),
+            Unsafe::NotYours { .. }
+            | Unsafe::SharedFolder { .. }
+            | Unsafe::ForeignFolder { .. }
+            | Unsafe::Planted { .. }
+            | Unsafe::Replaced { .. } => PRIVATE_FOLDER_HINT.to_owned(),
+        }
+    }
+
+    /// The underlying I/O error, when that is all it is (a missing file, a full disk).
+    pub fn io(&self) -> Option<&std::io::Error> {
+        match self {
+            Unsafe::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io_at(path: &Path) -> impl Fn(std::io::Error) -> Unsafe + '_ {
+        move |source| Unsafe::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// The hint for a file someone else could have put there or could change.
+pub const PRIVATE_FOLDER_HINT: &str =
+    "keep it in a folder only you can write (mkdir -m 700 ~/.cloudhsm) and use a file you made there";
+
+/// The name of a uid for messages: `mallory (uid 1001)`, or the number alone.
+pub(crate) fn owner_name(uid: u32) -> String {
+    match crate::sys::user_name(uid) {
+        Some(name) => format!("{name} (uid {uid})"),
+        None => format!("uid {uid}"),
+    }
+}

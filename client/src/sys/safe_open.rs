@@ -1,0 +1,570 @@
+//! Unix: the walk and the checks of [`crate::files`], on descriptors (`openat`, `fstat`,
+//! `renameat`), never on paths resolved in user space.
+
+use std::collections::VecDeque;
+use std::ffi::{OsStr, OsString};
+use std::fs::{File, Metadata};
+use std::io::{self, Write};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path, PathBuf};
+
+use rustix::fs::{openat, readlinkat, renameat, statat, unlinkat, AtFlags, Mode, OFlags, CWD};
+use rustix::io::Errno;
+
+use crate::files::{owner_name, Unsafe};
+
+/// How many symbolic links one walk follows (Linux's own limit).
+const MAX_LINKS: usize = 40;
+
+/// Group or others may write.
+const GO_WRITE: u32 = 0o022;
+const STICKY: u32 = 0o1000;
+
+fn me() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// The name of a local user, for messages.
+pub(crate) fn user_name(uid: u32) -> Option<String> {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|user| user.name)
+}
+
+/// An open folder whose path only the caller and root can change.
+#[derive(Debug)]
+pub struct Folder {
+    dir: File,
+    path: PathBuf,
+    /// Sticky and writable by others (`/tmp`): only what the caller owns in it is trusted.
+    shared: bool,
+}
+
+/// A file of the caller's, opened by [`open_own`] and judged on its descriptor.
+#[derive(Debug)]
+pub struct OwnFile {
+    pub file: File,
+    pub meta: Metadata,
+    folder: Folder,
+    name: OsString,
+}
+
+/// A rewrite in progress: the temporary file exists (0600, `O_EXCL`) beside the file it will
+/// replace; dropped without [`Replacement::commit`], it is removed.
+#[derive(Debug)]
+pub struct Replacement {
+    folder: Folder,
+    name: OsString,
+    path: PathBuf,
+    temp: OsString,
+    file: File,
+    /// The (device, inode) the name must still have at the rename; `None`: no file yet.
+    expect: Option<(u64, u64)>,
+    mode: u32,
+    committed: bool,
+}
+
+impl Folder {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn try_clone(&self) -> io::Result<Folder> {
+        Ok(Folder {
+            dir: self.dir.try_clone()?,
+            path: self.path.clone(),
+            shared: self.shared,
+        })
+    }
+
+    /// Opens `name` in this folder, not following a link, and judges it: a regular file of
+    /// the caller's that group and others cannot write, with one name.
+    fn open_own(self, name: &OsStr, flags: OFlags) -> Result<OwnFile, Unsafe> {
+        let path = self.path.join(name);
+        let flags = flags | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
+        let fd = openat(&self.dir, name, flags, Mode::empty()).map_err(|e| match e {
+            Errno::LOOP | Errno::MLINK => Unsafe::Link { path: path.clone() },
+            e => Unsafe::Io {
+                path: path.clone(),
+                source: e.into(),
+            },
+        })?;
+        let file = File::from(fd);
+        let meta = file.metadata().map_err(Unsafe::io_at(&path))?;
+        check_own(&meta, &path)?;
+        Ok(OwnFile {
+            file,
+            meta,
+            folder: self,
+            name: name.to_owned(),
+        })
+    }
+
+    /// Starts writing `name` in this folder: a new temporary file beside it.
+    fn begin(
+        self,
+        name: &OsStr,
+        expect: Option<(u64, u64)>,
+        mode: u32,
+    ) -> Result<Replacement, Unsafe> {
+        let path = self.path.join(name);
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        for n in 0u32.. {
+            let mut temp = OsString::from(".");
+            temp.push(name);
+            temp.push(format!(".{}.{stamp:x}.{n}.tmp", std::process::id()));
+            match openat(&self.dir, &temp, flags, Mode::from_raw_mode(0o600)) {
+                Ok(fd) => {
+                    return Ok(Replacement {
+                        folder: self,
+                        name: name.to_owned(),
+                        path,
+                        temp,
+                        file: File::from(fd),
+                        expect,
+                        mode,
+                        committed: false,
+                    })
+                }
+                Err(Errno::EXIST) if n < 100 => continue,
+                Err(e) => {
+                    return Err(Unsafe::Io {
+                        path,
+                        source: e.into(),
+                    })
+                }
+            }
+        }
+        unreachable!("the loop returns")
+    }
+}
+
+impl OwnFile {
+    /// The permission bits.
+    pub fn mode(&self) -> u32 {
+        self.meta.mode() & 0o7777
+    }
+
+    /// The folder it is in, as opened.
+    pub fn folder(&self) -> &Folder {
+        &self.folder
+    }
+
+    /// Starts its rewrite (see [`Replacement`]): the new file will have its permissions, less
+    /// group and other write, and replaces it only if the name still names it.
+    pub fn begin_replace(&self) -> Result<Replacement, Unsafe> {
+        let folder = self
+            .folder
+            .try_clone()
+            .map_err(Unsafe::io_at(&self.folder.path))?;
+        let expect = Some((self.meta.dev(), self.meta.ino()));
+        folder.begin(&self.name, expect, self.mode() & !GO_WRITE)
+    }
+}
+
+impl Replacement {
+    /// Starts writing `path`, a file of the caller's or a new one (created 0600), through a
+    /// temporary file beside it.
+    pub fn create_or_replace(path: &Path) -> Result<Replacement, Unsafe> {
+        let (folder, name) = split(path)?;
+        let folder = open_folder(folder)?;
+        match folder
+            .try_clone()
+            .map_err(Unsafe::io_at(path))?
+            .open_own(name, OFlags::RDONLY)
+        {
+            Ok(own) => own.begin_replace(),
+            Err(Unsafe::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                folder.begin(name, None, 0o600)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Where it goes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `bytes`, sets the mode, and renames the temporary file over the name, if the
+    /// name still names the file that was read (or still names nothing, for a new file).
+    /// `sync`: fsync the file before the rename and the folder after it.
+    pub fn commit(mut self, bytes: &[u8], sync: bool) -> Result<(), Unsafe> {
+        let at = Unsafe::io_at(&self.path);
+        self.file.write_all(bytes).map_err(&at)?;
+        rustix::fs::fchmod(&self.file, Mode::from_raw_mode(self.mode)).map_err(|e| at(e.into()))?;
+        if sync {
+            self.file.sync_all().map_err(&at)?;
+        }
+        let now = match statat(&self.folder.dir, &self.name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Some((st.st_dev as u64, st.st_ino as u64)),
+            Err(Errno::NOENT) => None,
+            Err(e) => return Err(at(e.into())),
+        };
+        if now != self.expect {
+            return Err(Unsafe::Replaced {
+                path: self.path.clone(),
+            });
+        }
+        renameat(&self.folder.dir, &self.temp, &self.folder.dir, &self.name)
+            .map_err(|e| at(e.into()))?;
+        self.committed = true;
+        if sync {
+            self.folder.dir.sync_all().map_err(&at)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Replacement {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = unlinkat(&self.folder.dir, &self.temp, AtFlags::empty());
+        }
+    }
+}
+
+/// Opens a file of the caller's for reading: see [`crate::files`].
+pub fn open_own(path: &Path) -> Result<OwnFile, Unsafe> {
+    let (folder, name) = split(path)?;
+    open_folder(folder)?.open_own(name, OFlags::RDONLY)
+}
+
+/// Opens a file of the caller's for reading like [`open_own`], or one of the process's own
+/// descriptors named as `/dev/fd/N` (a shell's `<(command)`) when it is a pipe: nobody else
+/// can have put a pipe among our descriptors.
+pub fn open_own_or_pipe(path: &Path) -> Result<File, Unsafe> {
+    let bytes = path.as_os_str().as_bytes();
+    if bytes.starts_with(b"/dev/fd/") || bytes.starts_with(b"/proc/self/fd/") {
+        let file = File::open(path).map_err(Unsafe::io_at(path))?;
+        let meta = file.metadata().map_err(Unsafe::io_at(path))?;
+        if std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type()) {
+            return Ok(file);
+        }
+    }
+    Ok(open_own(path)?.file)
+}
+
+/// Opens a log or transcript for appending: a new file is created 0600 (`O_EXCL`); an
+/// existing one must be the caller's, a regular file that nobody else may read or write.
+pub fn open_private_append(path: &Path) -> Result<File, Unsafe> {
+    let (folder, name) = split(path)?;
+    let folder = open_folder(folder)?;
+    let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    match openat(
+        &folder.dir,
+        name,
+        flags | OFlags::CREATE | OFlags::EXCL,
+        Mode::from_raw_mode(0o600),
+    ) {
+        Ok(fd) => Ok(File::from(fd)),
+        Err(Errno::EXIST) => {
+            let own = folder.open_own(name, OFlags::WRONLY | OFlags::APPEND)?;
+            let mode = own.mode();
+            if mode & 0o077 != 0 {
+                return Err(Unsafe::OthersMayRead {
+                    path: path.to_path_buf(),
+                    mode,
+                });
+            }
+            Ok(own.file)
+        }
+        Err(Errno::LOOP | Errno::MLINK) => Err(Unsafe::Link {
+            path: path.to_path_buf(),
+        }),
+        Err(e) => Err(Unsafe::Io {
+            path: path.to_path_buf(),
+            source: e.into(),
+        }),
+    }
+}
+
+/// A path's folder and file name; a path that ends in `..` or `/` names no file.
+fn split(path: &Path) -> Result<(&Path, &OsStr), Unsafe> {
+    let name = match path.components().next_back() {
+        Some(Component::Normal(name)) if !path.as_os_str().as_bytes().ends_with(b"/") => name,
+        _ => {
+            return Err(Unsafe::NotRegular {
+                path: path.to_path_buf(),
+            })
+        }
+    };
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Ok((folder, name))
+}
+
+/// Walks `path` from `/`, one folder at a time, and returns its last folder, opened.
+pub fn open_folder(path: &Path) -> Result<Folder, Unsafe> {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(Unsafe::io_at(path))?
+            .join(path)
+    };
+    let root = Path::new("/");
+    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = openat(CWD, root, dir_flags, Mode::empty()).map_err(|e| Unsafe::Io {
+        path: root.to_path_buf(),
+        source: e.into(),
+    })?;
+    let mut stack = vec![judge_folder(File::from(fd), root.to_path_buf())?];
+    let mut todo: VecDeque<OsString> = names(&absolute);
+    let mut links = 0;
+    while let Some(name) = todo.pop_front() {
+        if name == ".." {
+            if stack.len() > 1 {
+                stack.pop();
+            }
+            continue;
+        }
+        let parent = stack.last().expect("the root stays");
+        let path = parent.path.join(&name);
+        match openat(&parent.dir, &name, dir_flags, Mode::empty()) {
+            Ok(fd) => {
+                let folder = judge_folder(File::from(fd), path)?;
+                if parent.shared {
+                    let uid = folder
+                        .dir
+                        .metadata()
+                        .map_err(Unsafe::io_at(&folder.path))?
+                        .uid();
+                    if uid != me() && uid != 0 {
+                        return Err(Unsafe::Planted {
+                            path: folder.path,
+                            owner: owner_name(uid),
+                        });
+                    }
+                }
+                stack.push(folder);
+            }
+            Err(Errno::LOOP | Errno::NOTDIR | Errno::MLINK) => {
+                let st = statat(&parent.dir, &name, AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(|e| Unsafe::io_at(&path)(e.into()))?;
+                if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::Symlink
+                {
+                    return Err(Unsafe::io_at(&path)(Errno::NOTDIR.into()));
+                }
+                if parent.shared && st.st_uid != me() && st.st_uid != 0 {
+                    return Err(Unsafe::Planted {
+                        path,
+                        owner: owner_name(st.st_uid),
+                    });
+                }
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(Unsafe::io_at(&path)(Errno::LOOP.into()));
+                }
+                let target = readlinkat(&parent.dir, &name, Vec::new())
+                    .map_err(|e| Unsafe::io_at(&path)(e.into()))?;
+                let target = PathBuf::from(OsString::from_vec(target.into_bytes()));
+                if target.is_absolute() {
+                    stack.truncate(1);
+                }
+                for name in names(&target).into_iter().rev() {
+                    todo.push_front(name);
+                }
+            }
+            Err(e) => return Err(Unsafe::io_at(&path)(e.into())),
+        }
+    }
+    Ok(stack.pop().expect("the root stays"))
+}
+
+/// The names a path walks through, `..` kept (a link may go up), `.` and `/` dropped.
+fn names(path: &Path) -> VecDeque<OsString> {
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(name) => Some(name.to_owned()),
+            Component::ParentDir => Some(OsString::from("..")),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A folder is trusted when the caller or root owns it and nobody else can write it, or when
+/// it is sticky (what others put there is then told apart by its owner).
+fn judge_folder(dir: File, path: PathBuf) -> Result<Folder, Unsafe> {
+    let meta = dir.metadata().map_err(Unsafe::io_at(&path))?;
+    let (uid, mode) = (meta.uid(), meta.mode() & 0o7777);
+    if uid != me() && uid != 0 {
+        return Err(Unsafe::ForeignFolder {
+            folder: path,
+            owner: owner_name(uid),
+        });
+    }
+    let shared = mode & GO_WRITE != 0;
+    if shared && mode & STICKY == 0 {
+        return Err(Unsafe::SharedFolder { folder: path, mode });
+    }
+    Ok(Folder { dir, path, shared })
+}
+
+/// A regular file of the caller's that group and others cannot write, with one name.
+fn check_own(meta: &Metadata, path: &Path) -> Result<(), Unsafe> {
+    let path = || path.to_path_buf();
+    if !meta.is_file() {
+        return Err(Unsafe::NotRegular { path: path() });
+    }
+    if meta.uid() != me() {
+        return Err(Unsafe::NotYours {
+            path: path(),
+            owner: owner_name(meta.uid()),
+        });
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & GO_WRITE != 0 {
+        return Err(Unsafe::OthersMayWrite { path: path(), mode });
+    }
+    if meta.nlink() != 1 {
+        return Err(Unsafe::HardLinked {
+            path: path(),
+            links: meta.nlink(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::io::Read;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    fn chmod(path: &Path, mode: u32) {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+
+    fn private_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        chmod(dir.path(), 0o700);
+        dir
+    }
+
+    #[test]
+    fn a_file_of_ours_in_a_private_folder_is_read_through_links_among_its_folders() {
+        let dir = private_dir();
+        fs::create_dir(dir.path().join("real")).expect("mkdir");
+        fs::write(dir.path().join("real/t.json"), b"tokens").expect("write");
+        chmod(&dir.path().join("real/t.json"), 0o644);
+        symlink("real", dir.path().join("via")).expect("ln");
+        let mut own = open_own(&dir.path().join("via/../via/t.json")).expect("open");
+        let mut text = String::new();
+        own.file.read_to_string(&mut text).expect("read");
+        assert_eq!(text, "tokens");
+        assert_eq!(own.mode(), 0o644);
+    }
+
+    #[test]
+    fn links_shared_folders_and_writable_files_are_refused() {
+        let dir = private_dir();
+        let file = dir.path().join("t.json");
+        fs::write(&file, b"x").expect("write");
+        chmod(&file, 0o600);
+        symlink(&file, dir.path().join("link")).expect("ln");
+        assert!(matches!(
+            open_own(&dir.path().join("link")),
+            Err(Unsafe::Link { .. })
+        ));
+        chmod(&file, 0o620);
+        assert!(matches!(
+            open_own(&file),
+            Err(Unsafe::OthersMayWrite { mode: 0o620, .. })
+        ));
+        chmod(&file, 0o600);
+        fs::hard_link(&file, dir.path().join("second")).expect("ln");
+        assert!(matches!(
+            open_own(&file),
+            Err(Unsafe::HardLinked { links: 2, .. })
+        ));
+        fs::remove_file(dir.path().join("second")).expect("rm");
+        chmod(dir.path(), 0o770);
+        assert!(matches!(
+            open_own(&file),
+            Err(Unsafe::SharedFolder { mode: 0o770, .. })
+        ));
+        chmod(dir.path(), 0o1777);
+        open_own(&file).expect("our own file in a sticky folder");
+        chmod(dir.path(), 0o700);
+        assert!(matches!(
+            open_own(dir.path()),
+            Err(Unsafe::NotRegular { .. })
+        ));
+    }
+
+    #[test]
+    fn a_rewrite_replaces_the_file_it_read_and_nothing_else() {
+        let dir = private_dir();
+        let file = dir.path().join("t.json");
+        fs::write(&file, b"old").expect("write");
+        chmod(&file, 0o640);
+        let own = open_own(&file).expect("open");
+        own.begin_replace()
+            .expect("begin")
+            .commit(b"new", true)
+            .expect("commit");
+        assert_eq!(fs::read(&file).expect("read"), b"new");
+        assert_eq!(fs::metadata(&file).expect("stat").mode() & 0o777, 0o640);
+
+        // Swapped between the read and the rename: refused, and the swapped-in file kept.
+        let own = open_own(&file).expect("open");
+        let pending = own.begin_replace().expect("begin");
+        fs::remove_file(&file).expect("rm");
+        fs::write(&file, b"theirs").expect("write");
+        assert!(matches!(
+            pending.commit(b"signed", false),
+            Err(Unsafe::Replaced { .. })
+        ));
+        assert_eq!(fs::read(&file).expect("read"), b"theirs");
+
+        // An abandoned rewrite leaves no temporary file; a new output is 0600.
+        drop(
+            open_own(&file)
+                .expect("open")
+                .begin_replace()
+                .expect("begin"),
+        );
+        let out = dir.path().join("out.json");
+        Replacement::create_or_replace(&out)
+            .expect("begin")
+            .commit(b"x", false)
+            .expect("commit");
+        assert_eq!(fs::metadata(&out).expect("stat").mode() & 0o777, 0o600);
+        let names = fs::read_dir(dir.path()).expect("ls").count();
+        assert_eq!(names, 2);
+    }
+
+    #[test]
+    fn an_append_file_is_created_private_and_an_existing_one_must_be() {
+        let dir = private_dir();
+        let log = dir.path().join("log");
+        writeln!(open_private_append(&log).expect("create"), "one").expect("write");
+        assert_eq!(fs::metadata(&log).expect("stat").mode() & 0o777, 0o600);
+        writeln!(open_private_append(&log).expect("append"), "two").expect("write");
+        assert_eq!(fs::read_to_string(&log).expect("read"), "one\ntwo\n");
+        chmod(&log, 0o644);
+        assert!(matches!(
+            open_private_append(&log),
+            Err(Unsafe::OthersMayRead { .. })
+        ));
+        symlink(&log, dir.path().join("link")).expect("ln");
+        assert!(matches!(
+            open_private_append(&dir.path().join("link")),
+            Err(Unsafe::Link { .. })
+        ));
+        assert!(matches!(
+            open_private_append(&dir.path().join("missing/log")),
+            Err(Unsafe::Io { .. })
+        ));
+    }
+}
