@@ -202,6 +202,8 @@ impl Replacement {
         if sync {
             self.file.sync_all().map_err(&at)?;
         }
+        // st_dev is i32 on macOS, u64 on Linux.
+        #[allow(clippy::unnecessary_cast)]
         let now = match statat(&self.folder.dir, &self.name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => Some((st.st_dev as u64, st.st_ino as u64)),
             Err(Errno::NOENT) => None,
