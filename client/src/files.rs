@@ -17,7 +17,8 @@
 use std::path::{Path, PathBuf};
 
 pub use crate::sys::{
-    open_folder, open_own, open_own_or_pipe, open_private_append, Folder, OwnFile, Replacement,
+    check_path, open_folder, open_own, open_own_or_pipe, open_private_append, Folder, OwnFile,
+    Replacement,
 };
 
 /// Why a file (or a folder on its path) is not trusted. One line each; [`Unsafe::hint`] says

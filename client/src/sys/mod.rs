@@ -9,7 +9,8 @@ mod unix;
 pub(crate) use safe_open::user_name;
 #[cfg(unix)]
 pub use safe_open::{
-    open_folder, open_own, open_own_or_pipe, open_private_append, Folder, OwnFile, Replacement,
+    check_path, open_folder, open_own, open_own_or_pipe, open_private_append, Folder, OwnFile,
+    Replacement,
 };
 #[cfg(all(test, unix))]
 pub(crate) use unix::set_mode;

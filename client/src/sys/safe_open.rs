@@ -287,6 +287,34 @@ pub fn open_private_append(path: &Path) -> Result<File, Unsafe> {
     }
 }
 
+/// Whether a file the caller makes at `path` (or finds there already) would be trusted by
+/// [`open_own`], asked before a command is started to make it: the folders are walked as for
+/// [`open_own`], and a name already taken must be the caller's own file, not a link. A
+/// folder that does not exist is left for whoever makes the file to report.
+pub fn check_path(path: &Path) -> Result<(), Unsafe> {
+    let (folder, name) = split(path)?;
+    let folder = match open_folder(folder) {
+        Err(Unsafe::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => return Ok(()),
+        other => other?,
+    };
+    let st = match statat(&folder.dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(Unsafe::io_at(path)(e.into())),
+    };
+    let path = path.to_path_buf();
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink {
+        return Err(Unsafe::Link { path });
+    }
+    if st.st_uid != me() {
+        return Err(Unsafe::NotYours {
+            path,
+            owner: owner_name(st.st_uid),
+        });
+    }
+    Ok(())
+}
+
 /// A path's folder and file name; a path that ends in `..` or `/` names no file.
 fn split(path: &Path) -> Result<(&Path, &OsStr), Unsafe> {
     let name = match path.components().next_back() {

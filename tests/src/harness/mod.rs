@@ -1,7 +1,7 @@
 //! Pieces every end-to-end test uses: a temporary folder, keys and tokens made with openssl,
 //! commands spawned in a PTY, a running mfa-agent, the workspace's binaries,
-//! cloudhsm_mgmt_util authdata files signed by hand with openssl, SoftHSM2 tokens, and a real
-//! sshd on 127.0.0.1 to forward the agent through.
+//! cloudhsm_mgmt_util authdata files signed by hand with openssl, SoftHSM2 tokens, a real
+//! sshd on 127.0.0.1 to forward the agent through, and a second local user for attacks.
 
 pub mod agent;
 pub mod authdata;
@@ -10,4 +10,5 @@ pub mod openssl;
 pub mod pty;
 pub mod softhsm;
 pub mod sshd;
+pub mod users;
 pub mod workdir;

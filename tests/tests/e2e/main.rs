@@ -7,3 +7,4 @@ mod login;
 mod packaging;
 mod sign;
 mod sim;
+mod trust;

@@ -134,6 +134,16 @@ impl Command {
         }
     }
 
+    /// The file whose tokens the command hands out to sign, when its arguments name one.
+    pub fn token_file(&self) -> Option<&std::path::Path> {
+        match self {
+            Command::Login(login) => login.token.as_deref(),
+            Command::ChangeMfa(change) => change.token.as_deref(),
+            Command::Mgmt(mgmt) => mgmt.file.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The command in a typed line (`login --username u ...`).
     pub fn from_line(line: &str) -> Command {
         Command::from_words(&split_words(line))

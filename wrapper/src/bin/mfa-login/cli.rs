@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use cloudhsm_mfa_wrapper::command::Command;
 use cloudhsm_mfa_wrapper::login::{resolve_command, Config, LaunchError};
 use cloudhsm_mfa_wrapper::transcript::Transcript;
 
@@ -81,6 +82,9 @@ pub enum ConfigError {
     Launch(#[from] LaunchError),
     #[error(transparent)]
     PasswordFile(#[from] client::Error),
+    /// The token file COMMAND will write is somewhere others could swap it.
+    #[error("will not sign the token file: {0}")]
+    TokenFile(#[source] client::files::Unsafe),
     #[error("cannot write the transcript: {0}")]
     Transcript(#[source] client::files::Unsafe),
 }
@@ -91,6 +95,10 @@ impl client::Hinted for ConfigError {
             ConfigError::Launch(err) => err.hint(),
             ConfigError::PasswordFile(err) => Some(err.hint()),
             ConfigError::Transcript(err) => Some(err.hint()),
+            ConfigError::TokenFile(err) => Some(format!(
+                "{}; e.g. mkdir -m 700 ~/.cloudhsm and --token ~/.cloudhsm/t.json",
+                err.hint()
+            )),
         }
     }
     fn exit_code(&self) -> u8 {
@@ -109,6 +117,13 @@ pub fn validate(args: Args) -> Result<Config, ConfigError> {
         .split_first()
         .unwrap_or((&args.command[0], &[]));
     let program = resolve_command(name)?;
+    // Before COMMAND asks for a password: a token file others could swap is refused now,
+    // not after the password was typed (it would be refused at the prompt all the same).
+    let command = Command::from_args(rest);
+    let named = args.token_file.as_deref().or_else(|| command.token_file());
+    if let Some(path) = named {
+        client::files::check_path(path).map_err(ConfigError::TokenFile)?;
+    }
     let password = args
         .password_file
         .as_deref()

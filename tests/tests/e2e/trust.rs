@@ -1,0 +1,274 @@
+//! Files that are not the officer's own are never signed or written (issue 20), tried as a
+//! second real local user would: a link or a file planted in a shared sticky folder, a
+//! group-writable team folder, another user's file signed as root, a transcript or agent log
+//! pointed at the officer's files by a planted link. In every case the agent signs nothing:
+//! its audit log has no signature line.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use cloudhsm_mfa_tests::harness::bins::bin;
+use cloudhsm_mfa_tests::harness::openssl::write_token_file;
+use cloudhsm_mfa_tests::harness::pty::Pty;
+use cloudhsm_mfa_tests::harness::users::OtherUser;
+use cloudhsm_mfa_tests::harness::workdir::{mode, set_mode};
+use cloudhsm_mfa_tests::sim::commands::{PASSWORD_PROMPT, SIGNED_TOKEN_PROMPT};
+
+use super::login::{assert_signed_by, login_args, Setup, PASSWORD};
+
+/// The second user, or `None` after printing why the test cannot run here.
+fn mallory() -> Option<OtherUser> {
+    match OtherUser::create() {
+        Ok(user) => Some(user),
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            None
+        }
+    }
+}
+
+/// A test folder the other user can pass through, with `shared/` (1777, as /tmp) and the
+/// unsigned tokens `src.json` they can read.
+fn setup_with_shared_folder() -> Setup {
+    let s = Setup::new();
+    set_mode(s.dir.path(), 0o711);
+    s.dir.mkdir("shared", 0o1777);
+    write_token_file(&s.dir.join("src.json"), 2);
+    set_mode(&s.dir.join("src.json"), 0o644);
+    s
+}
+
+fn run(s: &Setup, program: &str, args: &[&str]) -> Output {
+    Command::new(bin(program))
+        .args(args)
+        .current_dir(s.dir.path())
+        .env("MFA_AUTH_SOCK", s.agent.socket())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run")
+}
+
+/// Exit status 1 for mfa-sign, with `expected` in its error.
+fn refused(out: &Output, code: i32, expected: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert!(err.contains(expected), "expected {expected:?} in: {err}");
+    assert!(err.contains("\nhint: "), "{err}");
+}
+
+fn assert_nothing_signed(s: &Setup) {
+    let log = s.agent.log_text();
+    assert!(!log.contains(" tokens="), "the agent signed: {log}");
+}
+
+#[test]
+fn links_and_files_planted_in_a_shared_folder_are_never_signed() {
+    let Some(mallory) = mallory() else { return };
+    let s = setup_with_shared_folder();
+    let theirs = s.dir.read("src.json");
+    mallory.sh(
+        &s.dir.join("shared"),
+        "cp ../src.json mallory.json && chmod 666 mallory.json && ln -s mallory.json link.json \
+         && cp ../src.json planted.json && mkdir inside && cp ../src.json inside/t.json \
+         && ln -s inside dirlink",
+    );
+    let owner = format!("belongs to {} (uid {})", mallory.name, mallory.uid);
+    assert!(mallory.name.len() < 32);
+
+    let out = run(&s, "mfa-sign", &["shared/link.json"]);
+    refused(&out, 1, "shared/link.json is a symbolic link");
+    let out = run(&s, "mfa-sign", &["shared/planted.json"]);
+    refused(&out, 1, &owner);
+    let out = run(&s, "mfa-sign", &["shared/inside/t.json"]);
+    refused(
+        &out,
+        1,
+        &format!("shared/inside {owner}, not to you or root"),
+    );
+    let out = run(&s, "mfa-sign", &["shared/dirlink/t.json"]);
+    refused(
+        &out,
+        1,
+        "shared/dirlink is in a folder others can write, and belongs to",
+    );
+    // An output through their link: refused, not written into their file.
+    let mine = s.dir.join("mine.json");
+    write_token_file(&mine, 2);
+    let out = run(&s, "mfa-sign", &["-o", "shared/link.json", "mine.json"]);
+    refused(&out, 1, "shared/link.json is a symbolic link");
+
+    // mfa-login refuses before the CLI starts: no password is asked for nothing.
+    let mut login = s.mfa_login(&s.cluster, &[], &login_args("shared/link.json"));
+    let out = login.stdin(Stdio::null()).output().expect("run mfa-login");
+    refused(
+        &out,
+        125,
+        "will not sign the token file: shared/link.json is a symbolic link",
+    );
+    let out = s
+        .mfa_login(&s.cluster, &[], &login_args("shared/planted.json"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run mfa-login");
+    refused(&out, 125, &owner);
+    assert!(s.cluster.passwords().is_empty());
+
+    for name in ["mallory.json", "planted.json", "inside/t.json"] {
+        let path = s.dir.join("shared").join(name);
+        assert_eq!(fs::read(&path).expect("read"), theirs, "{name} changed");
+        assert_eq!(fs::metadata(&path).expect("stat").uid(), mallory.uid);
+    }
+    assert_nothing_signed(&s);
+}
+
+#[test]
+fn root_does_not_sign_or_take_over_another_users_token_file() {
+    let Some(mallory) = mallory() else { return };
+    let s = setup_with_shared_folder();
+    let home = s.dir.mkdir("home", 0o700);
+    mallory.chown(&home);
+    mallory.sh(&home, "cp ../src.json t.json && chmod 600 t.json");
+    let before = fs::read(home.join("t.json")).expect("read");
+
+    let out = run(&s, "mfa-sign", &["home/t.json"]);
+    refused(&out, 1, &format!("belongs to {}", mallory.name));
+    let meta = fs::metadata(home.join("t.json")).expect("stat");
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (mallory.uid, 0o600));
+    assert_eq!(fs::read(home.join("t.json")).expect("read"), before);
+    assert_nothing_signed(&s);
+}
+
+#[test]
+fn a_group_writable_team_folder_is_refused_before_the_cli_and_at_the_prompt() {
+    let Some(mallory) = mallory() else { return };
+    let s = setup_with_shared_folder();
+    let team = s.dir.mkdir("team", 0o770);
+    std::os::unix::fs::chown(&team, None, Some(mallory.gid)).expect("chgrp");
+    // The officer's own file, but in a folder the team (mallory) can rename things in.
+    write_token_file(&team.join("t.json"), 2);
+    let out = run(&s, "mfa-sign", &["team/t.json"]);
+    refused(&out, 1, "team can be changed by other users (mode 0770)");
+
+    let out = s
+        .mfa_login(&s.cluster, &[], &login_args("team/t2.json"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run mfa-login");
+    refused(&out, 125, "team can be changed by other users");
+    assert!(s.cluster.passwords().is_empty());
+
+    // Interactive: the login line is the CLI's business; the prompt is refused, not answered.
+    let mut pty = Pty::spawn(s.mfa_login(&s.cluster, &[], &["interactive"]));
+    pty.expect("aws-cloudhsm > ");
+    pty.send_line(&login_args("team/t3.json").join(" "));
+    pty.expect(PASSWORD_PROMPT);
+    pty.send_line(PASSWORD);
+    pty.expect(SIGNED_TOKEN_PROMPT);
+    pty.expect("mfa-login: error: not signed: the folder ");
+    pty.expect("team can be changed by other users (mode 0770)");
+    pty.expect("hint: ");
+    let tokens: serde_json::Value =
+        serde_json::from_slice(&fs::read(team.join("t3.json")).expect("read")).expect("JSON");
+    assert!(tokens["tokens"]
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .all(|t| t["signed"] == ""));
+    assert_nothing_signed(&s);
+}
+
+#[test]
+fn inputs_others_can_write_are_refused_and_outputs_are_private() {
+    let s = Setup::new();
+    let open = s.dir.join("open.json");
+    write_token_file(&open, 1);
+    set_mode(&open, 0o666);
+    let out = run(&s, "mfa-sign", &["open.json"]);
+    refused(
+        &out,
+        1,
+        "open.json can be changed by other users (mode 0666)",
+    );
+    assert_nothing_signed(&s);
+
+    // Readable by others, kept so in place; a new -o file is 0600; the input's mode is not
+    // copied to the output.
+    let readable = s.dir.join("readable.json");
+    write_token_file(&readable, 2);
+    set_mode(&readable, 0o644);
+    let out = run(&s, "mfa-sign", &["-o", "out.json", "readable.json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(mode(&s.dir.join("out.json")), 0o600);
+    assert_signed_by(&s.public, &s.dir.join("out.json"), 2);
+    let out = run(&s, "mfa-sign", &["readable.json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(mode(&readable), 0o644);
+    assert_signed_by(&s.public, &readable, 2);
+    let leftovers: Vec<_> = fs::read_dir(s.dir.path())
+        .expect("ls")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn transcripts_and_agent_logs_do_not_follow_planted_links() {
+    let Some(mallory) = mallory() else { return };
+    let s = setup_with_shared_folder();
+    let profile = s.dir.write_mode("profile", "export PATH\n", 0o644);
+    let before = fs::read(&profile).expect("read");
+    mallory.sh(
+        &s.dir.join("shared"),
+        "ln -s ../profile debug.log && ln -s ../profile agent.log && touch theirs.log",
+    );
+    let out = run(
+        &s,
+        "mfa-login",
+        &["--debug", "shared/debug.log", "--", "true"],
+    );
+    refused(&out, 125, "shared/debug.log is a symbolic link");
+    let out = run(
+        &s,
+        "mfa-login",
+        &["--debug", "shared/theirs.log", "--", "true"],
+    );
+    refused(&out, 125, &format!("belongs to {}", mallory.name));
+    let socket = s.dir.join("log-test.sock");
+    let socket = socket.to_str().expect("UTF-8");
+    let out = run(
+        &s,
+        "mfa-agent",
+        &[
+            "-D",
+            "--log",
+            "file",
+            "--log-file",
+            "shared/agent.log",
+            "-a",
+            socket,
+        ],
+    );
+    refused(&out, 1, "shared/agent.log is a symbolic link");
+    assert_eq!(fs::read(&profile).expect("read"), before);
+    assert!(!Path::new(socket).exists());
+
+    // A private file of the officer's own is appended to; a new one is made 0600.
+    let out = run(&s, "mfa-login", &["--debug", "debug.log", "--", "true"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(mode(&s.dir.join("debug.log")), 0o600);
+}
