@@ -16,6 +16,9 @@ file, mfa-login signs every token of the token file through mfa-agent ($MFA_AUTH
 rewrites the file and presses Enter for you; at change-mfa's public key prompt it answers with
 a temporary PEM file of the agent key. The token file is --token-file, else the --token in
 COMMAND's arguments, else the --token of the login you type at the aws-cloudhsm > prompt.
+Only your own token file in folders nobody else can write is signed (e.g. mkdir -m 700
+~/.cloudhsm; --token ~/.cloudhsm/t.json); a --token that fails this is refused before COMMAND
+starts.
 
 If anything fails, mfa-login says so in one line starting `mfa-login: error:`, with a hint on
 finishing by hand (mfa-sign FILE, then Enter), and leaves the prompt to you; without a terminal
@@ -36,7 +39,8 @@ Exit status:
   127    COMMAND was not found
 
 Example:
-  mfa-login -- cloudhsm-cli login --username admin1 --role admin mfa-token-sign --token t.json";
+  mfa-login -- cloudhsm-cli login --username admin1 --role admin mfa-token-sign \\
+    --token ~/.cloudhsm/t.json";
 
 #[derive(Parser, Debug)]
 #[command(

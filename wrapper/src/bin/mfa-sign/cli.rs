@@ -11,8 +11,10 @@ use proto::tokenfile::TokenFileKind;
 
 const AFTER_HELP: &str = "\
 Signs every token of FILE with the agent's key, by the CloudHSM rule (the same bytes as
-`openssl pkeyutl -sign -pkeyopt digest:sha256`), and rewrites FILE in place (or writes OUT),
-atomically and with its permissions kept. Handles the MFA login / change-mfa token file, the
+`openssl pkeyutl -sign -pkeyopt digest:sha256`), and rewrites FILE in place (or writes OUT,
+a new one 0600), atomically and with its permissions kept (less group/other write). FILE must
+be your own regular file, not a link, not writable by others, in folders only you (or root)
+can write: anything else is refused before the agent is asked. Handles the MFA login / change-mfa token file, the
 quorum registration and quorum approval token files, and cloudhsm_mgmt_util authdata files.
 A quorum approval needs --approver; on a terminal the approval data is shown first.
 
