@@ -25,6 +25,15 @@ mod sys;
 mod verify;
 
 pub use connection::Connection;
+
+/// How long the agent waits for a person to answer a confirmation (`mfa-add -c`, `ssh-add -c`,
+/// `--forwarded confirm`) before it refuses the request.
+pub const CONFIRM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// How long a client waits for each reply of the agent when not told otherwise: any reply
+/// may wait for a confirmation, so the agent's own limit and a margin to say no.
+pub const AGENT_TIMEOUT: std::time::Duration =
+    std::time::Duration::from_secs(CONFIRM_TIMEOUT.as_secs() + 10);
 pub use discover::{Agent, SOCKET_VARIABLE, SSH_SOCKET_VARIABLE};
 pub use error::{Error, Result};
 pub use keys::AgentKey;

@@ -18,9 +18,9 @@ pub const EXIT_NOT_EXECUTABLE: i32 = client::exit::NOT_EXECUTABLE as i32;
 /// COMMAND was not found.
 pub const EXIT_NOT_FOUND: i32 = client::exit::NOT_FOUND as i32;
 
-/// How long the agent may take to answer when `--timeout` does not say. Generous, because a
-/// key added with `mfa-add -c` waits for the user to confirm each use.
-pub const AGENT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the agent may take to answer when `--timeout` does not say: as long as a
+/// confirmation of a `mfa-add -c` key may wait for the person, and a margin.
+pub const AGENT_TIMEOUT: Duration = client::AGENT_TIMEOUT;
 
 /// Everything a session needs, checked.
 #[derive(Debug)]

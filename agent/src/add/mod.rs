@@ -20,8 +20,8 @@ use crate::{Error, Result};
 use key_file::{KeyFile, LoadedKey};
 pub use passphrase::PassphraseSource;
 
-/// How long one call may take; confirm-on-use questions wait for a person, so be generous.
-const CALL_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long one call may take: as long as a confirmation may (a person answers it).
+const CALL_TIMEOUT: Duration = client::AGENT_TIMEOUT;
 
 /// The program name errors are reported under.
 const PROGRAM: &str = "mfa-add";

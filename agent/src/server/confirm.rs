@@ -12,8 +12,9 @@ use tokio::process::Command;
 
 use crate::sys::Peer;
 
-/// How long the user has to answer before the request is refused.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long the user has to answer before the request is refused: one limit for the agent
+/// and every client, which waits a little longer.
+const ANSWER_TIMEOUT: Duration = client::CONFIRM_TIMEOUT;
 
 /// The askpass program chosen at start-up.
 #[derive(Debug, Clone, Default)]

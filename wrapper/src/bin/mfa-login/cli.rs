@@ -27,7 +27,7 @@ again a prompt that comes back right after its answer, a login (same user, role 
 result reported a non-zero error_code earlier in the session, or a password prompt with a
 --password-file password that was rejected.
 
---timeout S bounds each reply of the agent (default 60 s) and, when stdin is not a terminal,
+--timeout S bounds each reply of the agent (default 130 s: a confirmation may wait 120 s) and, when stdin is not a terminal,
 the whole run (no limit without --timeout). With stdin empty and not a terminal (</dev/null), a
 prompt mfa-login does not answer ends the run (125).
 
