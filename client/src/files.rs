@@ -97,11 +97,3 @@ impl Unsafe {
 /// The hint for a file someone else could have put there or could change.
 pub const PRIVATE_FOLDER_HINT: &str =
     "keep it in a folder only you can write (mkdir -m 700 ~/.cloudhsm) and use a file you made there";
-
-/// The name of a uid for messages: `mallory (uid 1001)`, or the number alone.
-pub(crate) fn owner_name(uid: u32) -> String {
-    match crate::sys::user_name(uid) {
-        Some(name) => format!("{name} (uid {uid})"),
-        None => format!("uid {uid}"),
-    }
-}

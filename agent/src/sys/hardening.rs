@@ -32,6 +32,7 @@ mod tests {
         harden_process().expect("harden");
         let (soft, hard) = nix::sys::resource::getrlimit(Resource::RLIMIT_CORE).expect("rlimit");
         assert_eq!((soft, hard), (0, 0));
+        #[cfg(target_os = "linux")]
         assert!(!nix::sys::prctl::get_dumpable().expect("get_dumpable"));
     }
 }

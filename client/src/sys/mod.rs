@@ -1,12 +1,15 @@
-//! Platform parts of the client: the agent's socket and file permission checks. Portable
-//! types at the edge ([`Stream`]: any blocking `Read + Write`), `cfg(unix)` inside.
+//! Platform parts of the client: the agent's socket and the file checks of
+//! [`crate::files`]. Portable types at the edge ([`Stream`]: any blocking `Read + Write`).
+//! Unix is the platform that runs (Linux, and macOS in check builds); Windows is checked to
+//! compile, with a named pipe for the agent and plain file opens.
 
 #[cfg(unix)]
 mod safe_open;
 #[cfg(unix)]
 mod unix;
-#[cfg(unix)]
-pub(crate) use safe_open::user_name;
+#[cfg(windows)]
+mod windows;
+
 #[cfg(unix)]
 pub use safe_open::{
     check_path, open_folder, open_own, open_own_or_pipe, open_private_append, Folder, OwnFile,
@@ -16,3 +19,10 @@ pub use safe_open::{
 pub(crate) use unix::set_mode;
 #[cfg(unix)]
 pub(crate) use unix::{connect, others_may_read, Stream};
+#[cfg(windows)]
+pub use windows::{
+    check_path, open_folder, open_own, open_own_or_pipe, open_private_append, Folder, OwnFile,
+    Replacement,
+};
+#[cfg(windows)]
+pub(crate) use windows::{connect, others_may_read, Stream};

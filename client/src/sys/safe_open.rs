@@ -6,13 +6,13 @@ use std::ffi::{OsStr, OsString};
 use std::fs::{File, Metadata};
 use std::io::{self, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use rustix::fs::{openat, readlinkat, renameat, statat, unlinkat, AtFlags, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
-use crate::files::{owner_name, Unsafe};
+use crate::files::Unsafe;
 
 /// How many symbolic links one walk follows (Linux's own limit).
 const MAX_LINKS: usize = 40;
@@ -25,12 +25,13 @@ fn me() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
-/// The name of a local user, for messages.
-pub(crate) fn user_name(uid: u32) -> Option<String> {
-    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-        .ok()
-        .flatten()
-        .map(|user| user.name)
+/// The name of a uid for messages: `mallory (uid 1001)`, or the number alone.
+fn owner_name(uid: u32) -> String {
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid));
+    match user.ok().flatten() {
+        Some(user) => format!("{} (uid {uid})", user.name),
+        None => format!("uid {uid}"),
+    }
 }
 
 /// An open folder whose path only the caller and root can change.
@@ -198,7 +199,9 @@ impl Replacement {
     pub fn commit(mut self, bytes: &[u8], sync: bool) -> Result<(), Unsafe> {
         let at = Unsafe::io_at(&self.path);
         self.file.write_all(bytes).map_err(&at)?;
-        rustix::fs::fchmod(&self.file, Mode::from_raw_mode(self.mode)).map_err(|e| at(e.into()))?;
+        self.file
+            .set_permissions(std::fs::Permissions::from_mode(self.mode))
+            .map_err(&at)?;
         if sync {
             self.file.sync_all().map_err(&at)?;
         }
@@ -469,7 +472,7 @@ mod tests {
     use super::*;
     use std::fs;
     use std::io::Read;
-    use std::os::unix::fs::{symlink, PermissionsExt};
+    use std::os::unix::fs::symlink;
 
     fn chmod(path: &Path, mode: u32) {
         fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
