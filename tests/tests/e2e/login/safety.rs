@@ -94,7 +94,8 @@ fn empty_stdin_at_a_prompt_nobody_can_answer_exits_125_instead_of_hanging() {
     let dir = WorkDir::new();
     let cluster = Cluster::new(dir.path());
     cluster.add_user(USER, ROLE, PASSWORD, None);
-    let login = login_args("t.json");
+    // A login without MFA: one that signs would be refused before the CLI starts (no agent).
+    let login = ["login", "--username", USER, "--role", ROLE];
     let cases: [(&[&str], &str, i32); 2] =
         [(&login, "password prompt", 125), (&["interactive"], "", 0)];
     for (args, prompt, status) in cases {
@@ -207,9 +208,41 @@ fn each_failure_is_one_line_and_leaves_the_prompt_and_the_file_alone() {
             }
         };
         let options: Vec<&str> = options.iter().map(String::as_str).collect();
-        let mut command = s.mfa_login(&s.cluster, &options, &login_args(&token));
+        // A single-command login finds these before the CLI starts (no password typed for
+        // nothing); typed at the CLI's prompt, they are found at the token prompt.
+        let typed = matches!(scene, Scene::NoAgent | Scene::EmptyAgent | Scene::TwoKeys);
+        if typed {
+            let typed_before = s.cluster.passwords().len();
+            let out = s
+                .mfa_login(&s.cluster, &options, &login_args(&token))
+                .env("MFA_AUTH_SOCK", &socket)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .expect("run mfa-login");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(125), "{err}");
+            assert!(
+                err.starts_with("mfa-login: error: ") && err.contains(expected),
+                "{err}"
+            );
+            assert!(
+                err.contains("the CLI was not started: no password asked"),
+                "{err}"
+            );
+            assert_eq!(s.cluster.passwords().len(), typed_before, "{err}");
+        }
+        let sim_args = if typed {
+            vec!["interactive"]
+        } else {
+            login_args(&token).to_vec()
+        };
+        let mut command = s.mfa_login(&s.cluster, &options, &sim_args);
         command.env("MFA_AUTH_SOCK", &socket);
         let mut pty = Pty::spawn(command);
+        if typed {
+            pty.expect("aws-cloudhsm > ");
+            pty.send_line(&login_args(&token).join(" "));
+        }
         pty.expect(PASSWORD_PROMPT);
         if let Scene::AgentKilled = scene {
             let agent = agents.pop().expect("the agent");
@@ -252,7 +285,13 @@ fn each_failure_is_one_line_and_leaves_the_prompt_and_the_file_alone() {
         // No Enter was sent: the simulator still waits at the prompt and takes this line.
         pty.send_line("typed-by-the-user");
         pty.expect("signed token file typed-by-the-user");
-        assert_eq!(pty.wait(), Exit::Code(1));
+        if typed {
+            pty.expect("aws-cloudhsm > ");
+            pty.send_line("quit");
+            pty.wait();
+        } else {
+            assert_eq!(pty.wait(), Exit::Code(1));
+        }
     }
 }
 
@@ -306,9 +345,12 @@ fn a_key_the_cluster_does_not_know_fails_once_and_is_not_retried() {
 fn terminal_settings_are_restored_after_success_failure_sigterm_and_sighup() {
     let s = Setup::new();
     let login = login_args("stty.json");
+    // The failure is found only at the token prompt: a token file that is not one.
+    let bad = s.dir.write("not-tokens.json", "{not json");
+    let bad = format!("--token-file={}", bad.display());
     let cases: [(&str, Vec<&str>, &str); 4] = [
         ("success", s.password_option().to_vec(), "status=0"),
-        ("failure", vec![], "status=1"),
+        ("failure", vec![bad.as_str()], "status=1"),
         ("sigterm", vec![], "status=143"),
         ("sighup", vec![], "status=129"),
     ];
@@ -341,9 +383,6 @@ fn terminal_settings_are_restored_after_success_failure_sigterm_and_sighup() {
             if let Some(v) = v {
                 command.env(k, v);
             }
-        }
-        if name == "failure" {
-            command.env("MFA_AUTH_SOCK", s.dir.join("nobody.sock"));
         }
         let mut pty = Pty::spawn(command);
         match name {

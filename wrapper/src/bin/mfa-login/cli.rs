@@ -20,7 +20,9 @@ Only your own token file in folders nobody else can write is signed (e.g. mkdir 
 ~/.cloudhsm; --token ~/.cloudhsm/t.json); a --token that fails this is refused before COMMAND
 starts.
 
-If anything fails, mfa-login says so in one line starting `mfa-login: error:`, with a hint on
+A single-command MFA login checks the agent, the key and the token file's path before COMMAND
+starts, and exits 125 without starting it if one is wrong (no password typed for nothing).
+If anything fails later, mfa-login says so in one line starting `mfa-login: error:`, with a hint on
 finishing by hand (mfa-sign FILE, then Enter), and leaves the prompt to you; without a terminal
 on stdin it ends COMMAND and exits 125. Wrong answers lock accounts, so mfa-login never answers
 again a prompt that comes back right after its answer, a login (same user, role and key) whose
@@ -86,6 +88,9 @@ pub enum ConfigError {
     Launch(#[from] LaunchError),
     #[error(transparent)]
     PasswordFile(#[from] client::Error),
+    /// A single-command MFA login whose agent or key is not there: nothing to sign with.
+    #[error("{0}")]
+    NotReady(#[source] client::Error),
     /// The token file COMMAND will write is somewhere others could swap it.
     #[error("will not sign the token file: {0}")]
     TokenFile(#[source] client::files::Unsafe),
@@ -99,6 +104,10 @@ impl client::Hinted for ConfigError {
             ConfigError::Launch(err) => err.hint(),
             ConfigError::PasswordFile(err) => Some(err.hint()),
             ConfigError::Transcript(err) => Some(err.hint()),
+            ConfigError::NotReady(err) => Some(format!(
+                "{}; then start the login again (the CLI was not started: no password asked)",
+                err.hint()
+            )),
             ConfigError::TokenFile(err) => Some(format!(
                 "{}; e.g. mkdir -m 700 ~/.cloudhsm and --token ~/.cloudhsm/t.json",
                 err.hint()
@@ -127,6 +136,17 @@ pub fn validate(args: Args) -> Result<Config, ConfigError> {
     let named = args.token_file.as_deref().or_else(|| command.token_file());
     if let Some(path) = named {
         client::files::check_path(path).map_err(ConfigError::TokenFile)?;
+    }
+    // Likewise the agent and the key a single-command MFA login will sign with: no agent,
+    // no key, a locked agent, several keys and no --key, a --key that matches none.
+    if matches!(&command, Command::Login(login) if login.mfa) {
+        let timeout = args
+            .timeout
+            .map_or(client::AGENT_TIMEOUT, Duration::from_secs);
+        client::Agent::from_env(timeout)
+            .and_then(|agent| agent.connect())
+            .and_then(|mut agent| agent.choose_key(args.key.as_deref()))
+            .map_err(ConfigError::NotReady)?;
     }
     let password = args
         .password_file
