@@ -63,6 +63,12 @@ impl LaunchError {
 impl client::Hinted for LaunchError {
     fn hint(&self) -> Option<String> {
         match self {
+            LaunchError::NotFound(name) if CLOUDHSM_PROGRAMS.contains(&name.as_str()) => {
+                Some(format!(
+                    "it is neither on your PATH nor in {CLOUDHSM_BIN}: install the AWS CloudHSM \
+                     client, or name it with its path"
+                ))
+            }
             LaunchError::NotFound(_) => Some("check the name and your PATH".to_owned()),
             LaunchError::NotExecutable(_) | LaunchError::Folder(_) => None,
         }
@@ -76,8 +82,19 @@ fn is_executable(path: &Path) -> bool {
     fs::metadata(path).is_ok_and(|m| sys::is_executable(&m))
 }
 
-/// Finds COMMAND: a name with a `/` is taken as a path, anything else is looked up in `PATH`.
+/// Where AWS's packages install the CloudHSM CLIs, which is not on a default `PATH`.
+pub const CLOUDHSM_BIN: &str = "/opt/cloudhsm/bin";
+
+/// The programs looked for in [`CLOUDHSM_BIN`] when `PATH` does not have them.
+const CLOUDHSM_PROGRAMS: &[&str] = &["cloudhsm-cli", "cloudhsm_mgmt_util"];
+
+/// Finds COMMAND: a name with a `/` is taken as a path, anything else is looked up in `PATH`,
+/// and then, for `cloudhsm-cli` and `cloudhsm_mgmt_util`, in /opt/cloudhsm/bin.
 pub fn resolve_command(name: &OsStr) -> Result<PathBuf, LaunchError> {
+    resolve_in(name, Path::new(CLOUDHSM_BIN))
+}
+
+fn resolve_in(name: &OsStr, cloudhsm_bin: &Path) -> Result<PathBuf, LaunchError> {
     let shown = name.to_string_lossy().into_owned();
     if sys::names_a_path(name) {
         let path = PathBuf::from(name);
@@ -104,6 +121,10 @@ pub fn resolve_command(name: &OsStr) -> Result<PathBuf, LaunchError> {
             return Ok(candidate);
         }
         found_unexecutable |= candidate.is_file();
+    }
+    let installed = cloudhsm_bin.join(name);
+    if CLOUDHSM_PROGRAMS.contains(&shown.as_str()) && is_executable(&installed) {
+        return Ok(installed);
     }
     if found_unexecutable {
         Err(LaunchError::NotExecutable(shown))
@@ -137,5 +158,34 @@ mod tests {
             err.to_string().ends_with("is a folder, not a command"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_cloudhsm_clis_are_found_where_aws_installs_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in CLOUDHSM_PROGRAMS {
+            let missing = resolve_in(OsStr::new(name), dir.path()).expect_err("not installed");
+            assert!(
+                client::Hinted::hint(&missing).is_some_and(|h| h.contains(CLOUDHSM_BIN)),
+                "{missing}"
+            );
+            let program = dir.path().join(name);
+            fs::write(&program, "#!/bin/sh\n").expect("write");
+            fs::set_permissions(
+                &program,
+                std::os::unix::fs::PermissionsExt::from_mode(0o755),
+            )
+            .expect("chmod");
+            assert_eq!(
+                resolve_in(OsStr::new(name), dir.path()).expect("found"),
+                program
+            );
+        }
+        // Only those two: another name is not looked for there.
+        let other = dir.path().join("other-tool");
+        fs::write(&other, "#!/bin/sh\n").expect("write");
+        fs::set_permissions(&other, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        assert!(resolve_in(OsStr::new("other-tool"), dir.path()).is_err());
     }
 }

@@ -10,7 +10,8 @@ use cloudhsm_mfa_wrapper::login::{resolve_command, Config, LaunchError};
 use cloudhsm_mfa_wrapper::transcript::Transcript;
 
 const AFTER_HELP: &str = "\
-Runs COMMAND in a pseudo-terminal set up like yours, in the current directory. You type as
+Runs COMMAND in a pseudo-terminal set up like yours, in the current directory (COMMAND is
+looked up in PATH, and cloudhsm-cli and cloudhsm_mgmt_util also in /opt/cloudhsm/bin). You type as
 usual (the password, commands in interactive mode). When COMMAND asks for the signed token
 file, mfa-login signs every token of the token file through mfa-agent ($MFA_AUTH_SOCK),
 rewrites the file and presses Enter for you; at change-mfa's public key prompt it answers with
