@@ -3,9 +3,10 @@
 //! fingerprinted (never kept) so a rejected one is recognised if typed again.
 //!
 //! Piped stdin (not a terminal) into a CloudHSM CLI is held back and fed a line at a time,
-//! only at a prompt mfa-login leaves to it (the CLI's prompt, a password prompt it does not
-//! answer): never ahead, where the CLI would read a script's next line as a password. Its
-//! end at the CLI's prompt ends the session as `quit` would.
+//! only at a prompt mfa-login leaves to it (the CLI's prompt, other questions): never ahead,
+//! and never into a password prompt, where the CLI would read a script's next line as a
+//! password (a counted failed login). Its end at the CLI's prompt ends the session as `quit`
+//! would.
 
 use zeroize::Zeroizing;
 

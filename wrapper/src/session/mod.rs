@@ -359,7 +359,7 @@ impl Session {
             let hint = match prompt {
                 Prompt::Password | Prompt::ConfirmPassword => {
                     "give the password with --password-file FILE (mode 0600; it answers only a \
-                     login's own password prompt), put it in the piped input, or run mfa-login \
+                     login's own password prompt), or run mfa-login \
                      at a terminal"
                 }
                 _ => "give the command its input on stdin, or run mfa-login at a terminal",

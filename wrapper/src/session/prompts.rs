@@ -74,11 +74,29 @@ impl Session {
         }
     }
 
-    /// Leaves the prompt to the person (or to piped stdin's next line).
+    /// Leaves the prompt to the person (or to piped stdin's next line; never a password
+    /// prompt's: a password comes from a person at a terminal or from --password-file).
     fn leave_to_person(&mut self, prompt: Prompt) {
         self.policy.left_to_person(prompt);
-        self.left_to_user = Some(prompt);
         let login = self.policy.login_user().is_some();
+        if self.gate.is_some() && matches!(prompt, Prompt::Password | Prompt::ConfirmPassword) {
+            let hint = if login {
+                "give the login's password with --password-file FILE (mode 0600), or run \
+                 mfa-login at a terminal"
+            } else {
+                "a new password is typed by a person: run mfa-login at a terminal"
+            };
+            self.fail(
+                &format!(
+                    "stdin is not a terminal: nobody can answer the {} prompt (piped input is \
+                     never typed into it)",
+                    prompt.name()
+                ),
+                Some(hint),
+            );
+            return;
+        }
+        self.left_to_user = Some(prompt);
         match &mut self.gate {
             Some(gate) => gate.want(prompt),
             None if prompt == Prompt::Password && login => {
