@@ -23,7 +23,7 @@ pub mod login;
 pub mod prompt;
 pub mod session;
 pub(crate) mod sys;
-pub(crate) mod text;
+pub mod text;
 pub mod token_sign;
 pub mod transcript;
 

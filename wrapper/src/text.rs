@@ -1,4 +1,4 @@
-//! Small text helpers the prompt matcher and the line tracker share.
+//! Small text helpers the prompt matcher, the line tracker and the messages share.
 
 /// The longest command line kept; a longer one keeps its beginning and is marked uncertain.
 pub const MAX_LINE: usize = 4096;
@@ -10,5 +10,14 @@ pub fn pop_char(text: &mut Vec<u8>) {
         if b & 0xc0 != 0x80 {
             break;
         }
+    }
+}
+
+/// `1 token`, `3 tokens`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }

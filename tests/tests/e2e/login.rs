@@ -13,7 +13,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cloudhsm_mfa_tests::harness::agent::Agent;
+use cloudhsm_mfa_tests::harness::agent::{fingerprint, Agent};
 use cloudhsm_mfa_tests::harness::bins::bin;
 use cloudhsm_mfa_tests::harness::openssl::{
     genrsa, public_key_pem, read_signatures, read_unsigned_tokens, verify_openssl,
@@ -147,6 +147,17 @@ fn single_command_login_is_hands_free_in_every_style_and_size() {
             pty.expect(PASSWORD_PROMPT);
             pty.send_line(PASSWORD);
         }
+        // One line says what was signed, with which key (named by its file and fingerprint).
+        let tokens = match cluster.hsms {
+            1 => "1 token".to_owned(),
+            n => format!("{n} tokens"),
+        };
+        pty.expect(&format!("mfa-login: signed {tokens} with "));
+        let key = pty.expect("; pressing Enter");
+        assert!(
+            key.contains("crypto1.key") && key.contains(&fingerprint(&s.public)),
+            "{key}"
+        );
         pty.expect(SUCCESS);
         assert_eq!(pty.wait(), Exit::Code(0), "{cluster:?}");
         assert_signed_by(&s.public, &s.dir.join(&token), cluster.hsms);

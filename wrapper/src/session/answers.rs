@@ -14,6 +14,15 @@ use crate::error::ByHand;
 use crate::token_sign::{Durability, Fill, LoadedTokenFile};
 use crate::Error;
 
+/// A key as the person knows it: its comment (the key file's name) and fingerprint.
+fn key_name(key: &AgentKey) -> String {
+    if key.comment.is_empty() {
+        key.fingerprint.clone()
+    } else {
+        format!("{} ({})", key.comment, key.fingerprint)
+    }
+}
+
 /// An agent read or write that gave up waiting (the socket timeout), not a broken connection.
 fn timed_out(err: &proto::Error) -> bool {
     matches!(err, proto::Error::Io(io) if matches!(
@@ -171,12 +180,15 @@ impl Session {
             }
         };
         let (signed, key) = attempt.map_err(by_hand)??;
-        self.config.transcript.event(&format!(
-            "signed {} token(s) in {} with {}",
-            signed.tokens,
-            signed.path.display(),
-            key.fingerprint
-        ));
+        let line = format!(
+            "mfa-login: signed {} with {}; pressing Enter",
+            crate::text::count(signed.tokens, "token"),
+            key_name(&key)
+        );
+        self.config
+            .transcript
+            .event(&format!("{line} ({})", signed.path.display()));
+        crate::sys::notice(&line);
         Ok((typed(&signed.path), Some(key.fingerprint)))
     }
 
@@ -193,6 +205,10 @@ impl Session {
             "answered the public key prompt with {} ({})",
             path.display(),
             key.fingerprint
+        ));
+        crate::sys::notice(&format!(
+            "mfa-login: registering {} as the new MFA key",
+            key_name(&key)
         ));
         let mut typed = path.into_os_string().into_encoded_bytes();
         typed.push(b'\r');

@@ -109,8 +109,8 @@ pub fn run(args: &Args) -> Result<String, SignError> {
         Durability::Synced,
     )?;
     Ok(format!(
-        "mfa-sign: signed {} token(s) of the {} with {}; wrote {}",
-        signed.tokens,
+        "mfa-sign: signed {} of the {} with {}; wrote {}",
+        cloudhsm_mfa_wrapper::text::count(signed.tokens, "token"),
         signed.kind.describe(),
         key.fingerprint,
         signed.path.display()
