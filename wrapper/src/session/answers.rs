@@ -64,17 +64,54 @@ impl Session {
     }
 
     /// Opens the connection the next token prompt will use (see [`WarmAgent`]), when the
-    /// command will ask for one. Quietly does nothing without an agent: the prompt that needs
-    /// one says what is wrong.
+    /// command will ask for one. For a login, an agent that cannot sign it (none, locked, no
+    /// key, several and no --key) is named now, at the password prompt, before the person
+    /// types the password for a login mfa-login could not finish.
     pub(super) fn warm_agent(&mut self) {
         if self.warm.is_some() || !self.policy.command_signs() {
             return;
         }
-        self.warm = self.agent().ok().and_then(|mut connection| {
-            let keys = connection.keys().ok()?;
-            keys.iter().for_each(client::prepare_check);
-            Some(WarmAgent { connection, keys })
-        });
+        let choice = self.policy.pending_login_key();
+        let listed = self
+            .agent()
+            .and_then(|mut connection| Ok((connection.keys()?, connection)));
+        let (keys, connection) = match listed {
+            Ok(listed) => listed,
+            Err(err) => return self.warn_unsignable(err, choice.as_ref()),
+        };
+        if let Some(choice) = &choice {
+            let chosen = if keys.is_empty() {
+                // An empty list may be a locked agent: ask it, for the right hint.
+                self.agent().and_then(|mut c| Ok(c.choose_key(None)?))
+            } else {
+                client::keys::choose(keys.clone(), choice.selector.as_deref()).map_err(Error::from)
+            };
+            if let Err(err) = chosen {
+                return self.warn_unsignable(err, Some(choice));
+            }
+        }
+        keys.iter().for_each(client::prepare_check);
+        self.warm = Some(WarmAgent { connection, keys });
+    }
+
+    /// Says, before the password is typed, that this login's tokens cannot be signed.
+    fn warn_unsignable(&mut self, err: Error, choice: Option<&KeyChoice>) {
+        let Some(choice) = choice else {
+            return;
+        };
+        let hint = match &err {
+            Error::Agent(client::Error::SeveralKeys { fingerprints, .. }) => format!(
+                "choose one ({fingerprints}) with mfa-login {} FP next time",
+                choice.option
+            ),
+            other => other.hint(),
+        };
+        let line = format!(
+            "mfa-login: warning: {err}: this login's tokens cannot be signed\nhint: {hint}; fix \
+             it before you type the password, or press ^C"
+        );
+        self.config.transcript.event(&line);
+        crate::sys::notice(&line);
     }
 
     /// Signs the token file at the signed-token-file prompt. Enter alone when the file is the

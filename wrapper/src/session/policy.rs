@@ -224,6 +224,19 @@ impl Policy {
         }
     }
 
+    /// The key the login under way will be signed with, when it is a login that signs.
+    pub fn pending_login_key(&self) -> Option<KeyChoice> {
+        match &self.command {
+            Command::Login(login) if login.mfa => Some(self.login_key(login.user.as_ref())),
+            Command::Mgmt(Mgmt {
+                verb: MgmtVerb::LoginHsm,
+                user,
+                ..
+            }) => Some(self.login_key(user.as_ref())),
+            _ => None,
+        }
+    }
+
     /// The key a login of `user` is signed with: the one change-mfa registered for that user
     /// in this session, else `--key`.
     fn login_key(&self, user: Option<&User>) -> KeyChoice {

@@ -245,6 +245,12 @@ fn each_failure_is_one_line_and_leaves_the_prompt_and_the_file_alone() {
             pty.send_line(&login_args(&token).join(" "));
         }
         pty.expect(PASSWORD_PROMPT);
+        if typed {
+            // Said at the password prompt, before the password is typed.
+            pty.expect("mfa-login: warning: ");
+            pty.expect(expected);
+            pty.expect("fix it before you type the password, or press ^C");
+        }
         if let Scene::AgentKilled = scene {
             let agent = agents.pop().expect("the agent");
             nix::sys::signal::kill(
@@ -458,4 +464,41 @@ fn a_piped_line_is_never_typed_into_a_password_prompt() {
         !log.contains(PASSWORD),
         "the password is in the transcript: {log}"
     );
+}
+
+#[test]
+fn an_interactive_login_with_a_locked_agent_is_warned_of_before_the_password() {
+    let s = Setup::new();
+    let pass = s.dir.write("lock-pass", "lock me\n");
+    let out = s
+        .agent
+        .mfa_add(&["-x", "--passphrase-file", pass.to_str().expect("UTF-8")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut pty = Pty::spawn(s.mfa_login(&s.cluster, &[], &["interactive"]));
+    pty.expect("aws-cloudhsm > ");
+    pty.send_line(&login_args("locked.json").join(" "));
+    pty.expect(PASSWORD_PROMPT);
+    pty.expect("mfa-login: warning: mfa-agent is locked: this login's tokens cannot be signed");
+    pty.expect("hint: ");
+    let hint = pty.expect("\n");
+    assert!(hint.contains("mfa-add -X"), "{hint}");
+    assert!(s.cluster.passwords().is_empty());
+    // Unlocked in another terminal meanwhile, the login is still signed hands-free.
+    let out = s
+        .agent
+        .mfa_add(&["-X", "--passphrase-file", pass.to_str().expect("UTF-8")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    pty.send_line(PASSWORD);
+    pty.expect(SUCCESS);
+    assert_signed_by(&s.public, &s.dir.join("locked.json"), s.cluster.hsms);
+    pty.send_line("quit");
+    assert_eq!(pty.wait(), Exit::Code(0));
 }
