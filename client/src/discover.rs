@@ -53,12 +53,23 @@ impl Agent {
         &self.socket
     }
 
-    /// Opens a connection.
+    /// Opens a connection, to an agent that runs as this user (or root) only: a socket
+    /// someone else serves (a name squatted before `ssh -R` could bind it, a planted
+    /// `MFA_AUTH_SOCK`) would receive private keys from mfa-add and hand out signatures of a
+    /// key the attacker chose. Nothing is sent before the check.
     pub fn connect(&self) -> Result<Connection> {
-        let stream = sys::connect(&self.socket, self.timeout).map_err(|source| Error::NoAgent {
+        let no_agent = |source| Error::NoAgent {
             path: self.socket.clone(),
             source,
-        })?;
+        };
+        let stream = sys::connect(&self.socket, self.timeout).map_err(no_agent)?;
+        let server = sys::server_uid(&stream).map_err(no_agent)?;
+        if server != sys::my_uid() && server != 0 {
+            return Err(Error::ForeignAgent {
+                path: self.socket.clone(),
+                owner: sys::owner_name(server),
+            });
+        }
         Ok(Connection::new(stream))
     }
 }

@@ -17,6 +17,8 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the agent socket {path} is served by {owner}, not by you or root: not talking to it")]
+    ForeignAgent { path: PathBuf, owner: String },
     #[error(
         "{SOCKET_VARIABLE} is not set and the agent at {SSH_SOCKET_VARIABLE} ({path}) is not \
          mfa-agent (it does not offer token signing)"
@@ -81,6 +83,10 @@ impl Error {
                  remote host, forward it: ssh -o 'ForwardAgent=${MFA_AUTH_SOCK}' HOST)"
                     .to_owned()
             }
+            Error::ForeignAgent { .. } => "someone else may have taken that socket name: \
+                 point MFA_AUTH_SOCK at your own agent's socket; with ssh -R, forward into a \
+                 folder of yours (not /tmp) with -o ExitOnForwardFailure=yes"
+                .to_owned(),
             Error::NotMfaAgent { .. } => format!(
                 "forward mfa-agent instead of this agent: ssh -o 'ForwardAgent=${{{SOCKET_VARIABLE}}}' \
                  HOST, or set {SOCKET_VARIABLE} to mfa-agent's socket (a locked mfa-agent \

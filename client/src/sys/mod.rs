@@ -11,6 +11,8 @@ mod unix;
 mod windows;
 
 #[cfg(unix)]
+pub(crate) use safe_open::owner_name;
+#[cfg(unix)]
 pub use safe_open::{
     check_path, open_folder, open_own, open_own_or_pipe, open_private_append, Folder, OwnFile,
     Replacement,
@@ -18,11 +20,11 @@ pub use safe_open::{
 #[cfg(all(test, unix))]
 pub(crate) use unix::set_mode;
 #[cfg(unix)]
-pub(crate) use unix::{connect, others_may_read, Stream};
+pub(crate) use unix::{connect, my_uid, others_may_read, server_uid, Stream};
 #[cfg(windows)]
 pub use windows::{
     check_path, open_folder, open_own, open_own_or_pipe, open_private_append, Folder, OwnFile,
     Replacement,
 };
 #[cfg(windows)]
-pub(crate) use windows::{connect, others_may_read, Stream};
+pub(crate) use windows::{connect, my_uid, others_may_read, owner_name, server_uid, Stream};

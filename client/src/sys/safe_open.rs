@@ -26,7 +26,7 @@ fn me() -> u32 {
 }
 
 /// The name of a uid for messages: `mallory (uid 1001)`, or the number alone.
-fn owner_name(uid: u32) -> String {
+pub(crate) fn owner_name(uid: u32) -> String {
     let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid));
     match user.ok().flatten() {
         Some(user) => format!("{} (uid {uid})", user.name),

@@ -16,6 +16,25 @@ pub(crate) fn connect(path: &Path, timeout: Duration) -> std::io::Result<Stream>
     Ok(stream)
 }
 
+/// The uid of the process that serves the other end (the kernel's word, not the socket
+/// file's owner, which says nothing about who listens on it).
+pub(crate) fn server_uid(stream: &Stream) -> std::io::Result<u32> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+        Ok(getsockopt(stream, PeerCredentials)?.uid())
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        Ok(nix::unistd::getpeereid(stream)?.0.as_raw())
+    }
+}
+
+/// The uid this process acts as.
+pub(crate) fn my_uid() -> u32 {
+    nix::unistd::geteuid().as_raw()
+}
+
 /// The file's mode when its group or others may read or write it.
 pub(crate) fn others_may_read(meta: &Metadata) -> Option<u32> {
     let mode = meta.permissions().mode() & 0o777;

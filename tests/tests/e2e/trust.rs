@@ -1,4 +1,5 @@
-//! Files that are not the officer's own are never signed or written (issue 20), tried as a
+//! Files that are not the officer's own are never signed or written (issue 20), and an agent
+//! socket served by someone else is never talked to (issue 21), tried as a
 //! second real local user would: a link or a file planted in a shared sticky folder, a
 //! group-writable team folder, another user's file signed as root, a transcript or agent log
 //! pointed at the officer's files by a planted link. In every case the agent signs nothing:
@@ -271,4 +272,83 @@ fn transcripts_and_agent_logs_do_not_follow_planted_links() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(mode(&s.dir.join("debug.log")), 0o600);
+}
+
+/// A stand-in agent run by another user: accepts connections on `socket` and appends every
+/// byte it receives to `record`, answering nothing.
+const FAKE_AGENT: &str = r#"
+import os, socket, sys
+path, record = sys.argv[1], sys.argv[2]
+server = socket.socket(socket.AF_UNIX)
+server.bind(path)
+os.chmod(path, 0o777)
+server.listen(8)
+open(record, "ab").close()
+while True:
+    conn, _ = server.accept()
+    conn.settimeout(2)
+    try:
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                break
+            with open(record, "ab") as f:
+                f.write(data)
+    except OSError:
+        pass
+    conn.close()
+"#;
+
+#[test]
+fn a_socket_another_user_serves_gets_no_key_and_signs_nothing() {
+    let Some(mallory) = mallory() else { return };
+    let s = setup_with_shared_folder();
+    // The name the officer's `ssh -R /tmp/...` would have bound, taken first by mallory.
+    let socket = s.dir.join("shared/mfa-officer.sock");
+    let record = s.dir.join("shared/received");
+    let mut fake = mallory
+        .command("/usr/bin/python3")
+        .args(["-c", FAKE_AGENT])
+        .arg(&socket)
+        .arg(&record)
+        .spawn()
+        .expect("start the fake agent");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !(socket.exists() && record.exists()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the fake agent did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let squatted = |program: &str, args: &[&str]| {
+        Command::new(bin(program))
+            .args(args)
+            .current_dir(s.dir.path())
+            .env("MFA_AUTH_SOCK", &socket)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run")
+    };
+    let served_by = format!("is served by {} (uid {})", mallory.name, mallory.uid);
+    let key = s.key.to_str().expect("UTF-8");
+    refused(&squatted("mfa-add", &[key]), 1, &served_by);
+    refused(&squatted("mfa-add", &["-l"]), 1, &served_by);
+    write_token_file(&s.dir.join("t.json"), 2);
+    refused(&squatted("mfa-sign", &["t.json"]), 1, &served_by);
+    let out = s
+        .mfa_login(&s.cluster, &[], &login_args("t2.json"))
+        .env("MFA_AUTH_SOCK", &socket)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run mfa-login");
+    refused(&out, 125, &served_by);
+    let _ = fake.kill();
+    let _ = fake.wait();
+    let received = fs::read(&record).expect("the fake agent's record");
+    assert!(
+        received.is_empty(),
+        "the fake agent received {} bytes",
+        received.len()
+    );
 }
