@@ -39,6 +39,20 @@ pub use error::{Error, Result};
 pub use keys::AgentKey;
 pub use report::{report, Hinted};
 
+/// Process hardening every program calls as it starts, before it holds a secret: other
+/// processes of the same user cannot trace it or read its memory (a password, a passphrase,
+/// a key), and a crash writes no core file. mfa-login calls [`harden::forbid_tracing`] first
+/// and [`harden::no_core_files`] once COMMAND runs, so COMMAND keeps its core limit.
+pub mod harden {
+    pub use crate::sys::{forbid_tracing, no_core_files};
+
+    /// Both, for a program that starts no other.
+    pub fn all() -> std::io::Result<()> {
+        forbid_tracing()?;
+        no_core_files()
+    }
+}
+
 /// Starts OpenSSL now (it reads its configuration and loads its default provider on first
 /// use, about a millisecond) rather than at the first signature check, which a prompt would
 /// wait for. mfa-login calls it as it starts.

@@ -11,14 +11,14 @@ use crate::{Error, Result};
 /// restrictive umask so every file and socket the process creates is private.
 pub(crate) fn harden_process() -> Result<()> {
     umask(Mode::from_bits_truncate(0o077));
+    // The agent starts no program that needs core files: the hard limit goes too.
     setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(|e| Error::Hardening {
         what: "disable core dumps",
         source: e.into(),
     })?;
-    #[cfg(target_os = "linux")]
-    nix::sys::prctl::set_dumpable(false).map_err(|e| Error::Hardening {
+    client::harden::forbid_tracing().map_err(|source| Error::Hardening {
         what: "make the process non-dumpable",
-        source: e.into(),
+        source,
     })?;
     Ok(())
 }

@@ -21,6 +21,8 @@ pub use safe_open::{
 pub(crate) use unix::set_mode;
 #[cfg(unix)]
 pub(crate) use unix::{connect, my_uid, others_may_read, server_uid, Stream};
+#[cfg(unix)]
+pub use unix::{forbid_tracing, no_core_files};
 #[cfg(windows)]
 pub use windows::{
     check_path, open_folder, open_own, open_own_or_pipe, open_private_append, Folder, OwnFile,
@@ -28,3 +30,5 @@ pub use windows::{
 };
 #[cfg(windows)]
 pub(crate) use windows::{connect, my_uid, others_may_read, owner_name, server_uid, Stream};
+#[cfg(windows)]
+pub use windows::{forbid_tracing, no_core_files};

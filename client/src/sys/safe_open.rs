@@ -17,6 +17,13 @@ use crate::files::Unsafe;
 /// How many symbolic links one walk follows (Linux's own limit).
 const MAX_LINKS: usize = 40;
 
+/// How folders are opened for the walk: on Linux `O_PATH`, which needs no read permission
+/// (a path through a 0711 home folder still walks), elsewhere for reading.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const DIR_ACCESS: OFlags = OFlags::PATH;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const DIR_ACCESS: OFlags = OFlags::RDONLY;
+
 /// Group or others may write.
 const GO_WRITE: u32 = 0o022;
 const STICKY: u32 = 0o1000;
@@ -221,7 +228,11 @@ impl Replacement {
             .map_err(|e| at(e.into()))?;
         self.committed = true;
         if sync {
-            self.folder.dir.sync_all().map_err(&at)?;
+            // The walk's descriptor may be O_PATH, which cannot be synced: open the folder.
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            let dir =
+                openat(&self.folder.dir, ".", flags, Mode::empty()).map_err(|e| at(e.into()))?;
+            File::from(dir).sync_all().map_err(&at)?;
         }
         Ok(())
     }
@@ -345,7 +356,7 @@ pub fn open_folder(path: &Path) -> Result<Folder, Unsafe> {
             .join(path)
     };
     let root = Path::new("/");
-    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let dir_flags = DIR_ACCESS | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let fd = openat(CWD, root, dir_flags, Mode::empty()).map_err(|e| Unsafe::Io {
         path: root.to_path_buf(),
         source: e.into(),

@@ -46,3 +46,20 @@ pub(crate) fn others_may_read(meta: &Metadata) -> Option<u32> {
 pub(crate) fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
 }
+
+/// Not dumpable: no ptrace and no /proc/PID/mem for other processes of the same uid (Linux;
+/// elsewhere nothing yet). Programs this process starts are dumpable again after their exec.
+pub fn forbid_tracing() -> std::io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    nix::sys::prctl::set_dumpable(false)?;
+    Ok(())
+}
+
+/// No core files: the soft limit 0. The hard limit is kept, so a program started later can
+/// be given the limit it had.
+pub fn no_core_files() -> std::io::Result<()> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (_, hard) = getrlimit(Resource::RLIMIT_CORE)?;
+    setrlimit(Resource::RLIMIT_CORE, 0, hard)?;
+    Ok(())
+}

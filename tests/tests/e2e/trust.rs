@@ -352,3 +352,100 @@ fn a_socket_another_user_serves_gets_no_key_and_signs_nothing() {
         received.len()
     );
 }
+
+/// Who owns /proc/PID (root for a process that is not dumpable), the process's real uid, and
+/// the soft `Max core file size` of its limits.
+fn proc_view(pid: &str) -> (u32, u32, String) {
+    let owner = fs::metadata(format!("/proc/{pid}/status"))
+        .expect("stat")
+        .uid();
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|u| u.parse().ok())
+        .expect("Uid:");
+    let limits = fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
+    let core = limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max core file size"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_default()
+        .to_owned();
+    (owner, uid, core)
+}
+
+#[test]
+fn mfa_login_and_mfa_sign_cannot_be_read_by_the_same_user_and_command_keeps_its_core_limit() {
+    // Run as a second user, so "the same user" is not root (root may read any process).
+    let Some(mallory) = mallory() else { return };
+    let s = Setup::new();
+    set_mode(s.dir.path(), 0o711);
+    let (_, _, own_core) = proc_view("self");
+    // COMMAND, once mfa-login turned its core files off, tries to read mfa-login's memory.
+    let script = "while ! grep -q '^Max core file size *0 ' /proc/$PPID/limits; do sleep 0.05; \
+                  done; echo parent=$PPID child=$$; \
+                  if cat /proc/$PPID/environ >/dev/null 2>&1; then echo environ-readable; \
+                  else echo environ-denied; fi; read line";
+    let mut command = mallory.command(bin("mfa-login").to_str().expect("UTF-8"));
+    command.args(["--", "sh", "-c", script]);
+    let mut pty = Pty::spawn(command);
+    pty.expect("parent=");
+    let parent = pty.expect(" child=").trim().to_owned();
+    let child = pty.expect("\n").trim().to_owned();
+    pty.expect("environ-denied");
+    assert_eq!(proc_view(&parent), (0, mallory.uid, "0".to_owned()));
+    assert_eq!(proc_view(&child), (mallory.uid, mallory.uid, own_core));
+    pty.send_line("done");
+    pty.wait();
+
+    // mfa-sign, waiting for a quorum approval's yes, with mallory's own agent and key.
+    let home = s.dir.mkdir("mallory", 0o700);
+    mallory.chown(&home);
+    let copy = |from: &Path, name: &str| {
+        let to = home.join(name);
+        fs::copy(from, &to).expect("copy");
+        set_mode(&to, 0o600);
+        mallory.chown(&to);
+        to
+    };
+    let key = copy(&s.key, "m.key");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto/tests/data/files");
+    let approval = copy(&data.join("quorum-approval.json"), "approval.json");
+    let socket = home.join("agent.sock");
+    let mut agent = mallory
+        .command(bin("mfa-agent").to_str().expect("UTF-8"))
+        .arg("-D")
+        .arg("-a")
+        .arg(&socket)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mallory's agent");
+    cloudhsm_mfa_tests::harness::agent::wait_until_accepting(&socket);
+    let out = mallory
+        .command(bin("mfa-add").to_str().expect("UTF-8"))
+        .arg(&key)
+        .env("MFA_AUTH_SOCK", &socket)
+        .stdin(Stdio::null())
+        .output()
+        .expect("mfa-add");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut command = mallory.command(bin("mfa-sign").to_str().expect("UTF-8"));
+    command
+        .args(["--approver", "officer3"])
+        .arg(&approval)
+        .env("MFA_AUTH_SOCK", &socket);
+    let mut pty = Pty::spawn(command);
+    pty.expect("Sign this approval? [y/N]");
+    let pid = pty.pid().to_string();
+    assert_eq!(proc_view(&pid), (0, mallory.uid, "0".to_owned()));
+    pty.send_line("n");
+    pty.wait();
+    let _ = agent.kill();
+    let _ = agent.wait();
+}

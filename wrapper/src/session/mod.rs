@@ -92,6 +92,15 @@ pub fn run(config: Config) -> i32 {
             };
         }
     };
+    // COMMAND has its own core limit; mfa-login, which holds the password, writes no core.
+    if let Err(err) = client::harden::no_core_files() {
+        spawned.process.signal(ChildSignal::Hangup);
+        spawned.process.reaper().wait();
+        sys::notice(&format!(
+            "mfa-login: error: cannot turn off core files: {err}"
+        ));
+        return EXIT_OWN_FAILURE;
+    }
     let raw = match sys::RawMode::enter() {
         Ok(raw) => raw,
         Err(err) => {

@@ -9,6 +9,12 @@ use cloudhsm_mfa_wrapper::session;
 mod cli;
 
 fn main() -> ExitCode {
+    // Before the password file is read or a password typed. Core files are turned off once
+    // COMMAND runs (session::run), so COMMAND keeps the limit it would have had.
+    if let Err(err) = client::harden::forbid_tracing() {
+        eprintln!("mfa-login: error: cannot harden the process: {err}");
+        return ExitCode::from(client::exit::OWN_FAILURE);
+    }
     let args = match cli::Args::try_parse() {
         Ok(args) => args,
         Err(err) => {

@@ -8,6 +8,10 @@ use clap::Parser;
 mod cli;
 
 fn main() -> ExitCode {
+    if let Err(err) = client::harden::all() {
+        eprintln!("mfa-sign: error: cannot harden the process: {err}");
+        return ExitCode::from(client::exit::OWN_FAILURE);
+    }
     let args = cli::Args::parse();
     match cli::run(&args) {
         Ok(done) => {
