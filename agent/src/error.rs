@@ -71,6 +71,8 @@ pub enum Error {
     },
 
     // mfa-add.
+    #[error("{}; not adding keys to it", client::Error::PlainAgent)]
+    AddToPlainAgent,
     #[error("the agent holds no key {0}")]
     NoSuchKey(String),
     #[error("{0}")]
@@ -111,6 +113,12 @@ impl Error {
             }
             Error::Client(e) => return Some(e.hint()),
             Error::UnsafeFile { source, .. } => return Some(source.hint()),
+            Error::AddToPlainAgent => {
+                return Some(format!(
+                    "{}; or add it there anyway with --force",
+                    client::Error::PlainAgent.hint()
+                ))
+            }
             Error::ProviderRefused(_) => {
                 "the provider must match mfa-agent -P (default /usr/lib*/*,/usr/local/lib*/*); \
                  the agent's log says why"

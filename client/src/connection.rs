@@ -2,13 +2,23 @@
 //! over it (ssh-agent protocol, RFC 9987, plus the token-sign extension).
 
 use proto::key::RsaKeyMaterial;
-use proto::message::TOKEN_SIGN_EXTENSION;
 use proto::message::{Constraint, Identity, Request, Response, TokenSignRequest};
+use proto::message::{LOCKED_MARK, TOKEN_SIGN_EXTENSION};
 use proto::signing::Token;
 use zeroize::Zeroizing;
 
 use crate::keys::{self, AgentKey};
 use crate::{sys, Error, Result};
+
+/// What answers on the agent's socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentKind {
+    MfaAgent,
+    /// mfa-agent, locked: it lists no keys and signs nothing until `mfa-add -X`.
+    Locked,
+    /// An agent without the token-sign extension: OpenSSH's ssh-agent, or another.
+    NotMfaAgent,
+}
 
 /// A connection to the agent.
 pub struct Connection {
@@ -43,8 +53,7 @@ impl Connection {
     }
 
     /// The extensions the agent lists in its `query` reply; `None` when it does not answer
-    /// `query` (OpenSSH's agent, or a locked mfa-agent, which answers nothing but
-    /// request-identities and unlock).
+    /// `query` (OpenSSH's agent; mfa-agent answers it locked or not).
     pub fn extensions(&mut self) -> Result<Option<Vec<String>>> {
         match self.call(&Request::Query)? {
             Response::Query(names) => Ok(Some(names)),
@@ -59,18 +68,33 @@ impl Connection {
             .is_some_and(|names| names.iter().any(|n| n == TOKEN_SIGN_EXTENSION)))
     }
 
-    /// True when the agent lists no keys because it is locked.
-    pub fn is_locked(&mut self) -> Result<bool> {
-        Ok(self.identities()?.is_empty() && self.extensions()?.is_none())
+    /// What answers on the socket: mfa-agent, locked or not, or another agent.
+    pub fn kind(&mut self) -> Result<AgentKind> {
+        let names = self.extensions()?.unwrap_or_default();
+        let has = |name: &str| names.iter().any(|n| n == name);
+        Ok(if !has(TOKEN_SIGN_EXTENSION) {
+            AgentKind::NotMfaAgent
+        } else if has(LOCKED_MARK) {
+            AgentKind::Locked
+        } else {
+            AgentKind::MfaAgent
+        })
     }
 
-    /// The key to sign with: the one `selector` names, else the only one.
+    /// True when the agent is a locked mfa-agent.
+    pub fn is_locked(&mut self) -> Result<bool> {
+        Ok(self.kind()? == AgentKind::Locked)
+    }
+
+    /// The key to sign with: the one `selector` names, else the only one. A locked agent or
+    /// a plain ssh-agent is named as such, not as one without keys.
     pub fn choose_key(&mut self, selector: Option<&str>) -> Result<AgentKey> {
-        let keys = self.keys()?;
-        if keys.is_empty() && self.extensions()?.is_none() {
-            return Err(Error::Locked);
+        match self.kind()? {
+            AgentKind::Locked => return Err(Error::Locked),
+            AgentKind::NotMfaAgent => return Err(Error::PlainAgent),
+            AgentKind::MfaAgent => {}
         }
-        keys::choose(keys, selector)
+        keys::choose(self.keys()?, selector)
     }
 
     /// Signs the tokens with `key`, one signature per token, each checked against the key

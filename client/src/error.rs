@@ -24,6 +24,8 @@ pub enum Error {
          mfa-agent (it does not offer token signing)"
     )]
     NotMfaAgent { path: PathBuf },
+    #[error("the agent at this socket is a plain ssh-agent, not mfa-agent: it cannot sign CloudHSM tokens")]
+    PlainAgent,
     #[error("mfa-agent did not answer: {0}")]
     AgentIo(#[source] proto::Error),
     #[error("mfa-agent holds no RSA key")]
@@ -89,8 +91,11 @@ impl Error {
                 .to_owned(),
             Error::NotMfaAgent { .. } => format!(
                 "forward mfa-agent instead of this agent: ssh -o 'ForwardAgent=${{{SOCKET_VARIABLE}}}' \
-                 HOST, or set {SOCKET_VARIABLE} to mfa-agent's socket (a locked mfa-agent \
-                 looks like this too: mfa-add -X)"
+                 HOST, or set {SOCKET_VARIABLE} to mfa-agent's socket"
+            ),
+            Error::PlainAgent => format!(
+                "set {SOCKET_VARIABLE} to mfa-agent's socket (eval \"$(mfa-agent)\"), or on a \
+                 remote host forward mfa-agent: ssh -o 'ForwardAgent=${{{SOCKET_VARIABLE}}}' HOST"
             ),
             Error::AgentIo(_) => "check that mfa-agent is still running".to_owned(),
             Error::NoKeys => {

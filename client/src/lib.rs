@@ -24,7 +24,7 @@ pub mod secret;
 mod sys;
 mod verify;
 
-pub use connection::Connection;
+pub use connection::{AgentKind, Connection};
 
 /// How long the agent waits for a person to answer a confirmation (`mfa-add -c`, `ssh-add -c`,
 /// `--forwarded confirm`) before it refuses the request.

@@ -50,6 +50,11 @@ pub const QUERY_EXTENSION: &str = "query";
 /// Our vendor extension: sign CloudHSM tokens by the raw-digest rule.
 pub const TOKEN_SIGN_EXTENSION: &str = "cloudhsm-token-sign@cloudhsm-mfa";
 
+/// Listed in mfa-agent's `query` reply while it is locked, and only then (it is a mark, not an
+/// extension to call): a locked mfa-agent lists no keys, like an empty one or a plain
+/// ssh-agent, and this tells them apart. A plain ssh-agent answers no `query`.
+pub const LOCKED_MARK: &str = "locked@cloudhsm-mfa";
+
 /// What a client asks of the agent.
 #[derive(Debug)]
 pub enum Request {

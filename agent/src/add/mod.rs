@@ -51,9 +51,15 @@ pub enum Action {
 }
 
 /// Runs mfa-add and returns the exit status.
-pub fn run(action: &Action, passphrases: &PassphraseSource) -> Result<u8> {
+pub fn run(action: &Action, passphrases: &PassphraseSource, any_agent: bool) -> Result<u8> {
     crate::sys::harden_process()?;
     let mut agent = client::Agent::from_env(CALL_TIMEOUT)?.connect()?;
+    let adds = matches!(action, Action::Add { .. } | Action::AddProvider { .. });
+    if adds && !any_agent && agent.kind()? == client::AgentKind::NotMfaAgent {
+        // An MFA key in a plain ssh-agent would sign SSH logins but no token, and could be
+        // forwarded anywhere that agent is.
+        return Err(Error::AddToPlainAgent);
+    }
     match action {
         Action::Add { files, constraints } => {
             // As ssh-add: a file that fails is reported and the others are still added.
@@ -191,10 +197,11 @@ fn keys_or_say_none(agent: &mut Connection) -> Result<Option<Vec<AgentKey>>> {
     if !keys.is_empty() {
         return Ok(Some(keys));
     }
-    // A locked mfa-agent answers nothing but request-identities and unlock.
-    match agent.extensions()? {
-        Some(_) => println!("The agent has no identities."),
-        None => println!("The agent has no identities: it is locked (unlock it with mfa-add -X)."),
+    match agent.kind()? {
+        client::AgentKind::Locked => {
+            println!("The agent has no identities: it is locked (unlock it with mfa-add -X).")
+        }
+        _ => println!("The agent has no identities."),
     }
     Ok(None)
 }

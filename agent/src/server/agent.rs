@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use proto::forwarding::SESSION_BIND_EXTENSION;
 use proto::message::{
-    Constraint, Request, Response, TokenSignRequest, QUERY_EXTENSION, SIGN_RSA_SHA2_256,
-    SIGN_RSA_SHA2_512, TOKEN_SIGN_EXTENSION,
+    Constraint, Request, Response, TokenSignRequest, LOCKED_MARK, QUERY_EXTENSION,
+    SIGN_RSA_SHA2_256, SIGN_RSA_SHA2_512, TOKEN_SIGN_EXTENSION,
 };
 use tokio::task::spawn_blocking;
 use zeroize::Zeroizing;
@@ -121,6 +121,14 @@ impl Agent {
             match request {
                 Request::RequestIdentities => return Ok(Response::Identities(Vec::new())),
                 Request::Unlock { passphrase } => return self.unlock(passphrase).await,
+                // Names only, so a client can tell a locked mfa-agent from a plain ssh-agent.
+                Request::Query => {
+                    return Ok(Response::Query(vec![
+                        QUERY_EXTENSION.to_owned(),
+                        TOKEN_SIGN_EXTENSION.to_owned(),
+                        LOCKED_MARK.to_owned(),
+                    ]))
+                }
                 Request::SessionBind(_) => {
                     // Unchecked, so whatever is behind this connection counts as forwarded.
                     route.refuse_bind();

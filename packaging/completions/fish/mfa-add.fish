@@ -15,5 +15,6 @@ complete -c mfa-add -s d -d 'Remove the keys given as KEYFILE or SHA256:FINGERPR
 complete -c mfa-add -s D -d 'Remove every key'
 complete -c mfa-add -s x -d 'Lock the agent with a passphrase'
 complete -c mfa-add -s X -d 'Unlock the agent'
+complete -c mfa-add -l force -d 'Add keys to an agent that is not mfa-agent (a plain ssh-agent) all the same'
 complete -c mfa-add -s h -l help -d 'Print help'
 complete -c mfa-add -s V -l version -d 'Print version'

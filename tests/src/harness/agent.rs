@@ -188,3 +188,33 @@ impl Drop for Agent {
         self.stop();
     }
 }
+
+/// A plain OpenSSH ssh-agent, stopped when dropped.
+pub struct PlainAgent(Child);
+
+impl PlainAgent {
+    /// `ssh-agent -D -a SOCKET`, once its socket is there.
+    pub fn start(socket: &Path) -> PlainAgent {
+        let agent = PlainAgent(
+            Command::new("ssh-agent")
+                .arg("-D")
+                .arg("-a")
+                .arg(socket)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("ssh-agent"),
+        );
+        while !socket.exists() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        agent
+    }
+}
+
+impl Drop for PlainAgent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

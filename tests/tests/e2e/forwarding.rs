@@ -6,9 +6,9 @@
 
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
-use cloudhsm_mfa_tests::harness::agent::Agent;
+use cloudhsm_mfa_tests::harness::agent::{Agent, PlainAgent};
 use cloudhsm_mfa_tests::harness::bins::bin;
 use cloudhsm_mfa_tests::harness::openssl::{genrsa, public_key_pem, write_token_file};
 use cloudhsm_mfa_tests::harness::sshd::{remote_line, Sshd};
@@ -348,36 +348,6 @@ fn ssh_dash_r_forwards_the_socket_and_is_seen_as_local() {
         last.split_whitespace().any(|w| w == "local") && last.contains("ssh"),
         "{last}"
     );
-}
-
-/// A plain OpenSSH ssh-agent, stopped when dropped.
-struct PlainAgent(Child);
-
-impl PlainAgent {
-    /// `ssh-agent -D -a SOCKET`, once its socket is there.
-    fn start(socket: &Path) -> PlainAgent {
-        let agent = PlainAgent(
-            Command::new("ssh-agent")
-                .arg("-D")
-                .arg("-a")
-                .arg(socket)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("ssh-agent"),
-        );
-        while !socket.exists() {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        agent
-    }
-}
-
-impl Drop for PlainAgent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]

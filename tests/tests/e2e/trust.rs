@@ -449,3 +449,44 @@ fn mfa_login_and_mfa_sign_cannot_be_read_by_the_same_user_and_command_keeps_its_
     let _ = agent.kill();
     let _ = agent.wait();
 }
+
+#[test]
+fn a_plain_ssh_agent_is_named_for_what_it_is_and_gets_no_key_without_force() {
+    let s = Setup::new();
+    let socket = s.dir.join("plain.sock");
+    let _plain = cloudhsm_mfa_tests::harness::agent::PlainAgent::start(&socket);
+    let at_plain = |program: &str, args: &[&str]| {
+        Command::new(bin(program))
+            .args(args)
+            .current_dir(s.dir.path())
+            .env("MFA_AUTH_SOCK", &socket)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run")
+    };
+    let ssh_add_l = || {
+        let out = Command::new("ssh-add")
+            .arg("-l")
+            .env("SSH_AUTH_SOCK", &socket)
+            .output()
+            .expect("ssh-add -l");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let plain = "is a plain ssh-agent, not mfa-agent";
+    let key = s.key.to_str().expect("UTF-8");
+    let out = at_plain("mfa-add", &[key]);
+    refused(&out, 1, plain);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+    assert!(ssh_add_l().contains("no identities"), "{}", ssh_add_l());
+    write_token_file(&s.dir.join("t.json"), 1);
+    refused(&at_plain("mfa-sign", &["t.json"]), 1, plain);
+    // Told to, mfa-add adds it (OpenSSH's ssh-add would too).
+    let out = at_plain("mfa-add", &["--force", key]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(ssh_add_l().contains("RSA"), "{}", ssh_add_l());
+    refused(&at_plain("mfa-sign", &["t.json"]), 1, plain);
+}

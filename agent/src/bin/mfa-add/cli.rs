@@ -79,6 +79,9 @@ pub struct Args {
     /// With -s: only the token key with this id (CKA_ID, hex).
     #[arg(long, value_name = "HEX", requires = "provider")]
     pub id: Option<String>,
+    /// Add keys to an agent that is not mfa-agent (a plain ssh-agent) all the same.
+    #[arg(long)]
+    pub force: bool,
     /// Key files (or fingerprints with -d).
     #[arg(value_name = "KEYFILE")]
     pub keys: Vec<String>,
@@ -89,6 +92,8 @@ pub struct Args {
 pub struct Config {
     pub action: Action,
     pub passphrases: PassphraseSource,
+    /// `--force`: add to an agent that is not mfa-agent.
+    pub any_agent: bool,
 }
 
 impl Config {
@@ -168,6 +173,7 @@ impl Config {
         Ok(Config {
             action,
             passphrases,
+            any_agent: args.force,
         })
     }
 }

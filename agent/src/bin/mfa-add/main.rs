@@ -11,7 +11,8 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(status) => return status,
     };
-    let result = cli::Config::from_args(args).and_then(|c| add::run(&c.action, &c.passphrases));
+    let result =
+        cli::Config::from_args(args).and_then(|c| add::run(&c.action, &c.passphrases, c.any_agent));
     match result {
         Ok(status) => ExitCode::from(status),
         Err(e) => report("mfa-add", &e),
