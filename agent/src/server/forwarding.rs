@@ -81,6 +81,9 @@ pub(crate) fn may_load_provider(route: &Route) -> Result<(), String> {
 /// How the route reads in a question or refusal.
 fn route_words(route: &Route) -> String {
     match route.hops().last() {
+        None if route.unbound_ssh() => {
+            "ssh without a session binding (ssh -R or another forwarding; host unknown)".to_owned()
+        }
         None if route.is_forwarded() => "a forwarded connection (unverified host)".to_owned(),
         None => "a local connection".to_owned(),
         Some(last) if route.is_forwarded() => format!(

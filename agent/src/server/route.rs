@@ -5,7 +5,10 @@
 //! A connection with no binding is local. ssh sends a binding with the forwarding flag on
 //! every connection it opens for a forwarded agent (`ForwardAgent`, `ssh -A`), and one without
 //! it before it uses the agent to authenticate; each hop of a chain of forwardings adds one.
-//! `ssh -R` forwards a bare socket: no binding, so its connections look local.
+//! `ssh -R` forwards a bare socket: no binding. A connection from OpenSSH's `ssh` itself that
+//! asks for a signature without binding is that (or another stream forwarding): it counts as
+//! forwarded from an unknown host. Its one cost: OpenSSH clients older than 8.9 sign their own
+//! logins without a binding, and are then treated as forwarded too.
 
 use proto::forwarding::SessionBind;
 use proto::key::fingerprint;
@@ -31,13 +34,38 @@ pub(crate) struct Route {
     /// from a forwarding, so it is treated as one (stricter than OpenSSH, which calls the
     /// connection remote only for its destination constraints).
     failed: bool,
+    /// The peer is OpenSSH's `ssh`: without a binding, it carries a forwarded connection.
+    from_ssh: bool,
+}
+
+/// Whether `exe` is OpenSSH's client, `ssh` (not sshd, not ssh-add).
+pub(crate) fn is_ssh_client(exe: Option<&std::path::Path>) -> bool {
+    exe.and_then(|e| e.file_name())
+        .is_some_and(|name| name == "ssh")
 }
 
 impl Route {
     /// A route with these bindings already verified (for tests of what routes allow).
     #[cfg(test)]
     pub fn from_hops(hops: Vec<Hop>, failed: bool) -> Route {
-        Route { hops, failed }
+        Route {
+            hops,
+            failed,
+            from_ssh: false,
+        }
+    }
+
+    /// The route of a new connection: local until bound, unless the peer is `ssh`.
+    pub fn for_peer(from_ssh: bool) -> Route {
+        Route {
+            from_ssh,
+            ..Route::default()
+        }
+    }
+
+    /// `ssh` with no binding: `ssh -R` or another stream forwarding, from a host unknown.
+    pub fn unbound_ssh(&self) -> bool {
+        self.from_ssh && self.hops.is_empty() && !self.failed
     }
 
     /// The verified bindings, origin first.
@@ -53,7 +81,7 @@ impl Route {
     /// True when the request may come from beyond this machine: some hop forwards the agent,
     /// or a binding failed.
     pub fn is_forwarded(&self) -> bool {
-        self.failed || self.hops.iter().any(|h| h.forwarded)
+        self.failed || self.unbound_ssh() || self.hops.iter().any(|h| h.forwarded)
     }
 
     /// Marks a binding refused before it was checked (e.g. while the agent is locked).
@@ -112,6 +140,8 @@ impl Route {
         if self.hops.is_empty() {
             return if self.failed {
                 "via=unverified forwarded".to_owned()
+            } else if self.from_ssh {
+                "via=unbound-ssh forwarded".to_owned()
             } else {
                 "local".to_owned()
             };

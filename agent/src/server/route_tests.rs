@@ -110,3 +110,28 @@ fn at_most_sixteen_hops() {
     }
     assert!(route.bind(signed(&a, &[99; 32], true)).is_err());
 }
+
+#[test]
+fn ssh_without_a_binding_counts_as_forwarded_from_an_unknown_host() {
+    use std::path::Path;
+    assert!(is_ssh_client(Some(Path::new("/usr/bin/ssh"))));
+    for other in ["/usr/bin/ssh-add", "/usr/sbin/sshd", "/usr/bin/mfa-login"] {
+        assert!(!is_ssh_client(Some(Path::new(other))), "{other}");
+    }
+    assert!(!is_ssh_client(None));
+
+    // ssh -R: the peer is ssh and binds nothing.
+    let unbound = Route::for_peer(true);
+    assert!(unbound.unbound_ssh() && unbound.is_forwarded());
+    assert_eq!(unbound.describe(), "via=unbound-ssh forwarded");
+    // ssh authenticating binds first (OpenSSH 8.9 and later): a binding, not forwarded.
+    let mut authenticating = Route::for_peer(true);
+    authenticating
+        .bind(signed(&host(Algorithm::Ed25519), &[2; 32], false))
+        .expect("verifies");
+    assert!(!authenticating.unbound_ssh() && !authenticating.is_forwarded());
+    // Any other local program: local.
+    let local = Route::for_peer(false);
+    assert!(!local.is_forwarded());
+    assert_eq!(local.describe(), "local");
+}

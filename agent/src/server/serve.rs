@@ -199,8 +199,9 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
     agent
         .log
         .debug(|| format!("connection from {}", peer.describe()));
-    // What ssh bound this connection to (session-bind@openssh.com); empty: local.
-    let mut route = Route::default();
+    // What ssh bound this connection to (session-bind@openssh.com); empty: local, unless the
+    // peer is ssh itself (ssh -R).
+    let mut route = Route::for_peer(super::route::is_ssh_client(peer.exe.as_deref()));
     loop {
         // Waiting for a request has no limit but the cap: at the cap, the connection that has
         // waited longest (idle, or stalled in a frame) makes way for a new one. Once a

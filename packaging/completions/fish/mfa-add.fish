@@ -1,5 +1,5 @@
 complete -c mfa-add -s t -d 'Forget the added keys after LIFE' -r
-complete -c mfa-add -l forwarded -d 'What the added keys do for a request through a forwarded agent (ssh -A, ForwardAgent): sign (allow, the default, as OpenSSH), ask first (confirm), or refuse (deny: the keys sign only for programs on this machine)' -r -f -a "allow\t''
+complete -c mfa-add -l forwarded -d 'What the added keys do for a request through a forwarded agent (ssh -A, ForwardAgent, ssh -R): sign (allow, the default, as OpenSSH), ask first (confirm), or refuse (deny: the keys sign only for programs on this machine)' -r -f -a "allow\t''
 confirm\t''
 deny\t''"
 complete -c mfa-add -l passphrase-file -d 'Read the passphrase from the first line of FILE' -r -F

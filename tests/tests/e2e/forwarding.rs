@@ -315,7 +315,7 @@ fn ssh_add_h_destination_constraints_hold_through_the_hop() {
 }
 
 #[test]
-fn ssh_dash_r_forwards_the_socket_and_is_seen_as_local() {
+fn ssh_dash_r_forwards_the_socket_and_counts_as_forwarded_from_an_unknown_host() {
     let dir = WorkDir::new();
     let Some(sshd) = sshd(&dir) else { return };
     let agent = Agent::start(&dir.mkdir("agent", 0o700));
@@ -333,20 +333,42 @@ fn ssh_dash_r_forwards_the_socket_and_is_seen_as_local() {
     let mut forward = OsString::from(&remote_socket);
     forward.push(":");
     forward.push(agent.socket());
-    let options: [&OsStr; 4] = [
+    let options: [&OsStr; 6] = [
         "-o".as_ref(),
         "StreamLocalBindUnlink=yes".as_ref(),
+        "-o".as_ref(),
+        "ExitOnForwardFailure=yes".as_ref(),
         "-R".as_ref(),
         &forward,
     ];
     let out = sshd.run(&options, &remote_line(&command));
     assert_ok(&out, "mfa-sign through ssh -R");
     assert_signed_by(&public, &file, 2);
-    // A bare socket forward carries no session binding: the agent sees ssh, locally.
+    // A bare socket forward carries no session binding: the agent sees ssh itself, unbound,
+    // and counts the request as forwarded from a host it does not know.
     let last = sign_lines(&agent).pop().expect("an audit line");
     assert!(
-        last.split_whitespace().any(|w| w == "local") && last.contains("ssh"),
+        last.contains("via=unbound-ssh") && last.contains("ssh"),
         "{last}"
+    );
+    // So --forwarded deny holds through -R too (it was signed silently before).
+    let key_path = key.to_str().expect("UTF-8");
+    let out = agent.mfa_add(&["--forwarded", "deny", key_path]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    write_token_file(&file, 2);
+    let out = sshd.run(&options, &remote_line(&command));
+    assert!(!out.status.success(), "a deny key signed through ssh -R");
+    assert_eq!(sign_lines(&agent).len(), 1, "{}", agent.log_text());
+    assert!(
+        agent.log_text().contains(
+            "--forwarded deny and the request came through ssh without a session binding"
+        ),
+        "{}",
+        agent.log_text()
     );
 }
 

@@ -39,8 +39,8 @@ pub struct Args {
     #[arg(short = 'c')]
     pub confirm: bool,
     /// What the added keys do for a request through a forwarded agent (ssh -A,
-    /// ForwardAgent): sign (allow, the default, as OpenSSH), ask first (confirm), or refuse
-    /// (deny: the keys sign only for programs on this machine).
+    /// ForwardAgent, ssh -R): sign (allow, the default, as OpenSSH), ask first (confirm), or
+    /// refuse (deny: the keys sign only for programs on this machine).
     #[arg(long, value_name = "POLICY", value_parser = ["allow", "confirm", "deny"])]
     pub forwarded: Option<String>,
     /// Read the passphrase from the first line of FILE.
