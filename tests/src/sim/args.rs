@@ -32,6 +32,12 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Key management: `key list` prints the labels of CLOUDHSM_SIM_KEY_LABELS (one per line)
+    /// as they are, each line's end a moment after its text, as a slow terminal shows it.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
     /// Add a user to the state file (simulator only, to set up a scenario).
     AddUser(AddUserArgs),
     /// cloudhsm_mgmt_util (Client SDK 3): `loginHSM`, `createUser`, `changePswd` with `-2fa`
@@ -63,6 +69,12 @@ pub enum LoginMfa {
         #[arg(long)]
         token: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// List the keys (their labels: any text a key's owner chose).
+    List,
 }
 
 #[derive(Debug, Subcommand)]

@@ -29,6 +29,20 @@ pub const SIGNED_TOKEN_PROMPT: &str =
     "Enter signed token file path (press enter if same as the unsigned token file):";
 pub const PUBLIC_KEY_PROMPT: &str = "Enter public key PEM file path:";
 
+/// `key list`: each label of `CLOUDHSM_SIM_KEY_LABELS` on a line of its own, its line end
+/// 200 ms after its text (a label that reads like a prompt then ends a read, as a prompt
+/// does), then the result.
+pub fn key_list(ctx: &mut Context) -> Result<Outcome> {
+    let labels = std::env::var("CLOUDHSM_SIM_KEY_LABELS").unwrap_or_default();
+    let labels: Vec<&str> = labels.lines().filter(|l| !l.is_empty()).collect();
+    for label in &labels {
+        ctx.term.write_text(label)?;
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        ctx.term.write_text("\n")?;
+    }
+    Ok(Outcome::Success(json!({ "matched_keys": labels.len() })))
+}
+
 /// What a command prints: `{"error_code": 0, "data": ...}` or a non-zero code and a message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {

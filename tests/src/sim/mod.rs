@@ -20,7 +20,7 @@ pub mod tokens;
 use clap::error::ErrorKind;
 use clap::Parser;
 
-use args::{ChangeMfaStrategy, Cli, Command, UserCommand};
+use args::{ChangeMfaStrategy, Cli, Command, KeyCommand, UserCommand};
 use commands::{Context, Outcome};
 use config::Config;
 use term::Terminal;
@@ -72,6 +72,9 @@ fn execute(ctx: &mut Context, command: Command) -> (Flow, bool) {
             } => commands::change_mfa(ctx, args),
         },
         Command::AddUser(args) => commands::add_user(ctx, args),
+        Command::Key {
+            command: KeyCommand::List,
+        } => commands::key_list(ctx),
     };
     let outcome = result.unwrap_or_else(|e| Outcome::Failure(format!("{e:#}")));
     report(ctx, &outcome);

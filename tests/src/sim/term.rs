@@ -104,6 +104,14 @@ impl Terminal {
         self.write_raw(&text)
     }
 
+    /// Writes text as it is (in the crlf style `\n` becomes `\r\n`), with no line end added.
+    pub fn write_text(&mut self, text: &str) -> Result<()> {
+        if self.style == Style::Crlf {
+            return self.write_raw(&text.replace('\n', "\r\n"));
+        }
+        self.write_raw(text)
+    }
+
     /// Prints a JSON value the way cloudhsm-cli does: pretty, two-space indent.
     pub fn print_json(&mut self, value: &Value) -> Result<()> {
         let text = serde_json::to_string_pretty(value)?;

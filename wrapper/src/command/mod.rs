@@ -134,6 +134,19 @@ impl Command {
         }
     }
 
+    /// Whether the command asks anything (the table in wrapper/README.md): a login, change-mfa,
+    /// a command that sets a password, a cloudhsm_mgmt_util `-2fa` command. Text in the output
+    /// of any other command that reads like a prompt (a key's label, say) is output.
+    pub fn prompts(&self) -> bool {
+        matches!(
+            self,
+            Command::Login(_)
+                | Command::ChangeMfa(_)
+                | Command::SetPassword { .. }
+                | Command::Mgmt(_)
+        )
+    }
+
     /// The file whose tokens the command hands out to sign, when its arguments name one.
     pub fn token_file(&self) -> Option<&std::path::Path> {
         match self {

@@ -97,6 +97,11 @@ impl Policy {
         self.command.signs()
     }
 
+    /// Whether the command under way asks anything (see [`Command::prompts`]).
+    pub fn command_prompts(&self) -> bool {
+        self.command.prompts()
+    }
+
     /// The person typed the password of the login under way.
     pub fn person_typed_password(&mut self, password: PasswordId) {
         if self.login_user().is_some() {

@@ -15,6 +15,15 @@ const ECHO_OFF_WAIT: Duration = Duration::from_secs(2);
 
 impl Session {
     pub(super) fn on_prompt(&mut self, prompt: Prompt) {
+        if prompt != Prompt::Interactive && !self.policy.command_prompts() {
+            // A command that asks nothing (key list, say): a label that reads like a prompt is
+            // output. Nothing is typed, no piped line fed, the session not ended over it.
+            self.config.transcript.event(&format!(
+                "{} text in the output of a command that asks nothing: not a prompt",
+                prompt.name()
+            ));
+            return;
+        }
         self.config
             .transcript
             .event(&format!("prompt: {}", prompt.name()));

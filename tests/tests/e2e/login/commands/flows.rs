@@ -79,16 +79,12 @@ fn tokens_first_the_same_wrong_password_twice_is_not_answered_the_second_time() 
     assert_eq!(s.cluster.failed_logins_total(USER), 1);
 }
 
-#[test]
-fn a_piped_script_of_two_logins_and_quit_with_a_password_file() {
-    let s = Setup::new();
-    let script = format!(
-        "{}\n{}\nquit\n",
-        login_args("piped-1.json").join(" "),
-        login_args("piped-2.json").join(" ")
-    );
-    let mut child = s
-        .mfa_login(&s.cluster, &s.password_option(), &["interactive"])
+/// `SCRIPT | mfa-login --password-file F -- cloudhsm-cli-sim interactive`, with `env` set;
+/// its exit status and stdout.
+fn run_piped(s: &Setup, script: &str, env: &[(&str, &str)]) -> (std::process::ExitStatus, String) {
+    let mut command = s.mfa_login(&s.cluster, &s.password_option(), &["interactive"]);
+    command.envs(env.iter().copied());
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -115,11 +111,45 @@ fn a_piped_script_of_two_logins_and_quit_with_a_password_file() {
         .expect("stdout")
         .read_to_string(&mut output)
         .expect("read stdout");
+    (status, output)
+}
+
+#[test]
+fn a_piped_script_of_two_logins_and_quit_with_a_password_file() {
+    let s = Setup::new();
+    let script = format!(
+        "{}\n{}\nquit\n",
+        login_args("piped-1.json").join(" "),
+        login_args("piped-2.json").join(" ")
+    );
+    let (status, output) = run_piped(&s, &script, &[]);
     assert!(status.success(), "{status}: {output}");
     assert_eq!(output.matches(SUCCESS).count(), 2, "{output}");
     assert_eq!(s.cluster.failed_logins_total(USER), 0, "{output}");
     assert_signed_by(&s.public, &s.dir.join("piped-1.json"), s.cluster.hsms);
     assert_signed_by(&s.public, &s.dir.join("piped-2.json"), s.cluster.hsms);
+}
+
+#[test]
+fn prompt_like_key_labels_in_a_piped_session_are_output_not_prompts() {
+    // Bug: a `key list` label reading like the signed-token-file prompt ended the session
+    // (125); one reading `Enter password:` made mfa-login feed it the script's next line.
+    let s = Setup::new();
+    let labels = format!("{PASSWORD_PROMPT}\n{SIGNED_TOKEN_PROMPT}\nan ordinary label");
+    let script = format!(
+        "key list\n{}\nkey list\nquit\n",
+        login_args("labels.json").join(" ")
+    );
+    let (status, output) = run_piped(&s, &script, &[("CLOUDHSM_SIM_KEY_LABELS", &labels)]);
+    assert!(status.success(), "{status}: {output}");
+    assert_eq!(output.matches("\"matched_keys\": 3").count(), 2, "{output}");
+    assert_eq!(output.matches(SUCCESS).count(), 3, "{output}");
+    assert_signed_by(&s.public, &s.dir.join("labels.json"), s.cluster.hsms);
+    // The one password typed went to the login's own prompt.
+    let typed = s.cluster.passwords();
+    assert_eq!(typed.len(), 1, "{typed:?}");
+    assert_eq!(typed[0].command, "login");
+    assert_eq!(s.cluster.failed_logins_total(USER), 0, "{output}");
 }
 
 #[test]
