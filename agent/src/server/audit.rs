@@ -95,6 +95,11 @@ impl Log {
         peer: &Peer,
         route: &str,
     ) {
+        // A flood of signatures (a forwarded agent used as an oracle) would fill the disk:
+        // past a peer's share of the interval, its signatures are summed up in one line.
+        if !self.queue.tally_signature(&peer.describe(), tokens) {
+            return;
+        }
         self.audit(&format!(
             "sign {kind} key={fingerprint} tokens={tokens} {} {route} key-in={origin}",
             peer.describe()

@@ -36,6 +36,21 @@ pub(crate) const SUMMARY_INTERVAL: Duration = Duration::from_secs(10);
 /// Peers tallied at once; the rest of a flood of distinct peers share one entry.
 const MAX_TALLIED_PEERS: usize = 256;
 
+/// Signature lines written in full per peer in one summary interval: a login is one request,
+/// so this is dozens of logins; past it, a peer's signatures are counted and summed up.
+pub(crate) const SIGNATURES_PER_PEER: u32 = 64;
+
+/// Signature lines written in full in one summary interval, all peers together.
+pub(crate) const SIGNATURES_PER_INTERVAL: u32 = 256;
+
+/// Signatures of one peer in the current interval.
+#[derive(Debug, Default, Clone, Copy)]
+struct Signed {
+    in_full: u32,
+    more: u64,
+    more_tokens: u64,
+}
+
 /// A line as it will be written: its time (taken when it was logged), severity and text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Line {
@@ -59,6 +74,9 @@ pub(crate) struct State {
     audit_lost: u64,
     /// Malformed or refused requests not yet logged, per peer (`pid=.. uid=.. exe=..`).
     tally: BTreeMap<String, u64>,
+    /// Signatures in this interval, per peer, and how many were logged in full in all.
+    signed: BTreeMap<String, Signed>,
+    signed_in_full: u32,
     /// The writer is writing a batch (for `flush`).
     writing: bool,
     /// The writer waits for a line to come (a push must wake it).
@@ -98,6 +116,26 @@ impl State {
         true
     }
 
+    /// Counts a signature of `tokens` tokens for `peer`; true while it is to be logged in
+    /// full (see [`SIGNATURES_PER_PEER`], [`SIGNATURES_PER_INTERVAL`]), else it is summed up.
+    pub(crate) fn tally_signature(&mut self, peer: &str, tokens: usize) -> bool {
+        let key = if self.signed.len() >= MAX_TALLIED_PEERS && !self.signed.contains_key(peer) {
+            "other peers"
+        } else {
+            peer
+        };
+        let room = self.signed_in_full < SIGNATURES_PER_INTERVAL;
+        let signed = self.signed.entry(key.to_owned()).or_default();
+        if room && signed.in_full < SIGNATURES_PER_PEER {
+            signed.in_full += 1;
+            self.signed_in_full += 1;
+            return true;
+        }
+        signed.more += 1;
+        signed.more_tokens += tokens as u64;
+        false
+    }
+
     fn has_work(&self) -> bool {
         !self.lines.is_empty() || self.dropped > 0 || self.audit_lost > 0
     }
@@ -126,6 +164,18 @@ impl State {
             )));
         }
         if let Some(interval) = summarize {
+            for (peer, signed) in std::mem::take(&mut self.signed) {
+                if signed.more > 0 {
+                    batch.push(note(format!(
+                        "sign: {} more signatures ({} tokens) by {peer} in the last {} s, not \
+                         logged one by one",
+                        signed.more,
+                        signed.more_tokens,
+                        interval.as_secs()
+                    )));
+                }
+            }
+            self.signed_in_full = 0;
             for (peer, n) in std::mem::take(&mut self.tally) {
                 if n > 0 {
                     batch.push(note(format!(
@@ -177,6 +227,11 @@ impl LogQueue {
         if wake {
             self.arrived.notify_one();
         }
+    }
+
+    /// See `State::tally_signature`.
+    pub(crate) fn tally_signature(&self, peer: &str, tokens: usize) -> bool {
+        self.state().tally_signature(peer, tokens)
     }
 
     /// See `State::tally`.
@@ -289,6 +344,32 @@ mod tests {
         );
         // A new interval logs the first one in full again.
         assert!(state.tally("pid=1 uid=2"));
+    }
+
+    #[test]
+    fn signatures_past_a_peers_share_of_an_interval_are_summed_up() {
+        let mut state = State::default();
+        let logged = (0..20_000)
+            .filter(|_| state.tally_signature("pid=7 uid=0 exe=/usr/bin/ssh", 1))
+            .count();
+        assert_eq!(logged, SIGNATURES_PER_PEER as usize);
+        // Another peer still gets its share, up to the interval's total.
+        let others = (0..10_000)
+            .filter(|i| state.tally_signature(&format!("pid={} uid=0", 100 + i % 50), 2))
+            .count();
+        assert_eq!(
+            others,
+            (SIGNATURES_PER_INTERVAL - SIGNATURES_PER_PEER) as usize
+        );
+        let batch = state.take_batch("T", Some(SUMMARY_INTERVAL));
+        let summaries = texts(&batch);
+        assert!(summaries.contains(
+            &"sign: 19936 more signatures (19936 tokens) by pid=7 uid=0 exe=/usr/bin/ssh in the \
+              last 10 s, not logged one by one"
+        ));
+        assert!(summaries.len() <= 51, "{summaries:?}");
+        // A new interval logs in full again.
+        assert!(state.tally_signature("pid=7 uid=0 exe=/usr/bin/ssh", 1));
     }
 
     #[test]

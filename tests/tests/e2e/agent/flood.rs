@@ -166,3 +166,55 @@ fn a_burst_of_200_signers_is_served_or_closed_cleanly_and_the_owner_still_gets_t
     assert!(served > 0, "nobody in the burst was served");
     owner_lists(&agent, &key, "after a burst of 200 signers");
 }
+
+#[test]
+fn a_signature_flood_grows_the_log_by_a_bounded_amount_and_the_owner_gets_through() {
+    // 3,000 one-token requests on one connection, each sent before the last reply is read
+    // (a forwarded agent used as a signing oracle): the log keeps the first 64 in full and
+    // sums up the rest in one line per 10 s, instead of a line per signature (4.2 MB for
+    // 20,000 before).
+    const FLOOD: usize = 3_000;
+    let dir = WorkDir::new();
+    let (mut agent, key) = agent_with_key(&dir);
+    let blob = only_key(&agent);
+    let before = agent.log_text().len();
+    let socket = agent.socket().to_path_buf();
+    let flood = thread::spawn(move || {
+        let mut stream = UnixStream::connect(&socket).expect("connect");
+        stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+        let request = Request::TokenSign(TokenSignRequest {
+            key_blob: blob,
+            tokens: vec![random_token()],
+        });
+        proto::client::send(&mut stream, &request).expect("send");
+        for _ in 1..FLOOD {
+            proto::client::send(&mut stream, &request).expect("send");
+            let reply = proto::client::receive(&mut stream).expect("reply");
+            assert!(matches!(reply, Response::TokenSign(_)), "{reply:?}");
+        }
+        proto::client::receive(&mut stream).expect("last reply");
+    });
+    thread::sleep(Duration::from_millis(200));
+    owner_lists(&agent, &key, "a signature flood");
+    flood.join().expect("the flood");
+    assert!(agent.stop(), "the agent did not stop");
+    let log = agent.log_text();
+    let grown = &log[before..];
+    let in_full = grown.matches("sign token ").count();
+    assert!(in_full <= 64, "{in_full} signature lines");
+    let summed: usize = grown
+        .lines()
+        .filter_map(|l| l.split("sign: ").nth(1))
+        .filter_map(|l| l.split(' ').next()?.parse::<usize>().ok())
+        .sum();
+    assert_eq!(in_full + summed, FLOOD, "{grown}");
+    // The harness's agent runs with -d: its debug lines (one per request) are not the audit
+    // log a deployed agent writes.
+    let audit: usize = grown
+        .lines()
+        .filter(|l| !l.contains(" debug: "))
+        .map(|l| l.len() + 1)
+        .sum();
+    println!("a signature flood of {FLOOD}: the audit log grew by {audit} bytes");
+    assert!(audit < 24 * 1024, "{audit} bytes");
+}
