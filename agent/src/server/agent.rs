@@ -355,6 +355,7 @@ impl Agent {
         peer: &Peer,
         route: &Route,
         usage: Use<'_>,
+        what: &str,
     ) -> Result<Arc<KeyEntry>, Refusal> {
         let (fingerprint, comment, verdict) = {
             let entry = self
@@ -369,7 +370,7 @@ impl Agent {
             Verdict::Refuse(why) => return Err(format!("{fingerprint}: {why}")),
             Verdict::Ask(through) => self
                 .confirmer
-                .ask(&fingerprint, &comment, peer, &through)
+                .ask(&fingerprint, &comment, what, peer, &through)
                 .await
                 .map_err(|why| format!("confirmation for {fingerprint}: {why}"))?,
         }
@@ -405,7 +406,8 @@ impl Agent {
             data: &data,
             key_blob: blob,
         };
-        let entry = self.key_for_use(blob, peer, route, usage).await?;
+        let what = format!("to sign for SSH ({})", hash.algorithm());
+        let entry = self.key_for_use(blob, peer, route, usage, &what).await?;
         let signature = backend::sign_ssh(&entry.signer, hash, data)
             .await
             .map_err(|e| format!("signing failed: {e}"))?;
@@ -429,10 +431,14 @@ impl Agent {
         peer: &Peer,
         route: &Route,
     ) -> Result<Response, Refusal> {
-        let entry = self
-            .key_for_use(&req.key_blob, peer, route, Use::Token)
-            .await?;
         let count = req.tokens.len();
+        let what = match count {
+            1 => "to sign 1 CloudHSM token".to_owned(),
+            n => format!("to sign {n} CloudHSM tokens"),
+        };
+        let entry = self
+            .key_for_use(&req.key_blob, peer, route, Use::Token, &what)
+            .await?;
         let signatures = backend::sign_tokens(&entry.signer, req.tokens)
             .await
             .map_err(|e| format!("signing failed: {e}"))?;

@@ -4,9 +4,11 @@
 //! The question runs as a child process awaited on tokio, so other clients are served while the
 //! user thinks. With no program to ask, the answer is no.
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::process::Stdio;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use tokio::process::Command;
 
@@ -16,17 +18,43 @@ use crate::sys::Peer;
 /// and every client, which waits a little longer.
 const ANSWER_TIMEOUT: Duration = client::CONFIRM_TIMEOUT;
 
-/// The askpass program chosen at start-up.
+/// After a "no", how long the same process's requests are refused without asking again (a
+/// flood of requests would otherwise bring one dialog after another until one is clicked).
+pub(crate) const DECLINED_FOR: Duration = Duration::from_secs(30);
+
+/// The askpass program chosen at start-up, and the questions under way.
 #[derive(Debug, Clone, Default)]
 pub struct Confirmer {
     program: Option<OsString>,
+    questions: Arc<Mutex<Questions>>,
+}
+
+/// One question at a time per key; the others wait their turn, and the one asked says how
+/// many wait.
+#[derive(Debug, Default)]
+struct Questions {
+    turns: HashMap<String, Arc<tokio::sync::Mutex<()>>>,
+    waiting: HashMap<String, usize>,
+    /// When each process (pid) was last told no.
+    declined: HashMap<i32, Instant>,
+}
+
+impl Questions {
+    fn declined_recently(&self, peer: &Peer) -> Option<u64> {
+        let at = self.declined.get(&peer.pid?)?;
+        let ago = at.elapsed();
+        (ago < DECLINED_FOR).then_some(ago.as_secs())
+    }
 }
 
 impl Confirmer {
     /// Asks `program`, or refuses every confirmation with None.
     #[cfg(test)]
     pub fn new(program: Option<OsString>) -> Self {
-        Confirmer { program }
+        Confirmer {
+            program,
+            questions: Arc::default(),
+        }
     }
 
     /// `MFA_ASKPASS`, else `SSH_ASKPASS`, from the agent's environment.
@@ -35,15 +63,27 @@ impl Confirmer {
             .iter()
             .filter_map(std::env::var_os)
             .find(|v| !v.is_empty());
-        Confirmer { program }
+        Confirmer {
+            program,
+            questions: Arc::default(),
+        }
     }
 
-    /// Asks whether `peer` may use the key; `through` says where the request came from (a
-    /// forwarded agent's host key); Err says why the answer is no.
+    fn questions(&self) -> std::sync::MutexGuard<'_, Questions> {
+        self.questions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Asks whether `peer` may use the key for `what` ("to sign 3 CloudHSM tokens");
+    /// `through` says where the request came from (a forwarded agent's host key); Err says
+    /// why the answer is no. One question per key is open at a time; a process told no is
+    /// refused without a question for [`DECLINED_FOR`].
     pub async fn ask(
         &self,
         fingerprint: &str,
         comment: &str,
+        what: &str,
         peer: &Peer,
         through: &str,
     ) -> Result<(), String> {
@@ -51,15 +91,51 @@ impl Confirmer {
             .program
             .as_ref()
             .ok_or("no MFA_ASKPASS or SSH_ASKPASS program to ask for confirmation")?;
+        let declined = |ago: u64| {
+            format!(
+                "this process was told no {ago} s ago: refused without asking for {} s",
+                DECLINED_FOR.as_secs()
+            )
+        };
+        let turn = {
+            let mut questions = self.questions();
+            if let Some(ago) = questions.declined_recently(peer) {
+                return Err(declined(ago));
+            }
+            *questions.waiting.entry(fingerprint.to_owned()).or_default() += 1;
+            questions
+                .turns
+                .entry(fingerprint.to_owned())
+                .or_default()
+                .clone()
+        };
+        let _turn = turn.lock().await;
+        let others = {
+            let mut questions = self.questions();
+            let waiting = questions.waiting.entry(fingerprint.to_owned()).or_default();
+            *waiting -= 1;
+            let others = *waiting;
+            if let Some(ago) = questions.declined_recently(peer) {
+                return Err(declined(ago));
+            }
+            others
+        };
         let exe = peer.exe.as_ref().map_or_else(
             || "an unknown program".to_owned(),
             |e| e.display().to_string(),
         );
         let pid = peer.pid.map_or_else(|| "?".to_owned(), |p| p.to_string());
-        let question = format!(
-            "Allow use of key {comment}?\nKey fingerprint {fingerprint}.\nRequested by {exe} (pid {pid}, uid {}).\n{through}",
+        let mut question = format!(
+            "Allow use of key {comment} {what}?\nKey fingerprint {fingerprint}.\nRequested by {exe} (pid {pid}, uid {}).\n{through}",
             peer.uid
         );
+        if others > 0 {
+            question.push_str(&format!(
+                "\n{others} more request{} for this key wait{}.",
+                if others == 1 { "" } else { "s" },
+                if others == 1 { "s" } else { "" }
+            ));
+        }
         let mut child = Command::new(program)
             .arg(&question)
             .env("SSH_ASKPASS_PROMPT", "confirm")
@@ -70,7 +146,16 @@ impl Confirmer {
             .map_err(|e| format!("cannot run {}: {e}", program.to_string_lossy()))?;
         match tokio::time::timeout(ANSWER_TIMEOUT, child.wait()).await {
             Ok(Ok(status)) if status.success() => Ok(()),
-            Ok(Ok(status)) => Err(format!("the user declined ({status})")),
+            Ok(Ok(status)) => {
+                if let Some(pid) = peer.pid {
+                    let mut questions = self.questions();
+                    questions
+                        .declined
+                        .retain(|_, at| at.elapsed() < DECLINED_FOR);
+                    questions.declined.insert(pid, Instant::now());
+                }
+                Err(format!("the user declined ({status})"))
+            }
             Ok(Err(e)) => Err(format!("waiting for the confirmation program: {e}")),
             Err(_) => Err("no answer in time".to_owned()),
         }
@@ -89,25 +174,98 @@ mod tests {
         }
     }
 
+    const LOCAL: &str = "Through a local connection.";
+    const ONE: &str = "to sign 1 CloudHSM token";
+
     #[tokio::test]
     async fn exit_status_decides_and_nothing_to_ask_refuses() {
-        let yes = Confirmer {
-            program: Some("true".into()),
-        };
-        let no = Confirmer {
-            program: Some("false".into()),
-        };
-        assert!(yes
-            .ask("SHA256:x", "k", &peer(), "Through a local connection.")
-            .await
-            .is_ok());
-        assert!(no
-            .ask("SHA256:x", "k", &peer(), "Through a local connection.")
-            .await
-            .is_err());
+        let yes = Confirmer::new(Some("true".into()));
+        let no = Confirmer::new(Some("false".into()));
+        assert!(yes.ask("SHA256:x", "k", ONE, &peer(), LOCAL).await.is_ok());
+        assert!(no.ask("SHA256:x", "k", ONE, &peer(), LOCAL).await.is_err());
         assert!(Confirmer::default()
-            .ask("SHA256:x", "k", &peer(), "Through a local connection.")
+            .ask("SHA256:x", "k", ONE, &peer(), LOCAL)
             .await
             .is_err());
+    }
+
+    /// An askpass that logs its question and its start and end, takes 0.2 s, and answers
+    /// with `answer` (0 yes, 1 no).
+    fn askpass(dir: &std::path::Path, answer: u8) -> Confirmer {
+        let script = dir.join("askpass");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nprintf 'start %s\\n' \"$1\" >> {log}\nsleep 0.2\necho end >> {log}\nexit {answer}\n",
+                log = dir.join("log").display()
+            ),
+        )
+        .expect("write");
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        Confirmer::new(Some(script.into()))
+    }
+
+    #[tokio::test]
+    async fn one_question_per_key_at_a_time_naming_what_waits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let confirmer = askpass(dir.path(), 0);
+        let peers: Vec<Peer> = (10..13)
+            .map(|pid| Peer {
+                pid: Some(pid),
+                uid: 0,
+                exe: None,
+            })
+            .collect();
+        let ask = |peer| {
+            confirmer.ask(
+                "SHA256:k",
+                "officer1.key",
+                "to sign 3 CloudHSM tokens",
+                peer,
+                LOCAL,
+            )
+        };
+        let (a, b, c) = tokio::join!(ask(&peers[0]), ask(&peers[1]), ask(&peers[2]));
+        assert!(a.is_ok() && b.is_ok() && c.is_ok());
+        let log = std::fs::read_to_string(dir.path().join("log")).expect("log");
+        let events: Vec<&str> = log
+            .lines()
+            .filter(|l| *l == "end" || l.starts_with("start"))
+            .map(|l| if l == "end" { "end" } else { "start" })
+            .collect();
+        // Never two dialogs open for the key at once.
+        assert_eq!(
+            events,
+            ["start", "end", "start", "end", "start", "end"],
+            "{log}"
+        );
+        assert!(log.contains("Allow use of key officer1.key to sign 3 CloudHSM tokens?"));
+        // The first was asked at once; the second, while the third waited, says so.
+        assert!(log.contains("1 more request for this key waits."), "{log}");
+    }
+
+    #[tokio::test]
+    async fn after_a_no_the_same_process_is_refused_without_a_question() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let confirmer = askpass(dir.path(), 1);
+        let err = confirmer.ask("SHA256:k", "k", ONE, &peer(), LOCAL).await;
+        assert!(err.is_err_and(|e| e.contains("declined")));
+        let again = confirmer.ask("SHA256:k", "k", ONE, &peer(), LOCAL).await;
+        assert!(again.is_err_and(|e| e.contains("refused without asking")));
+        let log = std::fs::read_to_string(dir.path().join("log")).expect("log");
+        assert_eq!(log.matches("start").count(), 1, "{log}");
+        // Another process is still asked.
+        let other = Peer {
+            pid: Some(2),
+            uid: 0,
+            exe: None,
+        };
+        assert!(confirmer
+            .ask("SHA256:k", "k", ONE, &other, LOCAL)
+            .await
+            .is_err());
+        let log = std::fs::read_to_string(dir.path().join("log")).expect("log");
+        assert_eq!(log.matches("start").count(), 2, "{log}");
     }
 }
