@@ -15,7 +15,16 @@ use zeroize::Zeroizing;
 /// ssh-agent protocol does not carry them. Not checked: call `check_key` on the result.
 pub(crate) fn rsa_from_fields(f: RsaKeyFields<'_>) -> Result<Rsa<Private>, ErrorStack> {
     let num = BigNum::from_slice;
-    let (p, q, d) = (num(f.p)?, num(f.q)?, num(f.d)?);
+    // The private numbers in secure BIGNUMs: OpenSSL 3 exports a legacy RSA key to its
+    // provider through a parameter block, and copies only secure BIGNUMs into the part of it
+    // that is cleared when freed (the rest is freed as it is: a copy of d, p and q stayed in
+    // the heap for every key added). Secure BIGNUMs are also cleared when the key is freed.
+    let secret = |bytes: &[u8]| -> Result<BigNum, ErrorStack> {
+        let mut n = BigNum::new_secure()?;
+        n.copy_from_slice(bytes)?;
+        Ok(n)
+    };
+    let (p, q, d) = (secret(f.p)?, secret(f.q)?, secret(f.d)?);
     let one = BigNum::from_u32(1)?;
     let mut ctx = BigNumContext::new_secure()?;
     let (mut p1, mut q1) = (BigNum::new_secure()?, BigNum::new_secure()?);
@@ -26,7 +35,7 @@ pub(crate) fn rsa_from_fields(f: RsaKeyFields<'_>) -> Result<Rsa<Private>, Error
     dmq1.checked_rem(&d, &q1, &mut ctx)?;
     Ok(RsaPrivateKeyBuilder::new(num(f.n)?, num(f.e)?, d)?
         .set_factors(p, q)?
-        .set_crt_params(dmp1, dmq1, num(f.iqmp)?)?
+        .set_crt_params(dmp1, dmq1, secret(f.iqmp)?)?
         .build())
 }
 

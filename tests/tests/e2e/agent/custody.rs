@@ -360,3 +360,79 @@ fn a_client_stalled_mid_frame_is_dropped_but_an_idle_one_stays() {
     let log = agent.log_text();
     assert_eq!(log.matches("stalled mid-frame").count(), 2, "{log}");
 }
+
+/// Whether `needle` is anywhere in the readable, private memory of process `pid` (root only:
+/// another uid's, or a non-dumpable process's, memory is closed to anyone else).
+fn memory_holds(pid: u32, needle: &[u8]) -> bool {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("maps");
+    let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).expect("mem");
+    maps.lines().any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // Readable, private (heap, stacks, anonymous maps); not the program's own files.
+        if !fields[1].starts_with('r') || fields.len() > 5 && fields[5].starts_with('/') {
+            return false;
+        }
+        let Some((start, end)) = fields[0].split_once('-') else {
+            return false;
+        };
+        let (Ok(start), Ok(end)) = (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16))
+        else {
+            return false;
+        };
+        use std::io::Seek;
+        let mut region = vec![0u8; (end - start) as usize];
+        if mem.seek(std::io::SeekFrom::Start(start)).is_err()
+            || mem.read_exact(&mut region).is_err()
+        {
+            return false;
+        }
+        region.windows(needle.len()).any(|w| w == needle)
+    })
+}
+
+#[test]
+fn a_key_added_again_and_removed_leaves_no_private_number_in_the_agents_memory() {
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::traits::PrivateKeyParts;
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: only root may read the agent's memory (CI runs as root)");
+        return;
+    }
+    let dir = WorkDir::new();
+    let (agent, key) = agent_holding(&dir, "wiped.key");
+    let private = rsa::RsaPrivateKey::read_pkcs8_pem_file(&key)
+        .or_else(|_| {
+            use rsa::pkcs1::DecodeRsaPrivateKey;
+            rsa::RsaPrivateKey::read_pkcs1_pem_file(&key)
+        })
+        .expect("the key, read by the rsa crate");
+    // A number's first 32 bytes as they sit in memory: big-endian (DER, our buffers) or
+    // little-endian (OpenSSL's BIGNUM words and OSSL_PARAM blocks on this machine).
+    let forms = |number: &rsa::BigUint| {
+        let be = number.to_bytes_be();
+        let le = number.to_bytes_le();
+        [be[..32].to_vec(), le[..32].to_vec()]
+    };
+    let numbers = [
+        ("d", forms(private.d())),
+        ("p", forms(&private.primes()[0])),
+        ("q", forms(&private.primes()[1])),
+    ];
+    let held = |forms: &[Vec<u8>; 2]| forms.iter().any(|f| memory_holds(agent.pid(), f));
+    // The scan finds the key while it is held (so a miss later means something).
+    assert!(
+        held(&numbers[0].1),
+        "the scan does not find d in the agent holding the key"
+    );
+    agent.add_key(&key);
+    let out = agent.mfa_add(&["-D"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Found anywhere now, a private number was left behind: a copy OpenSSL made and freed
+    // without clearing it, or one of ours.
+    for (name, forms) in &numbers {
+        assert!(
+            !held(forms),
+            "the agent's memory still holds {name} after the key was added again and removed"
+        );
+    }
+}
