@@ -36,9 +36,12 @@ pub(super) fn make_default_socket_path(base: &Path) -> Result<PathBuf> {
 
 /// Makes sure the socket's folder exists and only we can enter it.
 ///
-/// A missing folder is created 0700. An existing folder must be ours, or a root-owned sticky
-/// folder such as /tmp; if others can enter it we still bind (the socket itself is 0600 and
-/// every peer's uid is checked) but return a warning to log.
+/// A missing folder is created 0700. Every folder up the path must be ours or root's and not
+/// writable by others unless sticky (the walk of `client::files`, as for token files): in a
+/// folder someone else can rename things in, the socket clients find could be theirs. The
+/// folder itself must be ours, or a root-owned sticky folder such as /tmp; if others can enter
+/// it we still bind (the socket itself is 0600 and every peer's uid is checked) but return a
+/// warning to log.
 pub(super) fn prepare_socket_dir(socket: &Path) -> Result<Option<String>> {
     let dir = match socket.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -48,6 +51,10 @@ pub(super) fn prepare_socket_dir(socket: &Path) -> Result<Option<String>> {
         create_private_dir_all(&dir)
             .map_err(Error::io(format!("cannot create {}", dir.display())))?;
     }
+    client::files::open_folder(&dir).map_err(|source| Error::UnsafeFile {
+        what: "the socket's folder",
+        source,
+    })?;
     let access = dir_access(&dir).map_err(Error::io(format!("stat {}", dir.display())))?;
     if access.shared_sticky {
         // /tmp and the like: others cannot replace our socket, and every peer's uid is
@@ -95,5 +102,20 @@ mod tests {
         set_mode(&made, 0o755).expect("chmod");
         let warning = prepare_socket_dir(&made.join("s")).expect("prepare");
         assert!(warning.is_some_and(|w| w.contains("mode 755")));
+    }
+
+    #[test]
+    fn a_folder_up_the_path_that_others_can_write_is_refused() {
+        let base = tempfile::tempdir().expect("tempdir");
+        let made = base.path().join("team/me");
+        assert_eq!(prepare_socket_dir(&made.join("s")).expect("prepare"), None);
+        // Not the socket's own folder, but the one above it: others could rename `me`.
+        set_mode(&base.path().join("team"), 0o775).expect("chmod");
+        let err = prepare_socket_dir(&made.join("s")).expect_err("refused");
+        assert!(
+            err.to_string()
+                .contains("team can be changed by other users (mode 0775)"),
+            "{err}"
+        );
     }
 }
