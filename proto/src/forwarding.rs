@@ -148,10 +148,17 @@ pub fn decode_destinations(r: &mut Reader<'_>) -> Result<Vec<DestinationConstrai
     Ok(constraints)
 }
 
+/// The longest user name a destination constraint may hold.
+pub const MAX_CONSTRAINT_USER: usize = 256;
+
 fn decode_hop(bytes: &[u8]) -> Result<Hop> {
     let mut r = Reader::new(bytes);
     let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
     let user = non_empty(r.utf8()?);
+    // ssh-agent.c (OpenSSH 9.8 on) refuses user names longer than this in a constraint.
+    if user.as_ref().is_some_and(|u| u.len() > MAX_CONSTRAINT_USER) {
+        return Err(Error::BadDestination("a user name longer than 256 bytes"));
+    }
     let hostname = non_empty(r.utf8()?);
     if !r.string()?.is_empty() {
         return Err(Error::BadDestination("unsupported hop extensions"));

@@ -152,7 +152,25 @@ fn inconsistent_destination_constraints_are_refused_as_openssh_does() {
             },
             to: hop(Some("h"), &[b"k"]),
         },
+        // A user name over 256 bytes (OpenSSH 9.8 and later refuse it).
+        DestinationConstraint {
+            from: Hop::default(),
+            to: Hop {
+                user: Some("u".repeat(MAX_CONSTRAINT_USER + 1)),
+                ..hop(Some("h"), &[b"k"])
+            },
+        },
     ];
+    // 256 bytes is still a user name.
+    let at_the_cap = DestinationConstraint {
+        from: Hop::default(),
+        to: Hop {
+            user: Some("u".repeat(MAX_CONSTRAINT_USER)),
+            ..hop(Some("h"), &[b"k"])
+        },
+    };
+    let bytes = constraint_request(vec![Constraint::Destinations(vec![at_the_cap])]);
+    assert!(constraints_of(&bytes).is_ok());
     for case in cases {
         let bytes = constraint_request(vec![Constraint::Destinations(vec![case.clone()])]);
         assert!(

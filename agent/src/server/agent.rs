@@ -94,6 +94,12 @@ impl Agent {
         route: &mut Route,
     ) -> Response {
         let name = request_name(&request);
+        // A failure of an extension we know is SSH_AGENT_EXTENSION_FAILURE, of any other
+        // request (an unknown extension among them) plain FAILURE (PROTOCOL.agent).
+        let extension = matches!(
+            request,
+            Request::Query | Request::SessionBind(_) | Request::TokenSign(_)
+        );
         self.log
             .debug(|| format!("{name} from {}", peer.describe()));
         match self.dispatch(request, peer, route).await {
@@ -106,7 +112,11 @@ impl Agent {
                         route.describe()
                     )
                 });
-                Response::Failure
+                if extension {
+                    Response::ExtensionFailure
+                } else {
+                    Response::Failure
+                }
             }
         }
     }
@@ -117,7 +127,9 @@ impl Agent {
         peer: &Peer,
         route: &mut Route,
     ) -> Result<Response, Refusal> {
-        if self.is_locked() {
+        // A session binding is verified while locked too (OpenSSH 10.5): it says where the
+        // connection comes from, and holds for the requests after the unlock.
+        if self.is_locked() && !matches!(request, Request::SessionBind(_)) {
             match request {
                 Request::RequestIdentities => return Ok(Response::Identities(Vec::new())),
                 Request::Unlock { passphrase } => return self.unlock(passphrase).await,
@@ -128,11 +140,6 @@ impl Agent {
                         TOKEN_SIGN_EXTENSION.to_owned(),
                         LOCKED_MARK.to_owned(),
                     ]))
-                }
-                Request::SessionBind(_) => {
-                    // Unchecked, so whatever is behind this connection counts as forwarded.
-                    route.refuse_bind();
-                    return Err("the agent is locked".into());
                 }
                 _ => return Err("the agent is locked".into()),
             }
@@ -393,10 +400,11 @@ impl Agent {
     ) -> Result<Response, Refusal> {
         // SHA-1 `ssh-rsa` signatures (flags 0) are refused: OpenSSH itself disabled them by
         // default in 8.8, and every client that talks to this agent can ask for SHA-2.
-        let hash = if flags & SIGN_RSA_SHA2_512 != 0 {
-            SshHash::Sha512
-        } else if flags & SIGN_RSA_SHA2_256 != 0 {
+        // Both flags (6): rsa-sha2-256, as ssh-agent.c's agent_signflags_to_alg checks it first.
+        let hash = if flags & SIGN_RSA_SHA2_256 != 0 {
             SshHash::Sha256
+        } else if flags & SIGN_RSA_SHA2_512 != 0 {
+            SshHash::Sha512
         } else {
             return Err(format!(
                 "ssh-rsa (SHA-1) signatures are not offered (flags {flags})"

@@ -76,7 +76,7 @@ async fn locked_agent_lists_nothing_and_signs_nothing() {
         agent
             .handle(token_sign_request(vec![[0; 32]]), &peer())
             .await,
-        Response::Failure
+        Response::ExtensionFailure
     );
     assert_eq!(add(&agent, vec![]).await, Response::Failure);
     assert_eq!(agent.handle(lock(b"pw"), &peer()).await, Response::Failure);
@@ -111,7 +111,7 @@ async fn confirm_keys_are_refused_with_nothing_to_ask() {
         agent
             .handle(token_sign_request(vec![[0; 32]]), &peer())
             .await,
-        Response::Failure
+        Response::ExtensionFailure
     );
 }
 
@@ -160,7 +160,7 @@ async fn a_key_removed_while_its_use_is_confirmed_is_not_used() {
         std::fs::write(&answer, b"").expect("answer yes");
         let response = signing.await.expect("the signing task");
         if remove {
-            assert_eq!(response, Response::Failure);
+            assert_eq!(response, Response::ExtensionFailure);
         } else {
             assert!(matches!(response, Response::TokenSign(_)), "{response:?}");
         }
@@ -179,7 +179,7 @@ async fn remove_and_unknown_keys_fail_cleanly() {
         agent
             .handle(token_sign_request(vec![[0; 32]]), &peer())
             .await,
-        Response::Failure
+        Response::ExtensionFailure
     );
     assert_eq!(add(&agent, vec![]).await, Response::Success);
     assert_eq!(agent.handle(remove(), &peer()).await, Response::Success);
@@ -206,14 +206,14 @@ async fn a_binding_that_does_not_verify_fails_and_a_deny_key_then_refuses_the_co
     });
     assert_eq!(
         agent.handle_on(forged, &peer(), &mut route).await,
-        Response::Failure
+        Response::ExtensionFailure
     );
     // Whoever sent it cannot be told from a forwarding: the deny key refuses it.
     assert_eq!(
         agent
             .handle_on(token_sign_request(vec![[0; 32]]), &peer(), &mut route)
             .await,
-        Response::Failure
+        Response::ExtensionFailure
     );
     assert!(matches!(
         agent
@@ -221,4 +221,68 @@ async fn a_binding_that_does_not_verify_fails_and_a_deny_key_then_refuses_the_co
             .await,
         Response::TokenSign(_)
     ));
+}
+
+#[tokio::test]
+async fn both_sha2_flags_get_rsa_sha2_256_as_from_ssh_agent() {
+    let agent = agent();
+    assert_eq!(add(&agent, vec![]).await, Response::Success);
+    let sign = |flags| Request::Sign {
+        key_blob: public_key_blob(&public()),
+        data: b"anything".to_vec(),
+        flags,
+    };
+    for (flags, want) in [
+        (SIGN_RSA_SHA2_256, "rsa-sha2-256"),
+        (SIGN_RSA_SHA2_512, "rsa-sha2-512"),
+        (SIGN_RSA_SHA2_256 | SIGN_RSA_SHA2_512, "rsa-sha2-256"),
+    ] {
+        match agent.handle(sign(flags), &peer()).await {
+            // The blob: string algorithm, string signature.
+            Response::Sign { signature } => {
+                let len = u32::from_be_bytes(signature[..4].try_into().expect("length")) as usize;
+                assert_eq!(&signature[4..4 + len], want.as_bytes(), "flags {flags}");
+            }
+            other => panic!("flags {flags}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_locked_agent_verifies_session_bindings_and_extensions_fail_as_openssh_says() {
+    use signature::Signer;
+    let agent = agent();
+    assert_eq!(add(&agent, vec![]).await, Response::Success);
+    let lock = Request::Lock {
+        passphrase: Zeroizing::new(b"pw".to_vec()),
+    };
+    assert_eq!(agent.handle(lock, &peer()).await, Response::Success);
+    // OpenSSH 10.5: session-bind is accepted while locked, so ssh's binding holds.
+    let host = ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
+        .expect("host key");
+    let session_id = vec![7u8; 32];
+    let signature: ssh_key::Signature = host.try_sign(&session_id).expect("sign");
+    let bind = Request::SessionBind(proto::forwarding::SessionBind {
+        host_key: host.public_key().to_bytes().expect("blob"),
+        session_id,
+        signature: Vec::<u8>::try_from(signature).expect("signature blob"),
+        forwarding: false,
+    });
+    let mut route = Route::default();
+    assert_eq!(
+        agent.handle_on(bind, &peer(), &mut route).await,
+        Response::Success
+    );
+    assert_eq!(route.hops().len(), 1);
+    // A known extension that fails: EXTENSION_FAILURE; an unknown one: FAILURE.
+    assert_eq!(
+        agent
+            .handle(token_sign_request(vec![[0; 32]]), &peer())
+            .await,
+        Response::ExtensionFailure
+    );
+    let unknown = Request::UnknownExtension {
+        name: "nobody@example.com".into(),
+    };
+    assert_eq!(agent.handle(unknown, &peer()).await, Response::Failure);
 }

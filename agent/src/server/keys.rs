@@ -74,11 +74,14 @@ pub struct KeyStore {
 }
 
 impl KeyStore {
-    /// Adds a key; adding a key already held replaces it (new comment and constraints), as
-    /// OpenSSH's agent does.
+    /// Adds a key; adding a key already held replaces it in its place (new comment and
+    /// constraints), as OpenSSH's agent does: ssh offers keys in the agent's order, so
+    /// `ssh-add -t 1h KEY` must not change which key a server sees first.
     pub fn add(&mut self, entry: KeyEntry) {
-        self.entries.retain(|e| e.blob != entry.blob);
-        self.entries.push(Arc::new(entry));
+        match self.entries.iter_mut().find(|e| e.blob == entry.blob) {
+            Some(held) => *held = Arc::new(entry),
+            None => self.entries.push(Arc::new(entry)),
+        }
     }
 
     /// Removes the key with this public blob; false if there was none.
@@ -155,6 +158,24 @@ mod tests {
         let material = material_of(&crate::test_key());
         let (key, public) = SoftwareKey::from_material(&material).expect("key");
         KeyEntry::new(Arc::new(key), &public, comment.into(), lifetime, confirm)
+    }
+
+    #[test]
+    fn a_key_added_again_keeps_its_place() {
+        let other = openssl::rsa::Rsa::generate(2048).expect("second key");
+        let (key, public) = SoftwareKey::from_material(&material_of(&other)).expect("key");
+        let mut store = KeyStore::default();
+        store.add(entry("first", None, false));
+        store.add(KeyEntry::new(
+            Arc::new(key),
+            &public,
+            "second".into(),
+            None,
+            false,
+        ));
+        store.add(entry("first again", Some(3600), false));
+        let comments: Vec<String> = store.identities().into_iter().map(|i| i.comment).collect();
+        assert_eq!(comments, ["first again", "second"]);
     }
 
     #[test]

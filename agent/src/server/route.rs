@@ -84,11 +84,6 @@ impl Route {
         self.failed || self.unbound_ssh() || self.hops.iter().any(|h| h.forwarded)
     }
 
-    /// Marks a binding refused before it was checked (e.g. while the agent is locked).
-    pub fn refuse_bind(&mut self) {
-        self.failed = true;
-    }
-
     /// Verifies and records a binding; Ok says what was recorded, Err why it was refused.
     /// A refused binding marks the connection (see [`Route::is_forwarded`]).
     pub fn bind(&mut self, bind: SessionBind) -> Result<String, String> {

@@ -23,7 +23,7 @@ use zeroize::Zeroizing;
 use super::route::Route;
 use super::slots::{Admission, Slot, Slots};
 use super::Agent;
-use crate::sys::{parent_pid, ListeningSocket, Peer, SocketFile, StopSignals};
+use crate::sys::{parent_pid, Caught, ListeningSocket, Peer, SocketFile, StopSignals};
 use crate::Result;
 
 /// How often expired keys are dropped.
@@ -111,7 +111,13 @@ pub(crate) async fn serve<L: ListeningSocket>(
                     break "the loss of its socket";
                 }
             }
-            name = signals.recv() => break name,
+            caught = signals.recv() => match caught {
+                Caught::Stop(name) => break name,
+                Caught::WipeKeys => {
+                    let n = agent.keys().clear();
+                    agent.log.audit(&format!("removed all {n} keys on SIGUSR1"));
+                }
+            },
         }
     };
     let n = agent.keys().clear();

@@ -42,7 +42,7 @@ pub(crate) use process::{
     SignalError,
 };
 #[cfg(unix)]
-pub(crate) use signals::{PassedSignals, StopSignals};
+pub(crate) use signals::{Caught, PassedSignals, StopSignals};
 #[cfg(unix)]
 pub use syslog::DEFAULT_SOCKET as DEFAULT_SYSLOG_SOCKET;
 #[cfg(unix)]

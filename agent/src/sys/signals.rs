@@ -1,4 +1,5 @@
-//! Signals: the ones that stop the agent (SIGTERM, SIGHUP, SIGINT, caught on tokio), and how
+//! Signals: the ones that stop the agent (SIGTERM, SIGHUP, SIGINT, caught on tokio), SIGUSR1
+//! that wipes its keys, and how
 //! `mfa-agent -- CMD` treats signals while CMD runs.
 
 use std::process::{Child, ExitStatus};
@@ -19,6 +20,15 @@ pub(crate) struct StopSignals {
     term: Signal,
     hup: Signal,
     int: Signal,
+    /// SIGUSR1: wipe every key and go on (as OpenSSH's ssh-agent since 9.7).
+    usr1: Signal,
+}
+
+/// What a caught signal asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Caught {
+    Stop(&'static str),
+    WipeKeys,
 }
 
 impl StopSignals {
@@ -28,15 +38,17 @@ impl StopSignals {
             term: signal(SignalKind::terminate()).map_err(Error::io("SIGTERM handler"))?,
             hup: signal(SignalKind::hangup()).map_err(Error::io("SIGHUP handler"))?,
             int: signal(SignalKind::interrupt()).map_err(Error::io("SIGINT handler"))?,
+            usr1: signal(SignalKind::user_defined1()).map_err(Error::io("SIGUSR1 handler"))?,
         })
     }
 
-    /// Waits for the next stop signal and returns its name; cancel-safe.
-    pub(crate) async fn recv(&mut self) -> &'static str {
+    /// Waits for the next of these signals; cancel-safe.
+    pub(crate) async fn recv(&mut self) -> Caught {
         tokio::select! {
-            _ = self.term.recv() => "SIGTERM",
-            _ = self.hup.recv() => "SIGHUP",
-            _ = self.int.recv() => "SIGINT",
+            _ = self.term.recv() => Caught::Stop("SIGTERM"),
+            _ = self.hup.recv() => Caught::Stop("SIGHUP"),
+            _ = self.int.recv() => Caught::Stop("SIGINT"),
+            _ = self.usr1.recv() => Caught::WipeKeys,
         }
     }
 }

@@ -309,3 +309,25 @@ fn usage_errors_exit_2_with_one_error_line() {
     }
     assert!(stderr(&run("mfa-add", &[])).contains("hint: mfa-add officer1.key"));
 }
+
+#[test]
+fn sigusr1_wipes_every_key_and_the_agent_goes_on() {
+    // As OpenSSH's ssh-agent: `kill -USR1` removes all keys without stopping the agent.
+    let dir = WorkDir::new();
+    let agent = Agent::start(dir.path());
+    agent.add_key(&genrsa(dir.path(), "usr1.key", 2048));
+    assert_eq!(identities(&agent).len(), 1);
+    kill(Pid::from_raw(agent.pid() as i32), Signal::SIGUSR1).expect("SIGUSR1");
+    let deadline = Instant::now() + DEADLINE;
+    while !identities(&agent).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the key is still there after SIGUSR1"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(agent.log_text().contains("removed all 1 keys on SIGUSR1"));
+    // Still serving: a key can be added again.
+    agent.add_key(&genrsa(dir.path(), "usr1.key", 2048));
+    assert_eq!(identities(&agent).len(), 1);
+}

@@ -142,7 +142,7 @@ fn a_burst_of_200_signers_is_served_or_closed_cleanly_and_the_owner_still_gets_t
                 assert_eq!(signatures, want, "a wrong signature in the burst");
                 served += 1;
             }
-            Ok(Response::Failure) => failed += 1,
+            Ok(Response::Failure | Response::ExtensionFailure) => failed += 1,
             Ok(other) => {
                 panic!("an answer that is neither a signature nor FAILURE: {other:?}")
             }

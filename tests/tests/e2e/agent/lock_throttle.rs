@@ -95,7 +95,7 @@ fn parallel_wrong_unlocks_take_as_long_as_the_same_guesses_in_a_row() {
     let asked = Instant::now();
     assert_eq!(
         token_sign(agent.socket(), &blob, &[random_token()]),
-        Response::Failure
+        Response::ExtensionFailure
     );
     let sign_took = asked.elapsed();
 

@@ -38,6 +38,16 @@ fn ssh_add_adds_lists_and_removes() {
         lines,
         [ssh_keygen_fingerprint(&key), ssh_keygen_fingerprint(&other)]
     );
+    // Added again with a lifetime, the first key keeps its place (ssh offers keys in this
+    // order), as with OpenSSH's ssh-agent.
+    let out = run_with_agent(&agent, "ssh-add", &["-t", "1h", path_str(&key)]);
+    assert!(out.status.success(), "ssh-add -t: {}", stderr(&out));
+    let list = run_with_agent(&agent, "ssh-add", &["-l"]);
+    let lines: Vec<String> = stdout(&list).lines().map(first_two_fields).collect();
+    assert_eq!(
+        lines,
+        [ssh_keygen_fingerprint(&key), ssh_keygen_fingerprint(&other)]
+    );
 
     let out = run_with_agent(&agent, "ssh-add", &["-d", path_str(&key)]);
     assert!(out.status.success(), "ssh-add -d: {}", stderr(&out));
@@ -135,7 +145,7 @@ fn ssh_add_locks_and_unlocks() {
     assert!(identities(&agent).is_empty());
     assert_eq!(
         token_sign(agent.socket(), &blob, &[random_token()]),
-        Response::Failure
+        Response::ExtensionFailure
     );
     assert!(!ssh_add_with_askpass(&agent, &right, &["-x"])
         .status
@@ -241,7 +251,7 @@ fn confirm_on_use_asks_the_askpass_program() {
     let blob = only_key(&agent);
     assert_eq!(
         token_sign(agent.socket(), &blob, &[random_token()]),
-        Response::Failure
+        Response::ExtensionFailure
     );
     drop(agent);
 
@@ -252,7 +262,7 @@ fn confirm_on_use_asks_the_askpass_program() {
     let blob = only_key(&agent);
     assert_eq!(
         token_sign(agent.socket(), &blob, &[random_token()]),
-        Response::Failure
+        Response::ExtensionFailure
     );
 }
 
@@ -276,7 +286,7 @@ fn agent_answers_query_and_refuses_what_it_cannot_do() {
     other_blob[last] ^= 1;
     assert_eq!(
         token_sign(agent.socket(), &other_blob, &[random_token()]),
-        Response::Failure
+        Response::ExtensionFailure
     );
     // SHA-1 ssh-rsa signatures are refused; SHA-2 ones are made.
     let sign = |flags| {

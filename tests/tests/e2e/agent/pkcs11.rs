@@ -271,7 +271,7 @@ fn a_token_gone_under_the_agent_gives_one_line_and_the_agent_stays_up() {
     fs::create_dir(&s.hsm.tokens).expect("an empty token folder");
     assert_eq!(
         token_sign(s.agent.socket(), &blob, &[random_token()]),
-        Response::Failure
+        Response::ExtensionFailure
     );
     let log = s.agent.log_text();
     assert!(log.contains("plug it back in"), "{log}");
@@ -299,7 +299,7 @@ fn lifetime_and_confirm_constraints_apply_to_token_keys() {
     let blob = only_key(&s.agent);
     assert_eq!(
         token_sign(s.agent.socket(), &blob, &[random_token()]),
-        Response::Failure
+        Response::ExtensionFailure
     );
     assert!(
         s.agent.log_text().contains("confirmation"),
