@@ -21,11 +21,14 @@ pub(super) fn spawn(settings: &Settings, tied: bool) -> Result<(Child, PathBuf)>
         Some(path) => (absolute(path)?, false),
         None => (make_default_socket_path(&default_socket_base())?, true),
     };
-    // The child logs to its stderr, which is the log file, unless it logs to syslog itself.
+    // The child logs to the log file, which it opens again by name to rotate it, unless it
+    // logs to syslog; its stderr is the file too, for what comes before its log is set up.
     let log_file = match settings.log_to {
         Some(LogTo::Syslog) => None,
         _ => Some(open_log_file(settings.log_file.clone())?),
     };
+    let log_path = log_file.as_ref().map(|(_, path)| path.clone());
+    let log_file = log_file.map(|(file, _)| file);
     let exe = std::env::current_exe().map_err(Error::io("find the mfa-agent program"))?;
     let mut command = Command::new(exe);
     command.arg("--detached").arg("-a").arg(&socket);
@@ -44,6 +47,9 @@ pub(super) fn spawn(settings: &Settings, tied: bool) -> Result<(Child, PathBuf)>
             .arg("syslog")
             .arg("--syslog-socket")
             .arg(&settings.syslog_socket);
+    }
+    if let Some(path) = &log_path {
+        command.arg("--log").arg("file").arg("--log-file").arg(path);
     }
     command
         .arg("-P")
@@ -79,7 +85,7 @@ pub(super) fn spawn(settings: &Settings, tied: bool) -> Result<(Child, PathBuf)>
 /// `~/.local/state/cloudhsm-mfa/agent.log`; appended, a new file 0600. Only the default folder
 /// is created (0700); a `--log-file` folder must exist. Never through a link, never a file
 /// of someone else's or one others can read (see [`client::files::open_private_append`]).
-pub(super) fn open_log_file(explicit: Option<PathBuf>) -> Result<File> {
+pub(super) fn open_log_file(explicit: Option<PathBuf>) -> Result<(File, PathBuf)> {
     let path = match explicit {
         Some(p) => p,
         None => {
@@ -93,10 +99,14 @@ pub(super) fn open_log_file(explicit: Option<PathBuf>) -> Result<File> {
             dir.join("agent.log")
         }
     };
-    client::files::open_private_append(&path).map_err(|source| Error::UnsafeFile {
+    let file = client::files::open_private_append(&path).map_err(|source| Error::UnsafeFile {
         what: "the log file",
         source,
-    })
+    })?;
+    // The child opens it again by this name (to rotate it): a name relative to here would
+    // not mean the same file there.
+    let path = absolute(&path)?;
+    Ok((file, path))
 }
 
 /// `mfa-agent -- CMD ARGS...`: CMD runs with the variables set; the agent stops when it ends.

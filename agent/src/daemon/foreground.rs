@@ -8,7 +8,7 @@ use super::detach::open_log_file;
 use super::eval::eval_lines;
 use super::socket_dir::{default_socket_base, make_default_socket_path, prepare_socket_dir};
 use super::{absolute, LogTo, Settings};
-use crate::server::{serve, Agent, Confirmer, Destination, Log};
+use crate::server::{serve, Agent, Confirmer, Destination, Log, MAX_LOG_BYTES};
 use crate::sys::{
     bind, detach_session, harden_process, parent_pid, InheritedSocket, SocketFile, StopSignals,
     Syslog,
@@ -28,7 +28,7 @@ pub(super) fn run(
     if detached {
         detach_session();
     }
-    let result = open_log(settings, detached).and_then(|log| {
+    let result = open_log(settings).and_then(|log| {
         let served = bind_and_serve(settings, detached, inherited, log);
         if let Err(e) = &served {
             log.info(&format!("error: {e}"));
@@ -47,9 +47,9 @@ pub(super) fn run(
     result
 }
 
-/// The log `--log` asks for. A detached child without `--log syslog` writes to its stderr,
-/// which its parent made the log file.
-fn open_log(settings: &Settings, detached: bool) -> Result<Log> {
+/// The log `--log` asks for. A detached child is told `--log file` or `--log syslog` by its
+/// parent (its stderr is the log file too, for what comes before the log is set up).
+fn open_log(settings: &Settings) -> Result<Log> {
     let debug = settings.debug;
     Ok(match settings.log_to {
         Some(LogTo::Syslog) => {
@@ -61,10 +61,10 @@ fn open_log(settings: &Settings, detached: bool) -> Result<Log> {
             )?;
             Log::to(debug, Destination::Syslog(syslog))
         }
-        Some(LogTo::File) if !detached => Log::to(
-            debug,
-            Destination::File(open_log_file(settings.log_file.clone())?),
-        ),
+        Some(LogTo::File) => {
+            let (file, path) = open_log_file(settings.log_file.clone())?;
+            Log::to(debug, Destination::file(file, path, MAX_LOG_BYTES))
+        }
         _ => Log::new(debug),
     })
 }

@@ -25,12 +25,74 @@ pub struct Log {
     queue: &'static LogQueue,
 }
 
+/// The size at which the log file is rotated: the file becomes FILE.1 (replacing the one
+/// before) and a new FILE is begun, so the log takes at most about twice this on disk.
+pub const MAX_LOG_BYTES: u64 = 8 * 1024 * 1024;
+
 /// Where the lines of one agent process go, for as long as the process lives.
 #[derive(Debug)]
 pub(crate) enum Destination {
     Stderr,
-    File(File),
+    File(LogFile),
     Syslog(Syslog),
+}
+
+/// The log file, rotated at `max` bytes. Only the writer thread writes it.
+#[derive(Debug)]
+pub(crate) struct LogFile {
+    file: std::sync::Mutex<File>,
+    path: std::path::PathBuf,
+    max: u64,
+}
+
+impl Destination {
+    /// The log file `file`, opened at `path`, rotated when it grows past `max` bytes.
+    pub(crate) fn file(file: File, path: std::path::PathBuf, max: u64) -> Destination {
+        Destination::File(LogFile {
+            file: std::sync::Mutex::new(file),
+            path,
+            max,
+        })
+    }
+}
+
+impl LogFile {
+    fn write(&self, batch: &[Line]) {
+        let mut file = self
+            .file
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        stamped(&mut *file, batch);
+        if file.metadata().is_ok_and(|m| m.len() > self.max) {
+            let mut old = self.path.clone().into_os_string();
+            old.push(".1");
+            // The folder was checked when the file was opened (ours, nobody else writes it);
+            // a new file is opened the same safe way.
+            let rotated = std::fs::rename(&self.path, &old)
+                .map_err(|e| e.to_string())
+                .and_then(|()| {
+                    client::files::open_private_append(&self.path).map_err(|e| e.to_string())
+                });
+            let note = match rotated {
+                Ok(new) => {
+                    *file = new;
+                    format!(
+                        "log rotated: the lines before are in {}",
+                        old.to_string_lossy()
+                    )
+                }
+                Err(e) => format!("cannot rotate the log file: {e}"),
+            };
+            stamped(
+                &mut *file,
+                &[Line {
+                    time: utc_now(),
+                    severity: Severity::Info,
+                    text: note,
+                }],
+            );
+        }
+    }
 }
 
 impl Log {
@@ -132,7 +194,7 @@ fn write_lines(to: &Destination, batch: &[Line]) {
     }
     match to {
         Destination::Stderr => stamped(&mut std::io::stderr().lock(), batch),
-        Destination::File(file) => stamped(&mut &*file, batch),
+        Destination::File(file) => file.write(batch),
         Destination::Syslog(syslog) => {
             for line in batch {
                 if syslog.send(line.severity, &line.text).is_err() {
@@ -192,6 +254,40 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_log_file_is_rotated_past_its_size_keeping_one_old_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("agent.log");
+        let file = client::files::open_private_append(&path).expect("open");
+        let to = Destination::file(file, path.clone(), 1000);
+        let line = |n: usize| Line {
+            time: "T".into(),
+            severity: Severity::Info,
+            text: format!("line {n} {}", "x".repeat(80)),
+        };
+        for n in 0..40 {
+            write_lines(&to, &[line(n)]);
+        }
+        let now = std::fs::read_to_string(&path).expect("log");
+        let old = std::fs::read_to_string(dir.path().join("agent.log.1")).expect("old log");
+        assert!(now.len() < 1100, "{} bytes", now.len());
+        assert!(now.contains("line 39"), "{now}");
+        assert!(old.contains("T line "), "{old}");
+        assert!(
+            now.contains(&format!(
+                "log rotated: the lines before are in {}.1",
+                path.display()
+            )),
+            "{now}"
+        );
+        let names = std::fs::read_dir(dir.path()).expect("ls").count();
+        assert_eq!(names, 2, "one file and one old one");
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&path).expect("stat").permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600);
+    }
 
     #[test]
     fn formats_utc_like_date() {

@@ -19,7 +19,7 @@ mod software_key;
 mod token_key;
 
 pub(crate) use agent::Agent;
-pub(crate) use audit::{Destination, Log};
+pub(crate) use audit::{Destination, Log, MAX_LOG_BYTES};
 pub(crate) use confirm::Confirmer;
 pub use lifetime::parse_lifetime;
 pub(crate) use provider::Providers;
