@@ -208,13 +208,21 @@ fn keys_or_say_none(agent: &mut Connection) -> Result<Option<Vec<AgentKey>>> {
 
 /// Removes one key named by a fingerprint or a key file.
 fn delete(agent: &mut Connection, target: &str, passphrases: &PassphraseSource) -> Result<()> {
+    let keys = agent.keys()?;
     let blob = if target.starts_with("SHA256:") {
-        agent
-            .keys()?
+        // A fingerprint or a prefix of one, as --key takes them.
+        let matching: Vec<_> = keys
             .into_iter()
-            .find(|key| key.fingerprint == target)
-            .map(|key| key.blob)
-            .ok_or_else(|| Error::NoSuchKey(target.to_owned()))?
+            .filter(|key| key.fingerprint.starts_with(target))
+            .collect();
+        match matching.as_slice() {
+            [key] => key.blob.clone(),
+            [] => return Err(Error::NoSuchKey(target.to_owned())),
+            _ => return Err(client::Error::AmbiguousKey(target.to_owned()).into()),
+        }
+    } else if keys.is_empty() {
+        // Nothing to remove: no passphrase is asked to find that out.
+        return Err(Error::NoSuchKey(target.to_owned()));
     } else {
         public_key_blob(&public_key_of(Path::new(target), passphrases)?)
     };
@@ -237,6 +245,13 @@ fn public_key_of(path: &Path, passphrases: &PassphraseSource) -> Result<RsaPubli
     let mut pub_path = path.as_os_str().to_owned();
     pub_path.push(".pub");
     if let Ok(line) = std::fs::read_to_string(&pub_path) {
+        // KEY.pub as CloudHSM uses it (SPKI PEM) or as ssh-keygen writes it.
+        if line.contains("-----BEGIN PUBLIC KEY-----") {
+            use rsa::pkcs8::DecodePublicKey;
+            if let Ok(key) = RsaPublicKey::from_public_key_pem(&line) {
+                return Ok(key);
+            }
+        }
         if let Some(key) = ssh_key::PublicKey::from_openssh(line.trim())
             .ok()
             .and_then(|k| {

@@ -26,7 +26,8 @@ use std::time::Duration;
 use cloudhsm_mfa_tests::harness::agent::Agent;
 use cloudhsm_mfa_tests::harness::bins::bin;
 use cloudhsm_mfa_tests::harness::openssl::{
-    encrypt_pkcs8, encrypt_traditional, genrsa, openssl, random_token, sign_token_openssl,
+    encrypt_pkcs8, encrypt_traditional, genrsa, openssl, public_key_pem, random_token,
+    sign_token_openssl,
 };
 use cloudhsm_mfa_tests::harness::pty::{Exit, Pty};
 use cloudhsm_mfa_tests::harness::workdir::WorkDir;
@@ -492,4 +493,36 @@ fn mfa_add_l_on_a_locked_agent_says_it_is_locked() {
         .status
         .success());
     assert!(stdout(&agent.mfa_add(&["-l"])).contains("locked.key"));
+}
+
+#[test]
+fn mfa_add_d_takes_a_fingerprint_prefix_and_an_spki_pub_file_without_a_passphrase() {
+    let dir = WorkDir::new();
+    let key = genrsa(dir.path(), "prefix.key", 2048);
+    let secret = "never-asked";
+    let encrypted = encrypt_pkcs8(&key, &dir.join("locked.pem"), secret);
+    let agent = Agent::start(dir.path());
+    let pass = dir.write("pass", format!("{secret}\n"));
+    let out = agent.mfa_add(&["--passphrase-file", path_str(&pass), path_str(&encrypted)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // LOCKED.pem.pub as CloudHSM keeps it (SPKI PEM): -d needs no passphrase (stdin is not a
+    // terminal and no --passphrase-file: a question would fail).
+    public_key_pem(&key, &dir.join("locked.pem.pub"));
+    let out = agent.mfa_add(&["-d", path_str(&encrypted)]);
+    assert!(out.status.success(), "mfa-add -d: {}", stderr(&out));
+    assert!(identities(&agent).is_empty());
+    // Nothing held: said at once, nothing asked.
+    let out = agent.mfa_add(&["-d", path_str(&encrypted)]);
+    assert!(
+        stderr(&out).contains("the agent holds no key"),
+        "{}",
+        stderr(&out)
+    );
+    // A prefix of the fingerprint, as --key takes it.
+    agent.add_key(&key);
+    let fp = ssh_keygen_fingerprint(&key);
+    let fp = fp.split_whitespace().nth(1).expect("fingerprint");
+    let out = agent.mfa_add(&["-d", &fp[..16]]);
+    assert!(out.status.success(), "mfa-add -d PREFIX: {}", stderr(&out));
+    assert!(identities(&agent).is_empty());
 }
