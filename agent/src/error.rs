@@ -113,6 +113,12 @@ impl Error {
             }
             Error::Client(e) => return Some(e.hint()),
             Error::UnsafeFile { source, .. } => return Some(source.hint()),
+            Error::AgentNotReady(_) => {
+                return Some(
+                    "run it in the foreground to see every step: mfa-agent -d (the same options)"
+                        .to_owned(),
+                )
+            }
             Error::AddToPlainAgent => {
                 return Some(format!(
                     "{}; or add it there anyway with --force",
@@ -136,7 +142,6 @@ impl Error {
             | Error::SocketInUse(_)
             | Error::NotASocket(_)
             | Error::ForeignSocketDir { .. }
-            | Error::AgentNotReady(_)
             | Error::NoStateDir
             | Error::NoAgentPid
             | Error::BadAgentPid(_)

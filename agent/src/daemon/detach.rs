@@ -73,6 +73,12 @@ pub(super) fn spawn(settings: &Settings, tied: bool) -> Result<(Child, PathBuf)>
     }
     let _ = child.kill();
     let _ = child.wait();
+    // The private folder made for the socket is ours to remove (empty: nothing was bound).
+    if owns_dir {
+        if let Some(dir) = socket.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
     let message = line.trim_end().trim_start_matches("error: ");
     Err(Error::AgentNotReady(if message.is_empty() {
         "the agent process exited before it was ready (see its log file)".into()

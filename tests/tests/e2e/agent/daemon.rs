@@ -331,3 +331,20 @@ fn sigusr1_wipes_every_key_and_the_agent_goes_on() {
     agent.add_key(&genrsa(dir.path(), "usr1.key", 2048));
     assert_eq!(identities(&agent).len(), 1);
 }
+
+#[test]
+fn a_forked_agent_that_fails_to_start_leaves_no_folder_behind() {
+    let dir = WorkDir::new();
+    let base = dir.mkdir("runtime", 0o700);
+    let out = Command::new(bin("mfa-agent"))
+        .args(["--log", "syslog", "--syslog-socket"])
+        .arg(dir.join("no-syslog-here"))
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("TMPDIR", &base)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run mfa-agent");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let left: Vec<_> = std::fs::read_dir(&base).expect("ls").collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
