@@ -2,15 +2,15 @@
 //! serves; its log file; and `mfa-agent -- CMD`, which runs CMD beside such an agent.
 
 use std::ffi::OsString;
-use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use super::foreground::READY;
+use super::log_file::open_log_file;
 use super::socket_dir::{default_socket_base, make_default_socket_path};
 use super::{absolute, LogTo, Settings};
-use crate::sys::{create_private_dir_all, exit_code, send_signal, ChildSignal, PassedSignals};
+use crate::sys::{exit_code, send_signal, ChildSignal, PassedSignals};
 use crate::{Error, Result};
 
 /// Starts a detached agent and waits until it serves; returns it and its socket.
@@ -85,34 +85,6 @@ pub(super) fn spawn(settings: &Settings, tied: bool) -> Result<(Child, PathBuf)>
     } else {
         message.to_owned()
     }))
-}
-
-/// The forked agent's log: `--log-file`, else `$XDG_STATE_HOME/cloudhsm-mfa/agent.log`, else
-/// `~/.local/state/cloudhsm-mfa/agent.log`; appended, a new file 0600. Only the default folder
-/// is created (0700); a `--log-file` folder must exist. Never through a link, never a file
-/// of someone else's or one others can read (see [`client::files::open_private_append`]).
-pub(super) fn open_log_file(explicit: Option<PathBuf>) -> Result<(File, PathBuf)> {
-    let path = match explicit {
-        Some(p) => p,
-        None => {
-            let state = std::env::var_os("XDG_STATE_HOME")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-                .ok_or(Error::NoStateDir)?;
-            let dir = state.join("cloudhsm-mfa");
-            create_private_dir_all(&dir).map_err(Error::io(format!("create {}", dir.display())))?;
-            dir.join("agent.log")
-        }
-    };
-    let file = client::files::open_private_append(&path).map_err(|source| Error::UnsafeFile {
-        what: "the log file",
-        source,
-    })?;
-    // The child opens it again by this name (to rotate it): a name relative to here would
-    // not mean the same file there.
-    let path = absolute(&path)?;
-    Ok((file, path))
 }
 
 /// `mfa-agent -- CMD ARGS...`: CMD runs with the variables set; the agent stops when it ends.

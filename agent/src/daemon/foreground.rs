@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use super::detach::open_log_file;
 use super::eval::eval_lines;
+use super::log_file::open_log_file;
 use super::socket_dir::{default_socket_base, make_default_socket_path, prepare_socket_dir};
 use super::{absolute, LogTo, Settings};
 use crate::server::{serve, Agent, Confirmer, Destination, Log, MAX_LOG_BYTES};

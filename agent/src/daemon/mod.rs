@@ -11,6 +11,7 @@ mod detach;
 mod eval;
 mod foreground;
 mod kill;
+mod log_file;
 mod socket_dir;
 
 use std::ffi::OsString;

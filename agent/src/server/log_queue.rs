@@ -243,7 +243,7 @@ impl LogQueue {
     /// first: called before the process exits.
     pub(crate) fn flush(&self, within: Duration, write: &mut dyn FnMut(&[Line])) {
         let mut state = self.state();
-        let summaries = state.take_batch(&super::audit::utc_now(), Some(SUMMARY_INTERVAL));
+        let summaries = state.take_batch(&super::clock::utc_now(), Some(SUMMARY_INTERVAL));
         // The writer may be stuck; the summaries are written here, behind its lines.
         let (state, wait) = self
             .taken
@@ -281,7 +281,7 @@ impl LogQueue {
                 last_summary = Instant::now();
                 SUMMARY_INTERVAL
             });
-            let batch = state.take_batch(&super::audit::utc_now(), summarize);
+            let batch = state.take_batch(&super::clock::utc_now(), summarize);
             state.writing = true;
             drop(state);
             self.taken.notify_all();

@@ -5,6 +5,7 @@
 mod agent;
 mod audit;
 mod backend;
+mod clock;
 mod confirm;
 mod forwarding;
 mod keys;

@@ -7,17 +7,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use cryptoki::context::{CInitializeArgs, Pkcs11};
-use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::error::Error as CkError;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
-use cryptoki::session::{Session, UserType};
-use cryptoki::types::AuthPin;
+use cryptoki::session::Session;
 use proto::message::KeyFilter;
 use rsa::{BigUint, RsaPublicKey};
 use zeroize::Zeroizing;
 
 // `*` matches any run of bytes, slashes included, as OpenSSH's `match_pattern` does.
 use super::forwarding::glob;
-use super::token_key::{TokenKey, TokenSession};
+use super::token_key::{ProviderError, TokenKey, TokenSession};
 
 /// OpenSSH's default allowlist (`ssh-agent -P`): system library folders only.
 pub const DEFAULT_PROVIDER_ALLOWLIST: &str = "/usr/lib*/*,/usr/local/lib*/*";
@@ -40,21 +39,6 @@ pub(crate) fn provider_allowed(patterns: &str, path: &str) -> bool {
         }
     }
     allowed
-}
-
-/// Why a provider's keys could not be loaded; logged, the client gets FAILURE.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ProviderError {
-    #[error("cannot load PKCS#11 provider {path}: {source}")]
-    Load { path: PathBuf, source: CkError },
-    #[error("wrong PIN for token {label:?}; not retried, so the token is not locked by us")]
-    WrongPin { label: String },
-    #[error("the PIN of token {label:?} is locked; unlock it with the token's own tools")]
-    PinLocked { label: String },
-    #[error("PKCS#11 token {label:?}: {source}")]
-    Token { label: String, source: CkError },
-    #[error("no RSA key on the tokens of {0}")]
-    NoKeys(String),
 }
 
 /// One RSA key found on a token, ready to be served.
@@ -138,42 +122,6 @@ impl Providers {
             return Err(ProviderError::NoKeys(path.display().to_string()));
         }
         Ok(found)
-    }
-}
-
-/// Opens a session on the token labelled `label` and logs in; a wrong PIN is reported at
-/// once and never tried again.
-pub(crate) fn open_token(
-    context: &Pkcs11,
-    label: &str,
-    pin: &Zeroizing<String>,
-) -> Result<Option<Session>, ProviderError> {
-    let token_error = |source| ProviderError::Token {
-        label: label.to_owned(),
-        source,
-    };
-    let slots = context
-        .get_slots_with_initialized_token()
-        .map_err(token_error)?;
-    let slot = slots.into_iter().find(|slot| {
-        context
-            .get_token_info(*slot)
-            .is_ok_and(|info| info.label().trim_end() == label)
-    });
-    let Some(slot) = slot else {
-        return Ok(None);
-    };
-    let session = context.open_ro_session(slot).map_err(token_error)?;
-    let auth = AuthPin::new(pin.as_str().to_owned());
-    match session.login(UserType::User, Some(&auth)) {
-        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(Some(session)),
-        Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => Err(ProviderError::WrongPin {
-            label: label.to_owned(),
-        }),
-        Err(CkError::Pkcs11(RvError::PinLocked, _)) => Err(ProviderError::PinLocked {
-            label: label.to_owned(),
-        }),
-        Err(source) => Err(token_error(source)),
     }
 }
 

@@ -1,24 +1,26 @@
 //! PKCS#11 token keys: the second [`KeyBackend`]. The private key stays on the token; the
 //! agent holds a logged-in session and the PIN (zeroized, as an unlocked software key would
-//! be), so a token unplugged and plugged back in is reopened at the next signature.
+//! be), so a token unplugged and plugged back in is reopened at the next signature; here too
+//! opening a token by label with the PIN, which loading a provider (`super::provider`) uses.
 //!
 //! Signatures are `C_Sign` with `CKM_RSA_PKCS` over DigestInfo || digest: for a CloudHSM
 //! token DigestInfo(SHA-256) || token, the token not hashed again; for SSH the DigestInfo of
 //! SHA-256 or SHA-512 over the digest OpenSSL computes here.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use cryptoki::context::Pkcs11;
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, ObjectClass};
-use cryptoki::session::Session;
+use cryptoki::session::{Session, UserType};
+use cryptoki::types::AuthPin;
 use openssl::hash::{hash, MessageDigest};
 use proto::signing::{Token, SHA256_DIGEST_INFO_PREFIX};
 use zeroize::Zeroizing;
 
 use super::backend::{KeyBackend, SignError, SshHash};
-use super::provider::{open_token, ProviderError};
 
 /// DER of DigestInfo for SHA-512 without the digest (RFC 8017 section 9.2, note 1).
 const SHA512_DIGEST_INFO_PREFIX: [u8; 19] = [
@@ -178,5 +180,56 @@ impl KeyBackend for TokenKey {
 
     fn signs_quickly(&self) -> bool {
         false
+    }
+}
+
+/// Why a provider's keys could not be loaded; logged, the client gets FAILURE.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ProviderError {
+    #[error("cannot load PKCS#11 provider {path}: {source}")]
+    Load { path: PathBuf, source: CkError },
+    #[error("wrong PIN for token {label:?}; not retried, so the token is not locked by us")]
+    WrongPin { label: String },
+    #[error("the PIN of token {label:?} is locked; unlock it with the token's own tools")]
+    PinLocked { label: String },
+    #[error("PKCS#11 token {label:?}: {source}")]
+    Token { label: String, source: CkError },
+    #[error("no RSA key on the tokens of {0}")]
+    NoKeys(String),
+}
+
+/// Opens a session on the token labelled `label` and logs in; a wrong PIN is reported at
+/// once and never tried again.
+fn open_token(
+    context: &Pkcs11,
+    label: &str,
+    pin: &Zeroizing<String>,
+) -> Result<Option<Session>, ProviderError> {
+    let token_error = |source| ProviderError::Token {
+        label: label.to_owned(),
+        source,
+    };
+    let slots = context
+        .get_slots_with_initialized_token()
+        .map_err(token_error)?;
+    let slot = slots.into_iter().find(|slot| {
+        context
+            .get_token_info(*slot)
+            .is_ok_and(|info| info.label().trim_end() == label)
+    });
+    let Some(slot) = slot else {
+        return Ok(None);
+    };
+    let session = context.open_ro_session(slot).map_err(token_error)?;
+    let auth = AuthPin::new(pin.as_str().to_owned());
+    match session.login(UserType::User, Some(&auth)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(Some(session)),
+        Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => Err(ProviderError::WrongPin {
+            label: label.to_owned(),
+        }),
+        Err(CkError::Pkcs11(RvError::PinLocked, _)) => Err(ProviderError::PinLocked {
+            label: label.to_owned(),
+        }),
+        Err(source) => Err(token_error(source)),
     }
 }
