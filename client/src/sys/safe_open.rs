@@ -159,11 +159,6 @@ impl OwnFile {
         self.meta.mode() & 0o7777
     }
 
-    /// The folder it is in, as opened.
-    pub fn folder(&self) -> &Folder {
-        &self.folder
-    }
-
     /// Starts its rewrite (see [`Replacement`]): the new file will have its permissions, less
     /// group and other write, and replaces it only if the name still names it.
     pub fn begin_replace(&self) -> Result<Replacement, Unsafe> {
@@ -193,11 +188,6 @@ impl Replacement {
             }
             Err(e) => Err(e),
         }
-    }
-
-    /// Where it goes.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Writes `bytes`, sets the mode, and renames the temporary file over the name, if the

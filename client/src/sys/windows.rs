@@ -52,17 +52,12 @@ impl Folder {
 pub struct OwnFile {
     pub file: File,
     pub meta: Metadata,
-    folder: Folder,
     path: PathBuf,
 }
 
 impl OwnFile {
     pub fn mode(&self) -> u32 {
         0o600
-    }
-
-    pub fn folder(&self) -> &Folder {
-        &self.folder
     }
 
     pub fn begin_replace(&self) -> Result<Replacement, Unsafe> {
@@ -95,10 +90,6 @@ impl Replacement {
             file,
             committed: false,
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     pub fn commit(mut self, bytes: &[u8], sync: bool) -> Result<(), Unsafe> {
@@ -150,13 +141,9 @@ pub fn open_own(path: &Path) -> Result<OwnFile, Unsafe> {
             path: path.to_path_buf(),
         });
     }
-    let folder = Folder {
-        path: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
-    };
     Ok(OwnFile {
         file,
         meta,
-        folder,
         path: path.to_path_buf(),
     })
 }

@@ -3,7 +3,8 @@
 //! A test binary runs from `target/<profile>/deps/`; the programs sit one folder up. They are
 //! built by `cargo build --workspace --bins`, which the README's test command runs first. A
 //! program older than a source file it is built from is refused, so `cargo test` without the
-//! build cannot pass (or fail) against a stale program.
+//! build cannot pass (or fail) against a stale program; cargo's `PROGRAM.d` says which
+//! files those are.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -24,7 +25,7 @@ pub fn bin(name: &str) -> PathBuf {
                 path.display()
             )
         });
-    if let Some(source) = newer_source(name, built) {
+    if let Some(source) = newer_source(&path, built) {
         panic!(
             "{} is older than {}: run `cargo build --workspace --bins` before the tests",
             path.display(),
@@ -34,37 +35,20 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
-/// The crates a program is built from, as folders of the workspace.
-fn crates_of(name: &str) -> &'static [&'static str] {
-    match name {
-        "mfa-agent" | "mfa-add" => &["proto/src", "client/src", "agent/src"],
-        "mfa-login" | "mfa-sign" => &["proto/src", "client/src", "wrapper/src"],
-        _ => &["proto/src", "tests/src"],
-    }
-}
-
-/// A source file of `name`'s crates modified after `built`, if any.
-fn newer_source(name: &str, built: SystemTime) -> Option<PathBuf> {
-    let tests = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let root = tests.parent().unwrap_or(tests);
-    crates_of(name)
-        .iter()
-        .find_map(|folder| newer_in(&root.join(folder), built))
-}
-
-fn newer_in(dir: &Path, built: SystemTime) -> Option<PathBuf> {
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let path = entry.path();
-        let Ok(meta) = entry.metadata() else { continue };
-        if meta.is_dir() {
-            if let Some(found) = newer_in(&path, built) {
-                return Some(found);
-            }
-        } else if path.extension().is_some_and(|e| e == "rs")
-            && meta.modified().is_ok_and(|m| m > built)
-        {
-            return Some(path);
-        }
-    }
-    None
+/// A source file the program was built from (as cargo's `PROGRAM.d` lists them) that was
+/// modified after `built`, if any. Files the build does not read (another platform's) never
+/// count.
+fn newer_source(program: &Path, built: SystemTime) -> Option<PathBuf> {
+    let mut deps = program.as_os_str().to_owned();
+    deps.push(".d");
+    let listed = std::fs::read_to_string(&deps).ok()?;
+    let (_, sources) = listed.lines().next()?.split_once(": ")?;
+    sources
+        .split_whitespace()
+        .map(PathBuf::from)
+        .find(|source| {
+            std::fs::metadata(source)
+                .and_then(|m| m.modified())
+                .is_ok_and(|m| m > built)
+        })
 }

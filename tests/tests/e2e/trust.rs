@@ -51,6 +51,15 @@ fn run(s: &Setup, program: &str, args: &[&str]) -> Output {
         .expect("run")
 }
 
+/// A single-command MFA login of the token file `token`, stdin empty, with `env` set.
+fn single_login(s: &Setup, token: &str, env: &[(&str, &std::ffi::OsStr)]) -> Output {
+    s.mfa_login(&s.cluster, &[], &login_args(token))
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run mfa-login")
+}
+
 /// Exit status 1 for mfa-sign, with `expected` in its error.
 fn refused(out: &Output, code: i32, expected: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
@@ -101,18 +110,13 @@ fn links_and_files_planted_in_a_shared_folder_are_never_signed() {
     refused(&out, 1, "shared/link.json is a symbolic link");
 
     // mfa-login refuses before the CLI starts: no password is asked for nothing.
-    let mut login = s.mfa_login(&s.cluster, &[], &login_args("shared/link.json"));
-    let out = login.stdin(Stdio::null()).output().expect("run mfa-login");
+    let out = single_login(&s, "shared/link.json", &[]);
     refused(
         &out,
         125,
         "will not sign the token file: shared/link.json is a symbolic link",
     );
-    let out = s
-        .mfa_login(&s.cluster, &[], &login_args("shared/planted.json"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("run mfa-login");
+    let out = single_login(&s, "shared/planted.json", &[]);
     refused(&out, 125, &owner);
     assert!(s.cluster.passwords().is_empty());
 
@@ -152,11 +156,7 @@ fn a_group_writable_team_folder_is_refused_before_the_cli_and_at_the_prompt() {
     let out = run(&s, "mfa-sign", &["team/t.json"]);
     refused(&out, 1, "team can be changed by other users (mode 0770)");
 
-    let out = s
-        .mfa_login(&s.cluster, &[], &login_args("team/t2.json"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("run mfa-login");
+    let out = single_login(&s, "team/t2.json", &[]);
     refused(&out, 125, "team can be changed by other users");
     assert!(s.cluster.passwords().is_empty());
 
@@ -336,12 +336,7 @@ fn a_socket_another_user_serves_gets_no_key_and_signs_nothing() {
     refused(&squatted("mfa-add", &["-l"]), 1, &served_by);
     write_token_file(&s.dir.join("t.json"), 2);
     refused(&squatted("mfa-sign", &["t.json"]), 1, &served_by);
-    let out = s
-        .mfa_login(&s.cluster, &[], &login_args("t2.json"))
-        .env("MFA_AUTH_SOCK", &socket)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run mfa-login");
+    let out = single_login(&s, "t2.json", &[("MFA_AUTH_SOCK", socket.as_os_str())]);
     refused(&out, 125, &served_by);
     let _ = fake.kill();
     let _ = fake.wait();

@@ -75,14 +75,14 @@ impl Session {
         let listed = self
             .agent()
             .and_then(|mut connection| Ok((connection.keys()?, connection)));
-        let (keys, connection) = match listed {
+        let (keys, mut connection) = match listed {
             Ok(listed) => listed,
             Err(err) => return self.warn_unsignable(err, choice.as_ref()),
         };
         if let Some(choice) = &choice {
             let chosen = if keys.is_empty() {
-                // An empty list may be a locked agent: ask it, for the right hint.
-                self.agent().and_then(|mut c| Ok(c.choose_key(None)?))
+                // An empty list may be a locked agent or a plain one: ask it, for the hint.
+                connection.choose_key(None).map_err(Error::from)
             } else {
                 client::keys::choose(keys.clone(), choice.selector.as_deref()).map_err(Error::from)
             };
