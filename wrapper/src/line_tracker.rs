@@ -30,10 +30,6 @@ pub struct LineTracker {
 }
 
 impl LineTracker {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// Starts a fresh line (at a new prompt).
     pub fn reset(&mut self) {
         self.line.clear();
@@ -94,7 +90,7 @@ mod tests {
     use super::*;
 
     fn typed(keys: &[u8]) -> Vec<TypedLine> {
-        LineTracker::new().feed(keys)
+        LineTracker::default().feed(keys)
     }
 
     #[test]
@@ -115,7 +111,7 @@ mod tests {
         let lines = typed(b"\x1b[Alogin\r");
         assert_eq!(lines[0].text, "login");
         assert!(!lines[0].certain);
-        let next = LineTracker::new().feed(b"a\rb\r");
+        let next = LineTracker::default().feed(b"a\rb\r");
         assert_eq!(next.len(), 2);
         assert!(next[1].certain);
     }

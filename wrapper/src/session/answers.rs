@@ -1,13 +1,16 @@
-//! The answers that need the agent: a token file or authdata file signed and rewritten, and
+//! Carrying out the core's answers: `--password-file`'s password typed once the prompt stopped
+//! echoing; through the agent, a token file or authdata file signed and rewritten, and
 //! change-mfa's public key as a temporary PEM file. Each returns what to type and the key it
 //! used, or the one-line error and the hint on finishing by hand.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use client::{AgentKey, Connection};
 use zeroize::Zeroizing;
 
+use super::core::Answer;
 use super::policy::{Decision, KeyChoice};
 use super::Session;
 use crate::error::ByHand;
@@ -31,8 +34,9 @@ fn timed_out(err: &proto::Error) -> bool {
     ))
 }
 
-/// What to type and the fingerprint of the key used; else the message and the hint.
-pub(super) type Answer = Result<(Zeroizing<Vec<u8>>, Option<String>), (String, String)>;
+/// How long a password prompt may take to turn echo off before mfa-login refuses to type
+/// the password into it.
+const ECHO_OFF_WAIT: Duration = Duration::from_secs(2);
 
 /// A connection opened, and the agent's keys listed, at a password prompt, while the person
 /// types or the CLI checks the password: the token prompt that follows then waits for one
@@ -45,6 +49,64 @@ pub(super) struct WarmAgent {
 }
 
 impl Session {
+    /// Carries out `decision` (one that answers: the others the core handles itself).
+    pub(super) fn answer(&mut self, decision: &Decision) -> Answer {
+        match decision {
+            Decision::TypePassword => self.password_answer(),
+            Decision::SignTokens {
+                file,
+                cli_file,
+                key,
+            } => self.token_answer(file, cli_file.as_deref(), key),
+            Decision::PublicKey { key } => self.public_key_answer(key),
+            Decision::SignAuthData {
+                file,
+                key,
+                fill_public_key,
+            } => self.authdata_answer(file, key, *fill_public_key),
+            Decision::Person | Decision::Refuse { .. } => Err((
+                "nothing to answer".to_owned(),
+                "answer the prompt yourself".to_owned(),
+            )),
+        }
+    }
+
+    /// The password from `--password-file` and Enter, once the prompt stopped echoing.
+    fn password_answer(&mut self) -> Answer {
+        let Some(password) = &self.config.password else {
+            return Err((
+                "no --password-file password to type".to_owned(),
+                "type the password yourself and press Enter".to_owned(),
+            ));
+        };
+        let mut typed = Zeroizing::new(password.as_bytes().to_vec());
+        typed.push(b'\r');
+        if !self.echo_turns_off() {
+            return Err((
+                "the password prompt echoes what is typed; not typing the password".to_owned(),
+                "type it yourself, or check the command's terminal settings".to_owned(),
+            ));
+        }
+        self.config
+            .transcript
+            .event("answered with the password from --password-file (redacted)");
+        Ok((typed, None))
+    }
+
+    /// Waits briefly for the child to turn echo off at a password prompt: some programs
+    /// print the prompt first and change the terminal after, and a password typed in between
+    /// would be echoed to the screen.
+    fn echo_turns_off(&self) -> bool {
+        let deadline = Instant::now() + ECHO_OFF_WAIT;
+        while self.child.echo_enabled() {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
+    }
+
     fn agent(&self) -> crate::Result<Connection> {
         let timeout = self.config.timeout.unwrap_or(crate::login::AGENT_TIMEOUT);
         Ok(client::Agent::from_env(timeout)?.connect()?)
@@ -67,19 +129,18 @@ impl Session {
     /// command will ask for one. For a login, an agent that cannot sign it (none, locked, no
     /// key, several and no --key) is named now, at the password prompt, before the person
     /// types the password for a login mfa-login could not finish.
-    pub(super) fn warm_agent(&mut self) {
-        if self.warm.is_some() || !self.policy.command_signs() {
+    pub(super) fn warm_agent(&mut self, choice: Option<&KeyChoice>) {
+        if self.warm.is_some() {
             return;
         }
-        let choice = self.policy.pending_login_key();
         let listed = self
             .agent()
             .and_then(|mut connection| Ok((connection.keys()?, connection)));
         let (keys, mut connection) = match listed {
             Ok(listed) => listed,
-            Err(err) => return self.warn_unsignable(err, choice.as_ref()),
+            Err(err) => return self.warn_unsignable(err, choice),
         };
-        if let Some(choice) = &choice {
+        if let Some(choice) = choice {
             let chosen = if keys.is_empty() {
                 // An empty list may be a locked agent or a plain one: ask it, for the hint.
                 connection.choose_key(None).map_err(Error::from)
@@ -116,12 +177,7 @@ impl Session {
 
     /// Signs the token file at the signed-token-file prompt. Enter alone when the file is the
     /// one the CLI wrote, else its path and Enter.
-    pub(super) fn token_answer(
-        &mut self,
-        file: &Path,
-        cli_file: Option<&Path>,
-        choice: &KeyChoice,
-    ) -> Answer {
+    fn token_answer(&mut self, file: &Path, cli_file: Option<&Path>, choice: &KeyChoice) -> Answer {
         let path = self.child_path(file);
         let cli_file = cli_file.map(|f| self.child_path(f));
         let typed_path = |signed: &Path| {
@@ -150,7 +206,7 @@ impl Session {
 
     /// Signs cloudhsm_mgmt_util's authdata file at `Enter filename:`; Enter alone keeps the
     /// path the command gave.
-    pub(super) fn authdata_answer(
+    fn authdata_answer(
         &mut self,
         file: &Path,
         choice: &KeyChoice,
@@ -177,12 +233,9 @@ impl Session {
         };
         let loaded = LoadedTokenFile::read(path).map_err(by_hand)?;
         loaded.check_fresh(self.command_started).map_err(by_hand)?;
-        let sign = |session: &Session, mut agent: Connection, key: AgentKey| {
-            if let Err(Decision::Refuse { message, hint }) = session
-                .policy
-                .check_login_key(&key.fingerprint, &loaded.path)
-            {
-                return Ok(Err((message, hint)));
+        let sign = |mut agent: Connection, key: AgentKey| {
+            if let Err(refusal) = choice.check(&key.fingerprint, &loaded.path) {
+                return Ok(Err(refusal));
             }
             loaded
                 .sign_and_write(&mut agent, &key, fill, None, Durability::ReadAtOnce)
@@ -195,7 +248,7 @@ impl Session {
         let attempt = match warm {
             Some((agent, key)) => {
                 let blob = key.blob.clone();
-                match sign(self, agent, key) {
+                match sign(agent, key) {
                     // The connection broke (the agent restarted, or closed it to make way for
                     // others). Not a timeout: the agent may still be asking for a confirmation.
                     Err(Error::Agent(client::Error::AgentIo(err))) if !timed_out(&err) => None,
@@ -213,7 +266,7 @@ impl Session {
             Some(done) => done,
             None => {
                 let (agent, key) = self.key(choice).map_err(by_hand)?;
-                sign(self, agent, key)
+                sign(agent, key)
             }
         };
         let (signed, key) = attempt.map_err(by_hand)??;
@@ -231,7 +284,7 @@ impl Session {
 
     /// change-mfa's public-key prompt: the path of a PEM file of the key, only the user can
     /// read it, kept until the next interactive prompt or the end of the session.
-    pub(super) fn public_key_answer(&mut self, choice: &KeyChoice) -> Answer {
+    fn public_key_answer(&mut self, choice: &KeyChoice) -> Answer {
         let by_hand = |err: Error| {
             let hint = err.hint_at_prompt(ByHand::PublicKey, choice.option);
             (err.to_string(), hint)

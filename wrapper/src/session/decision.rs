@@ -1,7 +1,7 @@
 //! The policy's vocabulary: the options it reads, the decisions it returns and what results
 //! teach; and the refusals several rules share.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::rejected::Attempt;
 use crate::command::User;
@@ -25,6 +25,40 @@ pub struct KeyChoice {
     pub selector: Option<String>,
     /// The option that names it, for hints (`--key` or `--new-key`).
     pub option: &'static str,
+    /// Keys the CLI rejected for this same login: signing with one repeats a failed login.
+    pub repeats: Repeats,
+}
+
+/// The keys of earlier logins the CLI rejected for the same user with the same password
+/// (see `rejected`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Repeats {
+    /// Whose login it is, for the message.
+    pub user: String,
+    pub keys: Vec<String>,
+}
+
+impl KeyChoice {
+    /// Refuses the key with `fingerprint` when signing `file` with it repeats a rejected login:
+    /// the message and the hint.
+    pub fn check(&self, fingerprint: &str, file: &Path) -> Result<(), (String, String)> {
+        if !self.repeats.keys.iter().any(|key| key == fingerprint) {
+            return Ok(());
+        }
+        Err((
+            format!(
+                "the last login as {} with key {fingerprint} and this same password was \
+                 rejected; not answering again",
+                self.repeats.user
+            ),
+            format!(
+                "if the password is wrong, press ^C and log in again typing the right one; if the \
+                 key is, load the right one (mfa-add -d KEY; mfa-add RIGHT-KEY) or sign it \
+                 yourself: mfa-sign --key FP {}, and press Enter",
+                file.display()
+            ),
+        ))
+    }
 }
 
 /// What to do at a prompt.
@@ -75,6 +109,7 @@ pub(super) fn new_key(selector: Option<String>) -> KeyChoice {
     KeyChoice {
         selector,
         option: "--new-key",
+        repeats: Repeats::default(),
     }
 }
 

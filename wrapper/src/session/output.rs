@@ -12,7 +12,7 @@ use std::io::Read;
 use std::sync::mpsc::SyncSender;
 use std::time::{Duration, Instant};
 
-use super::Event;
+use super::Message;
 use crate::prompt::{Prompt, PromptMatcher};
 use crate::sys;
 
@@ -61,8 +61,8 @@ impl Seen {
 }
 
 /// Starts the thread that shows, matches and reports the child's output, then
-/// [`Event::OutputEnd`] once the child side is gone.
-pub(super) fn start(mut output: Box<dyn Read + Send>, transcript: bool, tx: SyncSender<Event>) {
+/// [`Message::OutputEnd`] once the child side is gone.
+pub(super) fn start(mut output: Box<dyn Read + Send>, transcript: bool, tx: SyncSender<Message>) {
     let _ = std::thread::Builder::new()
         .name("child-output".into())
         .spawn(move || {
@@ -80,12 +80,12 @@ pub(super) fn start(mut output: Box<dyn Read + Send>, transcript: bool, tx: Sync
                 let now = Instant::now();
                 if seen.says_something() || reported.is_none_or(|at| now - at >= HEARTBEAT) {
                     reported = Some(now);
-                    if tx.send(Event::Output(seen)).is_err() {
+                    if tx.send(Message::Output(seen)).is_err() {
                         return;
                     }
                 }
             }
-            let _ = tx.send(Event::OutputEnd);
+            let _ = tx.send(Message::OutputEnd);
         });
 }
 

@@ -7,17 +7,18 @@
 //! - `--password-file` answers only the `Enter password:` of a login, never a prompt that
 //!   sets a password (user create, change-password, change-mfa) and never `Confirm password:`.
 //! - A login's token prompt is signed with `--key` (after a rotation in this session, with
-//!   the new key), unless that user, key and password were rejected before (`rejected`).
+//!   the new key), unless that user, key and password were rejected before (`rejected`:
+//!   the decision names the keys that would repeat a rejected login, [`KeyChoice::check`]).
 //! - change-mfa for the user logged in: tokens and public key of `--new-key` (else the only
 //!   key). For another user, or with nobody known to be logged in: nothing is answered.
 //! - cloudhsm_mgmt_util: `loginHSM -2fa` is a login; `changePswd -2fa` for oneself registers
 //!   `--new-key`; `createUser -2fa` registers a new user's key: only an explicit `--new-key`.
 //! - A prompt that comes straight back after mfa-login answered it is not answered again.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::decision::{came_back, new_key, not_this_command, refuse};
-pub use super::decision::{Decision, KeyChoice, Lesson, Options};
+pub use super::decision::{Decision, KeyChoice, Lesson, Options, Repeats};
 use super::password::PasswordId;
 use super::rejected::{Attempt, Rejections};
 use crate::command::{ChangeMfa, Command, Login, Mgmt, MgmtVerb, User};
@@ -179,7 +180,7 @@ impl Policy {
                          Enter; next time run mfa-login --token-file FILE",
                     ),
                 },
-                Err(refusal) => refusal,
+                Err(refusal) => *refusal,
             },
             _ => not_this_command("signed token file"),
         }
@@ -189,7 +190,7 @@ impl Policy {
         match &self.command {
             Command::ChangeMfa(change) => match self.registration(change) {
                 Ok(key) => Decision::PublicKey { key },
-                Err(refusal) => refusal,
+                Err(refusal) => *refusal,
             },
             _ => not_this_command("public key PEM file"),
         }
@@ -219,7 +220,7 @@ impl Policy {
                 },
                 MgmtVerb::ChangePswd => match self.own_registration(mgmt.user.as_ref()) {
                     Ok(key) => (key, true),
-                    Err(refusal) => return refusal,
+                    Err(refusal) => return *refusal,
                 },
             };
         Decision::SignAuthData {
@@ -252,77 +253,53 @@ impl Policy {
                 .find(|(u, _)| u.is(user))
                 .map(|(_, fp)| fp.clone())
         });
+        let repeats = Repeats {
+            user: user.map_or("this user".to_owned(), |u| u.username.clone()),
+            keys: self.rejections.repeated_keys(user, self.password),
+        };
         KeyChoice {
             selector: rotated.or(self.options.key.clone()),
             option: "--key",
+            repeats,
         }
     }
 
     /// The key a change-mfa registers, if mfa-login may answer it at all.
-    fn registration(&self, change: &ChangeMfa) -> Result<KeyChoice, Decision> {
+    fn registration(&self, change: &ChangeMfa) -> Result<KeyChoice, Box<Decision>> {
         if change.deregister {
-            return Err(refuse(
+            return Err(Box::new(refuse(
                 "change-mfa --deregister removes the MFA key: there is nothing to sign",
                 "press ^C, or answer the prompt yourself",
-            ));
+            )));
         }
         self.own_registration(change.user.as_ref())
     }
 
-    fn own_registration(&self, target: Option<&User>) -> Result<KeyChoice, Decision> {
+    fn own_registration(&self, target: Option<&User>) -> Result<KeyChoice, Box<Decision>> {
         let by_hand = "if it is meant, finish it by hand: sign the file with that user's new \
                        key (mfa-sign --key FP FILE), press Enter, and give that key's public PEM \
                        if asked";
         let Some(me) = &self.logged_in else {
-            return Err(refuse(
+            return Err(Box::new(refuse(
                 "nobody is known to be logged in in this session, so mfa-login cannot tell whose \
                  MFA key this registers; not answering",
                 by_hand,
-            ));
+            )));
         };
         match target {
             Some(target) if target.is(me) => Ok(new_key(self.options.new_key.clone())),
-            Some(target) => Err(refuse(
+            Some(target) => Err(Box::new(refuse(
                 &format!(
                     "this registers an MFA key for {target} while {me} is logged in; mfa-login \
                      registers keys only for the user logged in"
                 ),
                 by_hand,
-            )),
-            None => Err(refuse(
+            ))),
+            None => Err(Box::new(refuse(
                 "cannot tell whose MFA key this registers (no --username); not answering",
                 by_hand,
-            )),
+            ))),
         }
-    }
-
-    /// The key for a login's signatures was resolved to `fingerprint`: refuses when that
-    /// repeats a rejected login.
-    pub fn check_login_key(&self, fingerprint: &str, file: &Path) -> Result<(), Decision> {
-        let Some(user) = self.login_user() else {
-            return Ok(());
-        };
-        if self
-            .rejections
-            .would_repeat(user.as_ref(), fingerprint, self.password)
-        {
-            let name = user
-                .as_ref()
-                .map_or("this user".to_owned(), |u| u.username.clone());
-            return Err(refuse(
-                &format!(
-                    "the last login as {name} with key {fingerprint} and this same password was \
-                     rejected; not answering again"
-                ),
-                &format!(
-                    "if the password is wrong, press ^C and log in again typing the right one; \
-                     if the key is, load the right one (mfa-add -d KEY; mfa-add RIGHT-KEY) or \
-                     sign it yourself: mfa-sign --key FP {}, and press Enter",
-                    file.display()
-                ),
-            ));
-        }
-        Ok(())
     }
 
     /// The user of the login under way (`Some(None)`: a login without `--username`); `None`

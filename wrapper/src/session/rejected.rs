@@ -43,25 +43,24 @@ impl Rejections {
         self.file_password
     }
 
-    /// True when signing for `user` with key `fingerprint`, after `password`, repeats a
-    /// rejected login. An unknown password may be the same as any other.
-    pub fn would_repeat(
-        &self,
-        user: Option<&User>,
-        fingerprint: &str,
-        password: PasswordId,
-    ) -> bool {
-        self.attempts.iter().any(|a| {
-            let same_user = match (&a.user, user) {
-                (Some(a), Some(b)) => a.is(b),
-                (None, None) => true,
-                _ => false,
-            };
-            let same_password = a.password == password
+    /// The keys whose signatures for `user`, after `password`, would repeat a rejected login.
+    /// An unknown password may be the same as any other.
+    pub fn repeated_keys(&self, user: Option<&User>, password: PasswordId) -> Vec<String> {
+        let same_user = |a: &Attempt| match (&a.user, user) {
+            (Some(a), Some(b)) => a.is(b),
+            (None, None) => true,
+            _ => false,
+        };
+        let same_password = |a: &Attempt| {
+            a.password == password
                 || a.password == PasswordId::Unknown
-                || password == PasswordId::Unknown;
-            same_user && a.fingerprint == fingerprint && same_password
-        })
+                || password == PasswordId::Unknown
+        };
+        self.attempts
+            .iter()
+            .filter(|a| same_user(a) && same_password(a))
+            .map(|a| a.fingerprint.clone())
+            .collect()
     }
 }
 
@@ -84,27 +83,28 @@ mod tests {
         }
     }
 
+    /// Signing for `name` with `fp` after `password` repeats a rejected login.
+    fn would_repeat(r: &Rejections, name: &str, fp: &str, password: PasswordId) -> bool {
+        r.repeated_keys(user(name).as_ref(), password)
+            .iter()
+            .any(|key| key == fp)
+    }
+
     #[test]
     fn a_rejected_login_rules_out_the_same_user_key_and_password_only() {
         let typo = PasswordId::Fingerprint([1; 32]);
         let right = PasswordId::Fingerprint([2; 32]);
         let mut r = Rejections::default();
         r.login_rejected(attempt("u", "SHA256:a", typo));
-        assert!(r.would_repeat(user("u").as_ref(), "SHA256:a", typo));
+        assert!(would_repeat(&r, "u", "SHA256:a", typo));
         assert!(
-            !r.would_repeat(user("u").as_ref(), "SHA256:a", right),
+            !would_repeat(&r, "u", "SHA256:a", right),
             "another password"
         );
+        assert!(!would_repeat(&r, "u", "SHA256:b", typo), "another key");
+        assert!(!would_repeat(&r, "v", "SHA256:a", typo), "another user");
         assert!(
-            !r.would_repeat(user("u").as_ref(), "SHA256:b", typo),
-            "another key"
-        );
-        assert!(
-            !r.would_repeat(user("v").as_ref(), "SHA256:a", typo),
-            "another user"
-        );
-        assert!(
-            r.would_repeat(user("u").as_ref(), "SHA256:a", PasswordId::Unknown),
+            would_repeat(&r, "u", "SHA256:a", PasswordId::Unknown),
             "an unknown password may be the same one"
         );
     }
@@ -113,7 +113,7 @@ mod tests {
     fn the_file_password_is_always_the_same_answer() {
         let mut r = Rejections::default();
         r.login_rejected(attempt("u", "SHA256:a", PasswordId::File));
-        assert!(r.would_repeat(user("u").as_ref(), "SHA256:a", PasswordId::File));
+        assert!(would_repeat(&r, "u", "SHA256:a", PasswordId::File));
         assert!(!r.is_file_password_rejected());
         r.file_password_rejected();
         assert!(r.is_file_password_rejected());

@@ -10,7 +10,7 @@
 
 use zeroize::Zeroizing;
 
-use super::Session;
+use super::{Action, Core};
 use crate::prompt::Prompt;
 use crate::session::password::PasswordId;
 
@@ -19,7 +19,7 @@ const MAX_TYPED_AHEAD: usize = 4;
 
 /// Piped stdin waiting for the prompts it answers.
 #[derive(Default)]
-pub(super) struct StdinGate {
+pub(in crate::session) struct StdinGate {
     pending: Zeroizing<Vec<u8>>,
     /// The prompt left to stdin, waiting for its line.
     wanted: Option<Prompt>,
@@ -60,76 +60,68 @@ fn text_of(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-impl Session {
-    pub(super) fn on_input(&mut self, bytes: &[u8]) {
-        self.stdin_read_any = true;
+impl Core {
+    pub(super) fn on_input(&mut self, bytes: &[u8], echo: bool) {
+        self.stdin.read_any = true;
         if self.exit_code.is_some() {
             return;
         }
-        if let Some(gate) = &mut self.gate {
+        if let Some(gate) = &mut self.stdin.gate {
             gate.pending.extend_from_slice(bytes);
-            self.feed_waiting_prompt();
-            return;
+            return self.feed_waiting_prompt();
         }
-        let echo = self.child.echo_enabled();
-        self.config.transcript.typed(bytes, echo);
-        if let Some(typing) = &mut self.typed_password {
+        self.out.push(Action::Record {
+            bytes: Zeroizing::new(bytes.to_vec()),
+            echo,
+        });
+        if let Some(typing) = &mut self.stdin.typed_password {
             if let Some(line) = typing.feed(bytes) {
                 let id = line.map_or(PasswordId::Unknown, |l| self.fingerprints.fingerprint(&l));
                 self.policy.person_typed_password(id);
-                self.typed_password = None;
+                self.stdin.typed_password = None;
             }
-        } else if self.at_command_line || echo {
-            for line in self.tracker.feed(bytes) {
-                if std::mem::take(&mut self.at_command_line) {
+        } else if self.commands.at_command_line || echo {
+            for line in self.commands.tracker.feed(bytes) {
+                if std::mem::take(&mut self.commands.at_command_line) {
                     self.start_command(&line.text, line.certain);
-                } else if self.typed_ahead.len() < MAX_TYPED_AHEAD {
+                } else if self.commands.typed_ahead.len() < MAX_TYPED_AHEAD {
                     // Typed before the CLI's prompt: the CLI reads it at its next prompt.
-                    self.typed_ahead.push_back(line);
+                    self.commands.typed_ahead.push_back(line);
                 }
             }
         }
-        let _ = self.child.write_all(bytes);
+        self.type_bytes(bytes);
     }
 
-    pub(super) fn on_input_end(&mut self) {
-        self.stdin_ended = true;
+    pub(super) fn on_input_end(&mut self, now: std::time::Instant) {
+        self.stdin.ended = true;
         self.feed_waiting_prompt();
-        self.check_someone_can_answer();
+        self.check_someone_can_answer(now);
     }
 
     /// Gives the prompt waiting for piped stdin its line, once the line is there.
     pub(super) fn feed_waiting_prompt(&mut self) {
-        let Some(gate) = &mut self.gate else {
+        let Some(gate) = &mut self.stdin.gate else {
             return;
         };
         let Some(prompt) = gate.wanted else {
             return;
         };
-        let Some(line) = gate.next_line(self.stdin_ended) else {
+        let Some(line) = gate.next_line(self.stdin.ended) else {
             return;
         };
         gate.wanted = None;
-        self.left_to_user = None;
-        match prompt {
-            Prompt::Interactive => {
-                self.config.transcript.typed(&line, true);
-                self.at_command_line = false;
-                self.start_command(&String::from_utf8_lossy(text_of(&line)), true);
-            }
-            Prompt::Password if self.policy.login_user().is_some() => {
-                self.config.transcript.typed(&line, false);
-                let id = self.fingerprints.fingerprint(text_of(&line));
-                self.policy.person_typed_password(id);
-            }
-            _ => {
-                let echo = self.child.echo_enabled();
-                self.config.transcript.typed(&line, echo);
-            }
+        self.stdin.left_to_user = None;
+        // No password prompt waits here (see `leave_to_person`): the CLI echoes the line.
+        self.out.push(Action::Record {
+            bytes: line.clone(),
+            echo: true,
+        });
+        if prompt == Prompt::Interactive {
+            self.commands.at_command_line = false;
+            self.start_command(&String::from_utf8_lossy(text_of(&line)), true);
         }
-        if let Err(err) = self.child.write_all(&line) {
-            self.fail(&format!("cannot type into the command: {err}"), None);
-        }
+        self.out.push(Action::Type(line));
     }
 }
 

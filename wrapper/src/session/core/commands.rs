@@ -1,65 +1,37 @@
 //! Which command is under way and what its results say: commands started from COMMAND's
 //! arguments, typed or piped lines and the CLI's echo; results handed to the policy; the
-//! session's user from the environment.
+//! the password a login's command line gives, fingerprinted.
 
-use super::password::{Fingerprinter, PasswordId};
-use super::policy::Lesson;
-use super::Session;
-use crate::command::{Command, User};
-use crate::login::Config;
-use std::time::SystemTime;
+use super::Core;
+use crate::command::Command;
+use crate::session::password::{Fingerprinter, PasswordId};
+use crate::session::policy::Lesson;
 
-/// The user running COMMAND in single-command mode: `CLOUDHSM_PIN=user:password` and
-/// `CLOUDHSM_ROLE`, as the AWS guide documents them.
-pub(super) fn user_from_env() -> Option<User> {
-    let pin = std::env::var("CLOUDHSM_PIN").ok()?;
-    let (username, _) = pin.split_once(':')?;
-    Some(User {
-        username: username.to_owned(),
-        role: std::env::var("CLOUDHSM_ROLE")
-            .ok()
-            .filter(|r| !r.is_empty()),
-    })
-}
-
-/// COMMAND is a CloudHSM CLI: its arguments name a command of one, or its name says so
-/// (`cloudhsm_mgmt_util CONFIG`).
-pub(super) fn runs_the_cli(config: &Config) -> bool {
-    Command::from_args(&config.args) != Command::Other
-        || config
-            .program
-            .file_name()
-            .is_some_and(|name| name.to_string_lossy().contains("cloudhsm"))
-}
-
-impl Session {
+impl Core {
     /// A command line was submitted at the CLI's prompt.
     pub(super) fn start_command(&mut self, line: &str, certain: bool) {
         let command = Command::from_line(line);
         let given = command_password(&self.fingerprints, &command);
-        self.config
-            .transcript
-            .event(&format!("command: {}", describe(&command)));
+        self.note(format!("command: {}", describe(&command)));
         self.policy.command_started(command, given);
-        self.command_uncertain = !certain;
-        self.command_started = SystemTime::now();
+        self.commands.uncertain = !certain;
+        self.out.push(super::Action::CommandStarted);
     }
 
     /// The CLI showed the line it got: it replaces a typed line the tracker was unsure of.
     pub(super) fn on_echoed_command(&mut self, line: &str) {
-        if self.command_uncertain {
+        if self.commands.uncertain {
             self.start_command(line, true);
         }
     }
 
     pub(super) fn on_result(&mut self, error_code: i64) {
-        let transcript = &self.config.transcript;
-        transcript.event(&format!("result: error_code {error_code}"));
-        match self.policy.on_result(error_code == 0) {
-            Lesson::Nothing => {}
-            Lesson::LoggedIn(user) => transcript.event(&format!("logged in as {user}")),
-            Lesson::LoggedOut => transcript.event("logged out"),
-            Lesson::LoginRejected(attempt) => transcript.event(&format!(
+        self.note(format!("result: error_code {error_code}"));
+        let note = match self.policy.on_result(error_code == 0) {
+            Lesson::Nothing => return,
+            Lesson::LoggedIn(user) => format!("logged in as {user}"),
+            Lesson::LoggedOut => "logged out".to_owned(),
+            Lesson::LoginRejected(attempt) => format!(
                 "the login as {} with {} was rejected: not signing it again with the same \
                  password",
                 attempt
@@ -67,14 +39,15 @@ impl Session {
                     .as_ref()
                     .map_or("?".to_owned(), ToString::to_string),
                 attempt.fingerprint
-            )),
+            ),
             Lesson::FilePasswordRejected => {
-                transcript.event("the --password-file password was rejected: not typing it again")
+                "the --password-file password was rejected: not typing it again".to_owned()
             }
-            Lesson::KeyRotated { user, fingerprint } => transcript.event(&format!(
-                "{user} now logs in with {fingerprint}: later logins use it"
-            )),
-        }
+            Lesson::KeyRotated { user, fingerprint } => {
+                format!("{user} now logs in with {fingerprint}: later logins use it")
+            }
+        };
+        self.note(note);
     }
 }
 
