@@ -3,7 +3,8 @@
 //! layout of every program (`client::report`).
 
 use std::path::PathBuf;
-use std::process::ExitCode;
+
+use client::exit::Status;
 
 /// Everything that can go wrong in the agent and in mfa-add.
 #[derive(Debug, thiserror::Error)]
@@ -164,11 +165,12 @@ impl Error {
         }
     }
 
-    /// The exit status for this error: 2 for usage errors, else 1.
-    pub fn exit_code(&self) -> u8 {
+    /// The exit status for this error: [`Status::USAGE`] for usage errors, else
+    /// [`Status::FAILURE`].
+    pub fn exit_code(&self) -> Status {
         match self {
-            Error::Usage { .. } | Error::BadLifetime(_) => 2,
-            _ => 1,
+            Error::Usage { .. } | Error::BadLifetime(_) => Status::USAGE,
+            _ => Status::FAILURE,
         }
     }
 
@@ -184,7 +186,7 @@ impl client::Hinted for Error {
         Error::hint(self)
     }
 
-    fn exit_code(&self) -> u8 {
+    fn exit_code(&self) -> Status {
         Error::exit_code(self)
     }
 }
@@ -194,25 +196,6 @@ impl client::Hinted for Error {
 pub fn print(program: &str, error: &Error) {
     let text = client::report::layout(program, error, error.hint().as_deref());
     eprintln!("{text}");
-}
-
-/// Prints an error in the one layout and returns the exit status it means.
-pub fn report(program: &str, error: &Error) -> ExitCode {
-    client::report(program, error)
-}
-
-/// Parses the command line; help and version are printed (exit 0), a clap usage error is
-/// printed in the one layout (exit 2).
-pub fn parse_args<A: clap::Parser>(program: &str) -> Result<A, ExitCode> {
-    A::try_parse().map_err(|e| {
-        if e.use_stderr() {
-            eprint!("{program}: {}", e.render());
-            ExitCode::from(2)
-        } else {
-            let _ = e.print();
-            ExitCode::SUCCESS
-        }
-    })
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -226,9 +209,9 @@ mod tests {
         let no_agent = Error::Client(client::Error::NoAgentVariable);
         assert!(no_agent.hint().is_some_and(|h| h.contains("mfa-agent")));
         assert!(Error::NoAgentPid.hint().is_none());
-        assert_eq!(Error::BadLifetime("x".into()).exit_code(), 2);
-        assert_eq!(Error::usage("no").exit_code(), 2);
-        assert_eq!(Error::PromptCancelled.exit_code(), 1);
+        assert_eq!(Error::BadLifetime("x".into()).exit_code(), Status::USAGE);
+        assert_eq!(Error::usage("no").exit_code(), Status::USAGE);
+        assert_eq!(Error::PromptCancelled.exit_code(), Status::FAILURE);
         let stale = Error::StaleAgentPid {
             pid: 5,
             why: "no such process".into(),

@@ -21,7 +21,7 @@ mod error;
 // OpenSSL RSA keys and the ssh-agent key fields.
 mod rsa_key;
 
-pub use error::{parse_args, print, report, Error, Result};
+pub use error::{print, Error, Result};
 
 /// One RSA-2048 key per test run.
 #[cfg(test)]

@@ -37,7 +37,7 @@ pub const AGENT_TIMEOUT: std::time::Duration =
 pub use discover::{Agent, SOCKET_VARIABLE, SSH_SOCKET_VARIABLE};
 pub use error::{Error, Result};
 pub use keys::AgentKey;
-pub use report::{report, Hinted};
+pub use report::{parse_args, report, Hinted};
 
 /// Process hardening every program calls as it starts, before it holds a secret: other
 /// processes of the same user cannot trace it or read its memory (a password, a passphrase,

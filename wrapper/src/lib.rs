@@ -7,8 +7,9 @@
 //! - [`prompt`]: recognises the CLI's prompts in a stream of terminal output.
 //! - [`command`]: the CloudHSM command a line or COMMAND's arguments ask for, and its
 //!   `--token`; `line_tracker` rebuilds the command line a user typed.
-//! - [`session`]: mfa-login's loop tying them together (`session::answers`: what it types);
-//!   [`login`]: its configuration.
+//! - [`session`]: mfa-login's session: a core with no I/O deciding, a loop carrying it out
+//!   (`session::answers`: what it types); [`login`]: its configuration.
+//! - [`sign`]: mfa-sign's work, one token file signed.
 //! - [`transcript`]: the `--debug` transcript, with typed secrets redacted.
 //! - `sys`: the platform boundary (PTY, terminal modes, signals, file modes), the only place
 //!   that speaks Unix.
@@ -22,6 +23,7 @@ pub(crate) mod line_tracker;
 pub mod login;
 pub mod prompt;
 pub mod session;
+pub mod sign;
 pub(crate) mod sys;
 pub mod text;
 pub mod token_sign;

@@ -8,15 +8,10 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
+use client::exit::Status;
+
 use crate::sys;
 use crate::transcript::Transcript;
-
-/// mfa-login itself failed (bad arguments, no agent or key in a non-interactive run, ...).
-pub const EXIT_OWN_FAILURE: i32 = client::exit::OWN_FAILURE as i32;
-/// COMMAND was found but cannot be run.
-pub const EXIT_NOT_EXECUTABLE: i32 = client::exit::NOT_EXECUTABLE as i32;
-/// COMMAND was not found.
-pub const EXIT_NOT_FOUND: i32 = client::exit::NOT_FOUND as i32;
 
 /// How long the agent may take to answer when `--timeout` does not say: as long as a
 /// confirmation of a `mfa-add -c` key may wait for the person, and a margin.
@@ -51,15 +46,6 @@ pub enum LaunchError {
     Folder(String),
 }
 
-impl LaunchError {
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            LaunchError::NotFound(_) => EXIT_NOT_FOUND,
-            LaunchError::NotExecutable(_) | LaunchError::Folder(_) => EXIT_NOT_EXECUTABLE,
-        }
-    }
-}
-
 impl client::Hinted for LaunchError {
     fn hint(&self) -> Option<String> {
         match self {
@@ -73,8 +59,11 @@ impl client::Hinted for LaunchError {
             LaunchError::NotExecutable(_) | LaunchError::Folder(_) => None,
         }
     }
-    fn exit_code(&self) -> u8 {
-        u8::try_from(LaunchError::exit_code(self)).unwrap_or(client::exit::OWN_FAILURE)
+    fn exit_code(&self) -> Status {
+        match self {
+            LaunchError::NotFound(_) => Status::NOT_FOUND,
+            LaunchError::NotExecutable(_) | LaunchError::Folder(_) => Status::NOT_EXECUTABLE,
+        }
     }
 }
 
@@ -136,6 +125,7 @@ fn resolve_in(name: &OsStr, cloudhsm_bin: &Path) -> Result<PathBuf, LaunchError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use client::Hinted;
 
     #[test]
     fn commands_resolve_like_a_shell() {
@@ -144,16 +134,16 @@ mod tests {
             resolve_command(OsStr::new("no-such-command-xyz"))
                 .expect_err("missing")
                 .exit_code(),
-            EXIT_NOT_FOUND
+            Status::NOT_FOUND
         );
         let dir = tempfile::tempdir().expect("tempdir");
         let script = dir.path().join("script");
         fs::write(&script, "#!/bin/sh\n").expect("write");
         let err = resolve_command(script.as_os_str()).expect_err("not executable");
-        assert_eq!(err.exit_code(), EXIT_NOT_EXECUTABLE);
+        assert_eq!(err.exit_code(), Status::NOT_EXECUTABLE);
         // A folder is named as one (126, as a shell), not just "not executable".
         let err = resolve_command(dir.path().as_os_str()).expect_err("a folder");
-        assert_eq!(err.exit_code(), EXIT_NOT_EXECUTABLE);
+        assert_eq!(err.exit_code(), Status::NOT_EXECUTABLE);
         assert!(
             err.to_string().ends_with("is a folder, not a command"),
             "{err}"

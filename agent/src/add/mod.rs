@@ -8,6 +8,7 @@ mod token;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use client::exit::Status;
 use client::{AgentKey, Connection};
 use proto::forwarding::ForwardedPolicy;
 use proto::key::public_key_blob;
@@ -51,7 +52,7 @@ pub enum Action {
 }
 
 /// Runs mfa-add and returns the exit status.
-pub fn run(action: &Action, passphrases: &PassphraseSource, any_agent: bool) -> Result<u8> {
+pub fn run(action: &Action, passphrases: &PassphraseSource, any_agent: bool) -> Result<Status> {
     crate::sys::harden_process()?;
     let mut agent = client::Agent::from_env(CALL_TIMEOUT)?.connect()?;
     let adds = matches!(action, Action::Add { .. } | Action::AddProvider { .. });
@@ -63,13 +64,13 @@ pub fn run(action: &Action, passphrases: &PassphraseSource, any_agent: bool) -> 
     match action {
         Action::Add { files, constraints } => {
             // As ssh-add: a file that fails is reported and the others are still added.
-            let mut status = 0;
+            let mut status = Status::SUCCESS;
             for file in files {
                 let added = load_key(file, passphrases)
                     .and_then(|loaded| add_key(&mut agent, loaded, constraints));
                 if let Err(e) = added {
                     crate::error::print(PROGRAM, &e);
-                    status = 1;
+                    status = Status::FAILURE;
                 }
             }
             Ok(status)
@@ -87,39 +88,39 @@ pub fn run(action: &Action, passphrases: &PassphraseSource, any_agent: bool) -> 
                 constraints,
                 key.clone(),
             )?;
-            Ok(0)
+            Ok(Status::SUCCESS)
         }
         Action::RemoveProvider(provider) => {
             token::remove_provider(&mut agent, provider)?;
-            Ok(0)
+            Ok(Status::SUCCESS)
         }
         Action::List => {
             let Some(keys) = keys_or_say_none(&mut agent)? else {
-                return Ok(1);
+                return Ok(Status::FAILURE);
             };
             for key in keys {
                 let bits = key.public.n().bits();
                 println!("{bits} {} {} (RSA)", key.fingerprint, key.comment);
             }
-            Ok(0)
+            Ok(Status::SUCCESS)
         }
         Action::ListPublic => {
             let Some(keys) = keys_or_say_none(&mut agent)? else {
-                return Ok(1);
+                return Ok(Status::FAILURE);
             };
             for key in keys {
                 print!("{}", key.public_pem());
             }
-            Ok(0)
+            Ok(Status::SUCCESS)
         }
         Action::Delete(targets) => {
-            let mut status = 0;
+            let mut status = Status::SUCCESS;
             for target in targets {
                 match delete(&mut agent, target, passphrases) {
                     Ok(()) => eprintln!("Identity removed: {target}"),
                     Err(e) => {
                         crate::error::print(PROGRAM, &e);
-                        status = 1;
+                        status = Status::FAILURE;
                     }
                 }
             }
@@ -128,7 +129,7 @@ pub fn run(action: &Action, passphrases: &PassphraseSource, any_agent: bool) -> 
         Action::DeleteAll => {
             agent.remove_all()?;
             eprintln!("All identities removed.");
-            Ok(0)
+            Ok(Status::SUCCESS)
         }
         Action::Lock => {
             let pass = passphrases.read("Enter lock password: ")?;
@@ -140,13 +141,13 @@ pub fn run(action: &Action, passphrases: &PassphraseSource, any_agent: bool) -> 
             }
             agent.lock(pass.as_bytes())?;
             eprintln!("Agent locked.");
-            Ok(0)
+            Ok(Status::SUCCESS)
         }
         Action::Unlock => {
             let pass = passphrases.read("Enter lock password: ")?;
             agent.unlock(pass.as_bytes())?;
             eprintln!("Agent unlocked.");
-            Ok(0)
+            Ok(Status::SUCCESS)
         }
     }
 }

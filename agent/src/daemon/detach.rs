@@ -6,11 +6,13 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
+use client::exit::Status;
+
 use super::foreground::READY;
 use super::log_file::open_log_file;
 use super::socket_dir::{default_socket_base, make_default_socket_path};
 use super::{absolute, LogTo, Settings};
-use crate::sys::{exit_code, send_signal, ChildSignal, PassedSignals};
+use crate::sys::{child_exit, send_signal, ChildSignal, PassedSignals};
 use crate::{Error, Result};
 
 /// Starts a detached agent and waits until it serves; returns it and its socket.
@@ -89,7 +91,7 @@ pub(super) fn spawn(settings: &Settings, tied: bool) -> Result<(Child, PathBuf)>
 
 /// `mfa-agent -- CMD ARGS...`: CMD runs with the variables set; the agent stops when it ends.
 /// Returns CMD's exit status (127 not found, 126 not runnable).
-pub(super) fn run_command(settings: &Settings, command: &[OsString]) -> Result<u8> {
+pub(super) fn run_command(settings: &Settings, command: &[OsString]) -> Result<Status> {
     let signals = PassedSignals::register().map_err(Error::io("install signal handlers"))?;
     let (mut agent, socket) = spawn(settings, true)?;
     let agent_pid = agent.id();
@@ -102,7 +104,7 @@ pub(super) fn run_command(settings: &Settings, command: &[OsString]) -> Result<u
     let _ = send_signal(agent_pid, ChildSignal::Terminate);
     let _ = agent.wait();
     Ok(match status {
-        Ok(status) => u8::try_from(exit_code(status)).unwrap_or(1),
+        Ok(status) => Status::of(child_exit(status)),
         Err(e) => {
             eprintln!(
                 "{}",
@@ -113,9 +115,9 @@ pub(super) fn run_command(settings: &Settings, command: &[OsString]) -> Result<u
                 )
             );
             if e.kind() == std::io::ErrorKind::NotFound {
-                127
+                Status::NOT_FOUND
             } else {
-                126
+                Status::NOT_EXECUTABLE
             }
         }
     })

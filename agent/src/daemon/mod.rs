@@ -17,6 +17,8 @@ mod socket_dir;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use client::exit::Status;
+
 pub use crate::sys::DEFAULT_SYSLOG_SOCKET;
 
 use crate::server::Limits;
@@ -81,7 +83,7 @@ pub struct Settings {
 ///
 /// Call it before any thread starts: it takes systemd's socket-activation variables out of
 /// the environment.
-pub fn run(mode: Mode, settings: &Settings) -> Result<u8> {
+pub fn run(mode: Mode, settings: &Settings) -> Result<Status> {
     if settings.log_to == Some(LogTo::Stderr) && !matches!(mode, Mode::Foreground { .. }) {
         return Err(Error::usage(
             "--log stderr needs -D or -d: a forked agent has no terminal (use --log file or --log syslog)",
@@ -96,14 +98,16 @@ pub fn run(mode: Mode, settings: &Settings) -> Result<u8> {
         check_activation(&mode, settings, inherited)?;
     }
     match mode {
-        Mode::Foreground { detached } => foreground::run(settings, detached, inherited).map(|()| 0),
+        Mode::Foreground { detached } => {
+            foreground::run(settings, detached, inherited).map(|()| Status::SUCCESS)
+        }
         Mode::Fork(shell) => {
             let (child, socket) = detach::spawn(settings, false)?;
             print!("{}", eval::eval_lines(shell, &socket, child.id()));
-            Ok(0)
+            Ok(Status::SUCCESS)
         }
         Mode::Command(command) => detach::run_command(settings, &command),
-        Mode::Kill(shell) => kill::kill_agent(shell).map(|()| 0),
+        Mode::Kill(shell) => kill::kill_agent(shell).map(|()| Status::SUCCESS),
     }
 }
 

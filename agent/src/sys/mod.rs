@@ -38,7 +38,7 @@ pub(crate) use hardening::harden_process;
 pub(crate) use listener::{bind, BoundSocket, SocketFile};
 #[cfg(unix)]
 pub(crate) use process::{
-    detach_session, effective_uid, exit_code, is_running, parent_pid, process_name, send_signal,
+    child_exit, detach_session, effective_uid, is_running, parent_pid, process_name, send_signal,
     SignalError,
 };
 #[cfg(unix)]

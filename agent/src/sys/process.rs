@@ -4,6 +4,7 @@
 use std::fs;
 use std::process::ExitStatus;
 
+use client::exit::ChildExit;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::{Pid, Uid};
 
@@ -66,13 +67,14 @@ pub(crate) fn is_running(pid: u32) -> bool {
     }
 }
 
-/// The shell convention: the exit code, or 128+N for death by signal N.
-pub(crate) fn exit_code(status: ExitStatus) -> i32 {
+/// How a child ended, from what `wait` said.
+pub(crate) fn child_exit(status: ExitStatus) -> ChildExit {
     use std::os::unix::process::ExitStatusExt;
-    status
-        .code()
-        .or_else(|| status.signal().map(|s| 128 + s))
-        .unwrap_or(1)
+    match (status.code(), status.signal()) {
+        (Some(code), _) => ChildExit::Code(code),
+        (None, Some(signal)) => ChildExit::Signal(signal),
+        (None, None) => ChildExit::Code(1),
+    }
 }
 
 #[cfg(test)]
@@ -89,7 +91,7 @@ mod tests {
             .spawn()
             .expect("sh");
         let status = child.wait().expect("wait");
-        assert_eq!(exit_code(status), 128 + 15);
+        assert_eq!(child_exit(status), ChildExit::Signal(15));
         assert!(matches!(
             send_signal(child.id(), ChildSignal::Hangup),
             Err(SignalError::NoSuchProcess)

@@ -15,11 +15,11 @@ use std::io::{IsTerminal, Read};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Instant, SystemTime};
 
-use client::exit::ChildExit;
+use client::exit::{ChildExit, Status};
 use tempfile::NamedTempFile;
 
 use crate::command::{Command, User};
-use crate::login::{Config, EXIT_NOT_EXECUTABLE, EXIT_OWN_FAILURE};
+use crate::login::Config;
 use crate::sys::{self, ChildSignal, PtyProcess, Reaper, ReceivedSignal};
 
 mod answers;
@@ -53,7 +53,7 @@ enum Message {
 }
 
 /// Runs COMMAND under mfa-login and returns the exit status to exit with.
-pub fn run(config: Config) -> i32 {
+pub fn run(config: Config) -> Status {
     let settings = sys::stdin_settings();
     let cwd = match std::env::current_dir() {
         Ok(cwd) => cwd,
@@ -61,7 +61,7 @@ pub fn run(config: Config) -> i32 {
             sys::notice(&format!(
                 "mfa-login: error: the current directory is gone: {err}"
             ));
-            return EXIT_OWN_FAILURE;
+            return Status::OWN_FAILURE;
         }
     };
     let spawned = match sys::spawn(
@@ -75,8 +75,8 @@ pub fn run(config: Config) -> i32 {
         Err(err) => {
             sys::notice(&format!("mfa-login: error: {err}"));
             return match err {
-                sys::SpawnError::Command(_) => EXIT_NOT_EXECUTABLE,
-                sys::SpawnError::Terminal(_) => EXIT_OWN_FAILURE,
+                sys::SpawnError::Command(_) => Status::NOT_EXECUTABLE,
+                sys::SpawnError::Terminal(_) => Status::OWN_FAILURE,
             };
         }
     };
@@ -87,7 +87,7 @@ pub fn run(config: Config) -> i32 {
         sys::notice(&format!(
             "mfa-login: error: cannot turn off core files: {err}"
         ));
-        return EXIT_OWN_FAILURE;
+        return Status::OWN_FAILURE;
     }
     let raw = match sys::RawMode::enter() {
         Ok(raw) => raw,
@@ -97,7 +97,7 @@ pub fn run(config: Config) -> i32 {
             sys::notice(&format!(
                 "mfa-login: error: cannot put the terminal in raw mode: {err}"
             ));
-            return EXIT_OWN_FAILURE;
+            return Status::OWN_FAILURE;
         }
     };
     let (tx, rx) = sync_channel(MESSAGES_QUEUED);
@@ -207,7 +207,7 @@ impl Session {
         }
     }
 
-    fn run(&mut self, rx: &Receiver<Message>) -> i32 {
+    fn run(&mut self, rx: &Receiver<Message>) -> Status {
         loop {
             let message = match self.core.deadline() {
                 None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
@@ -219,7 +219,7 @@ impl Session {
                     None => continue,
                 },
                 Err(RecvTimeoutError::Timeout) => Event::Tick,
-                Err(RecvTimeoutError::Disconnected) => return EXIT_OWN_FAILURE,
+                Err(RecvTimeoutError::Disconnected) => return Status::OWN_FAILURE,
             };
             if let Some(code) = self.step(event) {
                 return code;
@@ -247,15 +247,13 @@ impl Session {
                 return None;
             }
             Message::Signal(ReceivedSignal::Pass(signal)) => Event::Signal(signal),
-            Message::Exited(exit) => {
-                Event::Exited(exit.map_or(EXIT_OWN_FAILURE, ChildExit::status))
-            }
+            Message::Exited(exit) => Event::Exited(exit.map_or(Status::OWN_FAILURE, Status::of)),
         })
     }
 
     /// Gives the core `event` and carries out its actions, and those of what they lead to;
     /// the exit status once the session is over.
-    fn step(&mut self, event: Event) -> Option<i32> {
+    fn step(&mut self, event: Event) -> Option<Status> {
         for action in self.core.on(event, Instant::now()) {
             let next = match action {
                 Action::Exit(code) => return Some(code),

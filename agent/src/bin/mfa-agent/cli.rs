@@ -201,7 +201,7 @@ mod tests {
         assert!(config(&["-k", "-D"]).is_err());
         assert_eq!(
             config(&["-D", "--", "sh"]).map_err(|e| e.exit_code()).err(),
-            Some(2)
+            Some(client::exit::Status::USAGE)
         );
         assert_eq!(
             config(&["-D"]).expect("D").settings.limits,

@@ -4,16 +4,17 @@ mod cli;
 
 use std::process::ExitCode;
 
-use cloudhsm_mfa_agent::{daemon, parse_args, report};
+use client::exit::Status;
+use cloudhsm_mfa_agent::daemon;
 
 fn main() -> ExitCode {
-    let args = match parse_args::<cli::Args>("mfa-agent") {
+    let args = match client::parse_args::<cli::Args>("mfa-agent", Status::USAGE) {
         Ok(args) => args,
         Err(status) => return status,
     };
     let result = cli::Config::from_args(args).and_then(|c| daemon::run(c.mode, &c.settings));
     match result {
-        Ok(status) => ExitCode::from(status),
-        Err(e) => report("mfa-agent", &e),
+        Ok(status) => status.into(),
+        Err(e) => client::report("mfa-agent", &e),
     }
 }

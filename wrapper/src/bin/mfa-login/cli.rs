@@ -1,5 +1,6 @@
 //! mfa-login's command line: clap's `Args`, and the `Config` they are validated into.
 
+use client::exit::Status;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -115,10 +116,10 @@ impl client::Hinted for ConfigError {
             )),
         }
     }
-    fn exit_code(&self) -> u8 {
+    fn exit_code(&self) -> Status {
         match self {
             ConfigError::Launch(err) => client::Hinted::exit_code(err),
-            _ => client::exit::OWN_FAILURE,
+            _ => Status::OWN_FAILURE,
         }
     }
 }

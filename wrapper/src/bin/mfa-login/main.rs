@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use client::exit::Status;
 use cloudhsm_mfa_wrapper::session;
 
 mod cli;
@@ -13,23 +13,16 @@ fn main() -> ExitCode {
     // COMMAND runs (session::run), so COMMAND keeps the limit it would have had.
     if let Err(err) = client::harden::forbid_tracing() {
         eprintln!("mfa-login: error: cannot harden the process: {err}");
-        return ExitCode::from(client::exit::OWN_FAILURE);
+        return Status::OWN_FAILURE.into();
     }
-    let args = match cli::Args::try_parse() {
+    let args = match client::parse_args::<cli::Args>("mfa-login", Status::OWN_FAILURE) {
         Ok(args) => args,
-        Err(err) => {
-            let _ = err.print();
-            return ExitCode::from(if err.use_stderr() {
-                client::exit::OWN_FAILURE
-            } else {
-                0
-            });
-        }
+        Err(status) => return status,
     };
     let config = match cli::validate(args) {
         Ok(config) => config,
         Err(err) => return client::report("mfa-login", &err),
     };
     client::prepare_crypto();
-    ExitCode::from(u8::try_from(session::run(config)).unwrap_or(client::exit::OWN_FAILURE))
+    session::run(config).into()
 }

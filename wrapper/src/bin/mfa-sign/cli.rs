@@ -1,13 +1,10 @@
-//! mfa-sign's command line and what it does with it: sign one token file through the agent.
+//! mfa-sign's command line, read into a [`Request`] (the signing is `cloudhsm_mfa_wrapper::sign`).
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use cloudhsm_mfa_wrapper::login::AGENT_TIMEOUT;
-use cloudhsm_mfa_wrapper::token_sign::{Durability, Fill, LoadedTokenFile};
-use cloudhsm_mfa_wrapper::Error;
-use proto::tokenfile::TokenFileKind;
+use cloudhsm_mfa_wrapper::sign::Request;
 
 const AFTER_HELP: &str = "\
 Signs every token of FILE with the agent's key, by the CloudHSM rule (the same bytes as
@@ -48,97 +45,16 @@ pub struct Args {
     file: PathBuf,
 }
 
-/// Why nothing was signed.
-#[derive(Debug, thiserror::Error)]
-pub enum SignError {
-    #[error(transparent)]
-    Sign(#[from] Error),
-    #[error("cannot ask about the quorum approval on the terminal: {0}")]
-    Terminal(#[source] std::io::Error),
-    #[error("not signed: the approval was declined")]
-    Declined,
-}
-
-impl client::Hinted for SignError {
-    fn hint(&self) -> Option<String> {
-        match self {
-            SignError::Sign(err) => Some(err.hint()),
-            SignError::Terminal(_) => Some("answer with -y to sign without asking".to_owned()),
-            SignError::Declined => None,
+impl Args {
+    pub fn request(self) -> Request {
+        Request {
+            key: self.key,
+            output: self.output,
+            approver: self.approver,
+            force: self.force,
+            yes: self.yes,
+            timeout: self.timeout.map_or(AGENT_TIMEOUT, Duration::from_secs),
+            file: self.file,
         }
     }
-}
-
-impl From<client::Error> for SignError {
-    fn from(err: client::Error) -> Self {
-        SignError::Sign(err.into())
-    }
-}
-
-/// Signs the file; returns the line that says what was done.
-pub fn run(args: &Args) -> Result<String, SignError> {
-    let timeout = args.timeout.map_or(AGENT_TIMEOUT, Duration::from_secs);
-    let mut agent = client::Agent::from_env(timeout)?.connect()?;
-    let loaded = LoadedTokenFile::read(&args.file)?;
-    if !args.force {
-        loaded.check_unsigned()?;
-    }
-    let key = agent.choose_key(args.key.as_deref())?;
-    if loaded.file.kind() == TokenFileKind::QuorumApproval {
-        if args.approver.is_none() {
-            return Err(Error::BadTokenFile {
-                path: args.file.clone(),
-                source: proto::Error::ApproverRequired,
-            }
-            .into());
-        }
-        let on_terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-        if on_terminal && !args.yes && !confirm_approval(&loaded).map_err(SignError::Terminal)? {
-            return Err(SignError::Declined);
-        }
-    }
-    let signed = loaded.sign_and_write(
-        &mut agent,
-        &key,
-        Fill {
-            approver: args.approver.as_deref(),
-            // createUser and changePswd need the new key there; a filled one is checked.
-            public_key: true,
-        },
-        args.output.as_deref(),
-        Durability::Synced,
-    )?;
-    Ok(format!(
-        "mfa-sign: signed {} of the {} with {}; wrote {}",
-        cloudhsm_mfa_wrapper::text::count(signed.tokens, "token"),
-        signed.kind.describe(),
-        key.fingerprint,
-        signed.path.display()
-    ))
-}
-
-/// Shows what a quorum approval approves and asks before signing it.
-fn confirm_approval(loaded: &LoadedTokenFile) -> std::io::Result<bool> {
-    let data = loaded.file.approval_data().unwrap_or_default();
-    let mut err = std::io::stderr().lock();
-    writeln!(err, "Quorum approval data ({} bytes):", data.len())?;
-    for chunk in data.chunks(16) {
-        let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
-        let text: String = chunk
-            .iter()
-            .map(|&b| {
-                if b.is_ascii_graphic() || b == b' ' {
-                    b as char
-                } else {
-                    '.'
-                }
-            })
-            .collect();
-        writeln!(err, "  {:<48} {text}", hex.join(" "))?;
-    }
-    write!(err, "Sign this approval? [y/N] ")?;
-    err.flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }

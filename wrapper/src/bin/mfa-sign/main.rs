@@ -3,17 +3,20 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use client::exit::Status;
 
 mod cli;
 
 fn main() -> ExitCode {
     if let Err(err) = client::harden::all() {
         eprintln!("mfa-sign: error: cannot harden the process: {err}");
-        return ExitCode::from(client::exit::OWN_FAILURE);
+        return Status::OWN_FAILURE.into();
     }
-    let args = cli::Args::parse();
-    match cli::run(&args) {
+    let args = match client::parse_args::<cli::Args>("mfa-sign", Status::USAGE) {
+        Ok(args) => args,
+        Err(status) => return status,
+    };
+    match cloudhsm_mfa_wrapper::sign::run(&args.request()) {
         Ok(done) => {
             eprintln!("{done}");
             ExitCode::SUCCESS

@@ -15,6 +15,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use client::exit::Status;
 use zeroize::Zeroizing;
 
 use super::output::Seen;
@@ -22,7 +23,6 @@ use super::password::{Fingerprinter, TypedPassword};
 use super::policy::{Decision, KeyChoice, Options, Policy};
 use crate::command::{Command, User};
 use crate::line_tracker::{LineTracker, TypedLine};
-use crate::login::EXIT_OWN_FAILURE;
 use crate::prompt::Prompt;
 use crate::sys::ChildSignal;
 
@@ -59,7 +59,7 @@ pub(crate) enum Event {
     /// Someone asked mfa-login to end: the signal goes on to COMMAND.
     Signal(ChildSignal),
     /// COMMAND ended with this exit status.
-    Exited(i32),
+    Exited(Status),
     /// The loop carried out [`Action::Answer`].
     Answered {
         prompt: Prompt,
@@ -103,7 +103,7 @@ pub(crate) enum Action {
         echo: bool,
     },
     /// The session is over: exit with this status.
-    Exit(i32),
+    Exit(Status),
 }
 
 /// What the session starts with.
@@ -170,7 +170,7 @@ pub(crate) struct Core {
     stdin: Stdin,
     deadlines: Deadlines,
     /// COMMAND's exit status, once it ended.
-    exit_code: Option<i32>,
+    exit_code: Option<Status>,
     output_done: bool,
     /// mfa-login failed where nobody could take over: it exits 125 whatever COMMAND does.
     own_failure: bool,
@@ -268,9 +268,9 @@ impl Core {
         }
     }
 
-    fn exit(&mut self, child_code: i32) {
+    fn exit(&mut self, child_code: Status) {
         let code = if self.own_failure {
-            EXIT_OWN_FAILURE
+            Status::OWN_FAILURE
         } else {
             child_code
         };

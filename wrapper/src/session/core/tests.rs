@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use client::exit::ChildExit;
 use zeroize::Zeroizing;
 
 use super::*;
@@ -442,8 +443,11 @@ fn piped_lines_wait_for_the_clis_prompt_and_never_reach_a_password_prompt() {
     assert_eq!(s.core.deadline(), Some(s.now + KILL_GRACE));
     s.pass(KILL_GRACE);
     assert!(has(&s.on(Event::Tick), &Action::Signal(ChildSignal::Kill)));
-    s.on(Event::Exited(143));
-    assert_eq!(s.on(Event::OutputEnd), vec![Action::Exit(EXIT_OWN_FAILURE)]);
+    s.on(Event::Exited(Status::of(ChildExit::Code(143))));
+    assert_eq!(
+        s.on(Event::OutputEnd),
+        vec![Action::Exit(Status::OWN_FAILURE)]
+    );
 }
 
 #[test]
@@ -492,8 +496,11 @@ fn the_timeout_ends_an_unattended_run_and_the_exit_status_is_125() {
     let late = s.on(Event::Tick);
     assert!(notices(&late).contains("did not finish within --timeout 7"));
     assert!(has(&late, &Action::Signal(ChildSignal::Terminate)));
-    s.on(Event::Exited(0));
-    assert_eq!(s.on(Event::OutputEnd), vec![Action::Exit(EXIT_OWN_FAILURE)]);
+    s.on(Event::Exited(Status::of(ChildExit::Code(0))));
+    assert_eq!(
+        s.on(Event::OutputEnd),
+        vec![Action::Exit(Status::OWN_FAILURE)]
+    );
 
     let attended = Script::with(options(), true, Some(Duration::from_secs(7)));
     assert_eq!(
@@ -506,7 +513,7 @@ fn the_timeout_ends_an_unattended_run_and_the_exit_status_is_125() {
 #[test]
 fn after_the_child_exits_output_drains_until_it_ends_or_falls_silent() {
     let mut s = Script::new(options());
-    let exited = s.on(Event::Exited(3));
+    let exited = s.on(Event::Exited(Status::of(ChildExit::Code(3))));
     assert_eq!(exited, vec![Action::CommandOver]);
     assert_eq!(s.core.deadline(), Some(s.now + DRAIN_GRACE));
     s.pass(Duration::from_secs(1));
@@ -517,11 +524,17 @@ fn after_the_child_exits_output_drains_until_it_ends_or_falls_silent() {
         "output renews it"
     );
     s.pass(DRAIN_GRACE);
-    assert_eq!(s.on(Event::Tick), vec![Action::Exit(3)]);
+    assert_eq!(
+        s.on(Event::Tick),
+        vec![Action::Exit(Status::of(ChildExit::Code(3)))]
+    );
 
     let mut s = Script::new(options());
-    s.on(Event::Exited(3));
-    assert_eq!(s.on(Event::OutputEnd), vec![Action::Exit(3)]);
+    s.on(Event::Exited(Status::of(ChildExit::Code(3))));
+    assert_eq!(
+        s.on(Event::OutputEnd),
+        vec![Action::Exit(Status::of(ChildExit::Code(3)))]
+    );
 }
 
 #[test]
@@ -531,7 +544,7 @@ fn signals_go_on_to_a_running_command_only() {
         &s.on(Event::Signal(ChildSignal::Interrupt)),
         &Action::Signal(ChildSignal::Interrupt)
     ));
-    s.on(Event::Exited(130));
+    s.on(Event::Exited(Status::of(ChildExit::Code(130))));
     assert!(s.on(Event::Signal(ChildSignal::Interrupt)).is_empty());
 }
 
