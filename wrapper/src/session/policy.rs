@@ -398,4 +398,4 @@ impl Policy {
 
 #[cfg(test)]
 #[path = "policy_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -6,7 +6,8 @@ use std::path::Path;
 
 const ME: &str = "login --username officer1 --role admin mfa-token-sign --token t.json";
 
-fn options() -> Options {
+/// `--password-file`, `--key OLD`, `--new-key NEW`.
+pub(crate) fn options() -> Options {
     Options {
         password_file: true,
         key: Some("OLD".into()),
