@@ -14,7 +14,7 @@ pub use crate::constraint::{Constraint, KeyFilter, PKCS11_KEY_CONSTRAINT};
 use crate::forwarding::{SessionBind, SESSION_BIND_EXTENSION};
 use crate::key::{RsaKeyMaterial, SSH_RSA};
 use crate::signing::TOKEN_LEN;
-use crate::tokenfile::MAX_TOKENS;
+use crate::tokenfile::check_count;
 use crate::wire::{Reader, Writer};
 use crate::{Error, Result};
 
@@ -316,15 +316,7 @@ impl Request {
 fn decode_token_sign(r: &mut Reader<'_>) -> Result<TokenSignRequest> {
     let key_blob = r.string()?.to_vec();
     let count = r.u32()? as usize;
-    if count == 0 {
-        return Err(Error::NoTokens);
-    }
-    if count > MAX_TOKENS {
-        return Err(Error::TooManyTokens {
-            count,
-            max: MAX_TOKENS,
-        });
-    }
+    check_count(count)?;
     let mut tokens = Vec::with_capacity(count);
     for index in 1..=count {
         let raw = r.string()?;
@@ -381,12 +373,7 @@ impl Response {
                 }
                 TOKEN_SIGN_EXTENSION => {
                     let count = r.u32()? as usize;
-                    if count > MAX_TOKENS {
-                        return Err(Error::TooManyTokens {
-                            count,
-                            max: MAX_TOKENS,
-                        });
-                    }
+                    check_count(count)?;
                     let mut signatures = Vec::with_capacity(count);
                     for _ in 0..count {
                         signatures.push(r.string()?.to_vec());

@@ -104,7 +104,8 @@ fn check_version(obj: &Map<String, Value>, field: &str, expected: &'static str) 
     }
 }
 
-fn check_count(count: usize) -> Result<()> {
+/// A token file, a sign request and its answer carry 1 to [`MAX_TOKENS`] tokens.
+pub(crate) fn check_count(count: usize) -> Result<()> {
     if count == 0 {
         return Err(Error::NoTokens);
     }

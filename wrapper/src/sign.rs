@@ -63,14 +63,8 @@ pub fn run(args: &Request) -> Result<String, SignError> {
         loaded.check_unsigned()?;
     }
     let key = agent.choose_key(args.key.as_deref())?;
+    loaded.check_approver(args.approver.as_deref())?;
     if loaded.file.kind() == TokenFileKind::QuorumApproval {
-        if args.approver.is_none() {
-            return Err(Error::BadTokenFile {
-                path: args.file.clone(),
-                source: proto::Error::ApproverRequired,
-            }
-            .into());
-        }
         let on_terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
         if on_terminal && !args.yes && !confirm_approval(&loaded).map_err(SignError::Terminal)? {
             return Err(SignError::Declined);

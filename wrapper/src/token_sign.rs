@@ -107,6 +107,17 @@ pub struct Fill<'a> {
 }
 
 impl LoadedTokenFile {
+    /// A quorum approval is signed only with the approver's user name (it goes in the file).
+    pub fn check_approver(&self, approver: Option<&str>) -> Result<()> {
+        if self.file.kind() == TokenFileKind::QuorumApproval && approver.is_none() {
+            return Err(Error::BadTokenFile {
+                path: self.path.clone(),
+                source: proto::Error::ApproverRequired,
+            });
+        }
+        Ok(())
+    }
+
     /// Signs every token through the agent and returns the rewritten file's bytes.
     pub fn sign(&self, agent: &mut Connection, key: &AgentKey, fill: Fill) -> Result<Vec<u8>> {
         let approver = fill.approver;
@@ -114,9 +125,7 @@ impl LoadedTokenFile {
             path: self.path.clone(),
             source,
         };
-        if self.file.kind() == TokenFileKind::QuorumApproval && approver.is_none() {
-            return Err(bad(proto::Error::ApproverRequired));
-        }
+        self.check_approver(approver)?;
         // Only authdata files name a key (encoding it is not free after the machine idled).
         let pem = std::cell::LazyCell::new(|| key.public_pem());
         if let Some(declared) = self.file.public_key() {
