@@ -174,10 +174,10 @@ impl Command {
             return direct;
         }
         let all: Vec<String> = words.iter().flat_map(|w| split_words(w)).collect();
+        // `quit` in a shell line (`...; exit`) is the shell's, not the CLI's.
         (0..all.len())
-            .filter(|&i| is_verb(&all[i]))
             .map(|i| Command::from_words(&all[i..]))
-            .find(|c| *c != Command::Other)
+            .find(|c| !matches!(c, Command::Other | Command::Quit))
             .unwrap_or(Command::Other)
     }
 
@@ -229,13 +229,6 @@ impl Command {
             _ => Command::Other,
         }
     }
-}
-
-fn is_verb(word: &str) -> bool {
-    matches!(
-        word,
-        "interactive" | "login" | "logout" | "user" | "loginHSM" | "createUser" | "changePswd"
-    )
 }
 
 fn user_of(words: &[String]) -> Option<User> {
