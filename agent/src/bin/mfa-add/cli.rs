@@ -32,17 +32,8 @@ Exit status: 0 success; 1 failure (also -l or -L with no keys in the agent); 2 u
 #[command(group(ArgGroup::new("action").args(["list", "list_public", "delete", "delete_all", "lock", "unlock", "provider", "remove_provider"])))]
 #[command(group(ArgGroup::new("token_key").args(["label", "id"])))]
 pub struct Args {
-    /// Forget the added keys after LIFE.
-    #[arg(short = 't', value_name = "LIFE")]
-    pub lifetime: Option<String>,
-    /// Ask for confirmation (MFA_ASKPASS/SSH_ASKPASS) before each use of the added keys.
-    #[arg(short = 'c')]
-    pub confirm: bool,
-    /// What the added keys do for a request through a forwarded agent (ssh -A,
-    /// ForwardAgent, ssh -R): sign (allow, the default, as OpenSSH), ask first (confirm), or
-    /// refuse (deny: the keys sign only for programs on this machine).
-    #[arg(long, value_name = "POLICY", value_parser = ["allow", "confirm", "deny"])]
-    pub forwarded: Option<String>,
+    #[command(flatten)]
+    pub constraints: AddConstraints,
     /// Read the passphrase from the first line of FILE.
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
@@ -70,6 +61,35 @@ pub struct Args {
     /// Remove the keys loaded from the PKCS#11 provider (as ssh-add -e).
     #[arg(short = 'e', value_name = "PROVIDER")]
     pub remove_provider: Option<PathBuf>,
+    #[command(flatten)]
+    pub token: TokenKeys,
+    /// Add keys to an agent that is not mfa-agent (a plain ssh-agent) all the same.
+    #[arg(long)]
+    pub force: bool,
+    /// Key files (or fingerprints with -d).
+    #[arg(value_name = "KEYFILE")]
+    pub keys: Vec<String>,
+}
+
+/// The constraints of the keys added (as ssh-add's).
+#[derive(Debug, clap::Args)]
+pub struct AddConstraints {
+    /// Forget the added keys after LIFE.
+    #[arg(short = 't', value_name = "LIFE")]
+    pub lifetime: Option<String>,
+    /// Ask for confirmation (MFA_ASKPASS/SSH_ASKPASS) before each use of the added keys.
+    #[arg(short = 'c')]
+    pub confirm: bool,
+    /// What the added keys do for a request through a forwarded agent (ssh -A,
+    /// ForwardAgent, ssh -R): sign (allow, the default, as OpenSSH), ask first (confirm), or
+    /// refuse (deny: the keys sign only for programs on this machine).
+    #[arg(long, value_name = "POLICY", value_parser = ["allow", "confirm", "deny"])]
+    pub forwarded: Option<String>,
+}
+
+/// With -s: the token's PIN and which of its keys.
+#[derive(Debug, clap::Args)]
+pub struct TokenKeys {
     /// Read the token PIN from the first line of FILE (with -s; mode 0600).
     #[arg(long, value_name = "FILE", requires = "provider")]
     pub pin_file: Option<PathBuf>,
@@ -79,12 +99,6 @@ pub struct Args {
     /// With -s: only the token key with this id (CKA_ID, hex).
     #[arg(long, value_name = "HEX", requires = "provider")]
     pub id: Option<String>,
-    /// Add keys to an agent that is not mfa-agent (a plain ssh-agent) all the same.
-    #[arg(long)]
-    pub force: bool,
-    /// Key files (or fingerprints with -d).
-    #[arg(value_name = "KEYFILE")]
-    pub keys: Vec<String>,
 }
 
 /// The validated configuration.
@@ -99,9 +113,9 @@ pub struct Config {
 impl Config {
     pub fn from_args(args: Args) -> Result<Config> {
         let only_adding = |what: &str| -> Result<()> {
-            if args.lifetime.is_some()
-                || args.confirm
-                || args.forwarded.is_some()
+            if args.constraints.lifetime.is_some()
+                || args.constraints.confirm
+                || args.constraints.forwarded.is_some()
                 || !args.keys.is_empty()
             {
                 return Err(Error::usage(format!(
@@ -114,14 +128,14 @@ impl Config {
             if !args.keys.is_empty() {
                 return Err(Error::usage("-s takes no key files"));
             }
-            let key = match (&args.label, &args.id) {
+            let key = match (&args.token.label, &args.token.id) {
                 (Some(label), _) => Some(KeyFilter::Label(label.clone())),
                 (None, Some(hex)) => Some(KeyFilter::Id(parse_hex(hex)?)),
                 (None, None) => None,
             };
             Action::AddProvider {
                 provider: provider.clone(),
-                pin_file: args.pin_file.clone(),
+                pin_file: args.token.pin_file.clone(),
                 constraints: constraints(&args)?,
                 key,
             }
@@ -144,7 +158,7 @@ impl Config {
             only_adding("-X")?;
             Action::Unlock
         } else if args.delete {
-            if args.lifetime.is_some() || args.confirm || args.forwarded.is_some() {
+            if args.constraints.lifetime.is_some() || args.constraints.confirm || args.constraints.forwarded.is_some() {
                 return Err(Error::usage("-d takes no -t, -c or --forwarded"));
             }
             if args.keys.is_empty() {
@@ -181,14 +195,14 @@ impl Config {
 /// The -t, -c and --forwarded constraints of an add.
 fn constraints(args: &Args) -> Result<Vec<Constraint>> {
     let mut constraints = Vec::new();
-    if let Some(life) = &args.lifetime {
+    if let Some(life) = &args.constraints.lifetime {
         constraints.push(Constraint::Lifetime(parse_lifetime(life)?));
     }
-    if args.confirm {
+    if args.constraints.confirm {
         constraints.push(Constraint::Confirm);
     }
     // allow is what an agent does for a key without the constraint.
-    match args.forwarded.as_deref().and_then(ForwardedPolicy::parse) {
+    match args.constraints.forwarded.as_deref().and_then(ForwardedPolicy::parse) {
         None | Some(ForwardedPolicy::Allow) => {}
         Some(policy) => constraints.push(Constraint::Forwarded(policy)),
     }

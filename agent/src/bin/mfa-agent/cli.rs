@@ -81,6 +81,21 @@ pub struct Args {
     /// Log file of a forked agent (and of --log file).
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub internal: Internal,
+    /// Command to run with the agent (after --).
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD",
+        value_hint = clap::ValueHint::CommandWithArguments
+    )]
+    pub command: Vec<OsString>,
+}
+
+/// The options the programs pass each other and the tests use, hidden from --help.
+#[derive(Debug, clap::Args)]
+pub struct Internal {
     /// Hidden (tests): the system log's socket.
     #[arg(long, hide = true, value_name = "PATH", default_value = DEFAULT_SYSLOG_SOCKET)]
     pub syslog_socket: PathBuf,
@@ -99,14 +114,6 @@ pub struct Args {
     /// Hidden (tests): seconds for the rest of a frame once its first byte arrived.
     #[arg(long, hide = true, value_name = "SECS", default_value_t = DEFAULT_FRAME_TIMEOUT_SECS)]
     pub frame_timeout: u64,
-    /// Command to run with the agent (after --).
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "CMD",
-        value_hint = clap::ValueHint::CommandWithArguments
-    )]
-    pub command: Vec<OsString>,
 }
 
 /// The validated configuration: what to do and how the agent runs.
@@ -129,12 +136,12 @@ impl Config {
         };
         let mode = if args.kill {
             Mode::Kill(shell)
-        } else if args.detached || args.foreground || args.debug {
+        } else if args.internal.detached || args.foreground || args.debug {
             if !args.command.is_empty() {
                 return Err(Error::usage("a command cannot be combined with -D or -d"));
             }
             Mode::Foreground {
-                detached: args.detached,
+                detached: args.internal.detached,
             }
         } else if !args.command.is_empty() {
             Mode::Command(args.command)
@@ -142,7 +149,7 @@ impl Config {
             Mode::Fork(shell)
         };
         let default_lifetime = args.lifetime.as_deref().map(parse_lifetime).transpose()?;
-        if args.max_connections == 0 || args.frame_timeout == 0 {
+        if args.internal.max_connections == 0 || args.internal.frame_timeout == 0 {
             return Err(Error::usage(
                 "--max-connections and --frame-timeout must be at least 1",
             ));
@@ -151,17 +158,17 @@ impl Config {
             mode,
             settings: Settings {
                 socket: args.bind,
-                owns_dir: args.owns_dir,
-                exit_with_parent: args.exit_with_parent,
+                owns_dir: args.internal.owns_dir,
+                exit_with_parent: args.internal.exit_with_parent,
                 default_lifetime,
                 debug: args.debug,
                 shell,
                 log_to: args.log,
                 log_file: args.log_file,
-                syslog_socket: args.syslog_socket,
+                syslog_socket: args.internal.syslog_socket,
                 limits: Limits {
-                    max_connections: args.max_connections,
-                    frame_timeout: Duration::from_secs(args.frame_timeout),
+                    max_connections: args.internal.max_connections,
+                    frame_timeout: Duration::from_secs(args.internal.frame_timeout),
                 },
                 provider_allowlist: args.providers,
             },
