@@ -1,6 +1,6 @@
 //! The agent's Unix socket: binding it (0600, replacing a stale socket left by a dead agent),
 //! telling whether its path still names it, and accepting connections with each peer's
-//! identity (SO_PEERCRED and /proc/PID/exe).
+//! identity (the kernel's peer credentials, and the executable of its pid).
 
 use std::fs;
 use std::io::{self, ErrorKind};
@@ -118,7 +118,7 @@ impl ListeningSocket for SocketListener {
         Ok(Peer {
             pid,
             uid: cred.uid(),
-            exe: pid.and_then(|p| fs::read_link(format!("/proc/{p}/exe")).ok()),
+            exe: pid.and_then(super::process::executable),
         })
     }
 }

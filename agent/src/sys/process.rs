@@ -1,5 +1,5 @@
 //! Processes: our uid and parent, leaving the caller's session, signalling a pid, telling what
-//! runs under a pid (/proc/PID/comm, /proc/PID/stat), and the shell's exit-status convention.
+//! runs under a pid (Linux: /proc/PID/{exe,comm,stat}; macOS: libproc), and how a child ended.
 
 use std::fs;
 use std::process::ExitStatus;
@@ -48,12 +48,22 @@ pub(crate) fn send_signal(pid: u32, signal: ChildSignal) -> Result<(), SignalErr
     })
 }
 
-/// The name of the program running as `pid` (/proc/PID/comm), when it can be read: it stays
-/// readable for a non-dumpable process.
+/// The name of the program running as `pid`, when it can be read: it stays readable for a
+/// non-dumpable process.
 pub(crate) fn process_name(pid: u32) -> Option<String> {
-    fs::read_to_string(format!("/proc/{pid}/comm"))
-        .ok()
-        .map(|comm| comm.trim_end().to_owned())
+    #[cfg(not(target_os = "macos"))]
+    let name = fs::read_to_string(format!("/proc/{pid}/comm")).ok();
+    #[cfg(target_os = "macos")]
+    let name = libproc::proc_pid::name(i32::try_from(pid).ok()?).ok();
+    name.map(|name| name.trim_end().to_owned())
+}
+
+/// The executable running as `pid`, when the platform tells it.
+pub(crate) fn executable(pid: i32) -> Option<std::path::PathBuf> {
+    #[cfg(not(target_os = "macos"))]
+    return fs::read_link(format!("/proc/{pid}/exe")).ok();
+    #[cfg(target_os = "macos")]
+    return libproc::proc_pid::pidpath(pid).ok().map(Into::into);
 }
 
 /// True while `pid` exists and is not a zombie waiting to be reaped.
@@ -86,6 +96,8 @@ mod tests {
         let me = std::process::id();
         assert!(is_running(me));
         assert!(process_name(me).is_some());
+        let exe = executable(i32::try_from(me).expect("pid")).expect("our executable");
+        assert_eq!(exe, std::env::current_exe().expect("current_exe"));
         let mut child = std::process::Command::new("sh")
             .args(["-c", "kill -TERM $$"])
             .spawn()

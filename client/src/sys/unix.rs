@@ -47,11 +47,15 @@ pub(crate) fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
 }
 
-/// Not dumpable: no ptrace and no /proc/PID/mem for other processes of the same uid (Linux;
-/// elsewhere nothing yet). Programs this process starts are dumpable again after their exec.
+/// No debugger may attach: on Linux not dumpable (no ptrace and no /proc/PID/mem for other
+/// processes of the same uid), on macOS `PT_DENY_ATTACH`. Programs this process starts are
+/// traceable again after their exec.
 pub fn forbid_tracing() -> std::io::Result<()> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     nix::sys::prctl::set_dumpable(false)?;
+    #[cfg(target_os = "macos")]
+    secmem_proc::components::disable_tracing_prctl()
+        .map_err(|err| std::io::Error::other(err.to_string()))?;
     Ok(())
 }
 

@@ -158,7 +158,10 @@ impl Config {
             only_adding("-X")?;
             Action::Unlock
         } else if args.delete {
-            if args.constraints.lifetime.is_some() || args.constraints.confirm || args.constraints.forwarded.is_some() {
+            if args.constraints.lifetime.is_some()
+                || args.constraints.confirm
+                || args.constraints.forwarded.is_some()
+            {
                 return Err(Error::usage("-d takes no -t, -c or --forwarded"));
             }
             if args.keys.is_empty() {
@@ -202,7 +205,12 @@ fn constraints(args: &Args) -> Result<Vec<Constraint>> {
         constraints.push(Constraint::Confirm);
     }
     // allow is what an agent does for a key without the constraint.
-    match args.constraints.forwarded.as_deref().and_then(ForwardedPolicy::parse) {
+    match args
+        .constraints
+        .forwarded
+        .as_deref()
+        .and_then(ForwardedPolicy::parse)
+    {
         None | Some(ForwardedPolicy::Allow) => {}
         Some(policy) => constraints.push(Constraint::Forwarded(policy)),
     }
