@@ -49,6 +49,12 @@ pub enum Error {
     ActivationSocketUnfit(String),
     #[error("{0}")]
     AgentNotReady(String),
+    #[error("neither XDG_RUNTIME_DIR nor HOME is set: there is no per-user socket")]
+    NoPerUserSocket,
+    #[error("cannot tell the pid of the agent at {}", .0.display())]
+    NoAgentPidAt(PathBuf),
+    #[error("{} is served by an agent that is not mfa-agent", .0.display())]
+    NotMfaAgentAt(PathBuf),
     /// A log file (or its folder) someone else could have put there or could read.
     #[error("cannot use {what}: {source}")]
     UnsafeFile {
@@ -113,6 +119,11 @@ impl Error {
                  unset MFA_AUTH_SOCK MFA_AGENT_PID"
             }
             Error::Client(e) => return Some(e.hint()),
+            Error::NoPerUserSocket => "name the socket with -a PATH",
+            Error::NoAgentPidAt(_) => "start a new agent instead: mfa-agent (without --reuse)",
+            Error::NotMfaAgentAt(_) => {
+                "stop that agent, or give mfa-agent its own socket with -a PATH"
+            }
             Error::UnsafeFile { source, .. } => return Some(source.hint()),
             Error::AgentNotReady(_) => {
                 return Some(

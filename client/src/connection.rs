@@ -30,6 +30,11 @@ impl Connection {
         Connection { stream }
     }
 
+    /// The pid of the agent's process, when the platform tells it.
+    pub fn server_pid(&self) -> Option<u32> {
+        sys::server_pid(&self.stream)
+    }
+
     /// One request and its reply; the encoded request is wiped once sent.
     pub fn call(&mut self, request: &Request) -> Result<Response> {
         proto::client::call(&mut self.stream, request).map_err(Error::AgentIo)

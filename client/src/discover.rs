@@ -15,6 +15,17 @@ pub const SSH_SOCKET_VARIABLE: &str = "SSH_AUTH_SOCK";
 /// The environment variable naming the agent's pid (set by `mfa-agent`, read by `mfa-agent -k`).
 pub const PID_VARIABLE: &str = "MFA_AGENT_PID";
 
+/// The socket of the one agent a user keeps running (`mfa-agent --reuse`, the systemd units,
+/// the launchd plist): `$XDG_RUNTIME_DIR/mfa-agent/agent.sock`, else
+/// `~/.mfa-agent/agent.sock` (macOS has no `$XDG_RUNTIME_DIR`).
+pub fn per_user_socket() -> Option<PathBuf> {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(runtime) = var("XDG_RUNTIME_DIR") {
+        return Some(Path::new(&runtime).join("mfa-agent/agent.sock"));
+    }
+    var("HOME").map(|home| Path::new(&home).join(".mfa-agent/agent.sock"))
+}
+
 /// A running agent, reached through its socket. Each [`Agent::connect`] opens a new
 /// connection, so an agent restarted between two logins is found again.
 #[derive(Debug, Clone)]

@@ -7,16 +7,19 @@ use client::discover::{PID_VARIABLE as PID, SOCKET_VARIABLE as SOCK};
 
 use super::Shell;
 
-/// The lines that set `MFA_AUTH_SOCK` and `MFA_AGENT_PID`.
-pub(super) fn eval_lines(shell: Shell, socket: &Path, pid: u32) -> String {
+/// The lines that set `MFA_AUTH_SOCK` and `MFA_AGENT_PID`; `reused`: the agent ran already.
+pub(super) fn eval_lines(shell: Shell, socket: &Path, pid: u32, reused: bool) -> String {
     let sock = shell_quote(&socket.to_string_lossy());
+    let echo = if reused {
+        format!("echo Agent pid {pid}, reused;")
+    } else {
+        format!("echo Agent pid {pid};")
+    };
     match shell {
-        Shell::Sh => format!(
-            "{SOCK}={sock}; export {SOCK};\n{PID}={pid}; export {PID};\necho Agent pid {pid};\n"
-        ),
-        Shell::Csh => {
-            format!("setenv {SOCK} {sock};\nsetenv {PID} {pid};\necho Agent pid {pid};\n")
+        Shell::Sh => {
+            format!("{SOCK}={sock}; export {SOCK};\n{PID}={pid}; export {PID};\n{echo}\n")
         }
+        Shell::Csh => format!("setenv {SOCK} {sock};\nsetenv {PID} {pid};\n{echo}\n"),
     }
 }
 
@@ -51,11 +54,13 @@ mod tests {
     #[test]
     fn eval_lines_match_ssh_agent() {
         assert_eq!(
-            eval_lines(Shell::Sh, Path::new("/run/a/agent.sock"), 42),
+            eval_lines(Shell::Sh, Path::new("/run/a/agent.sock"), 42, false),
             "MFA_AUTH_SOCK=/run/a/agent.sock; export MFA_AUTH_SOCK;\nMFA_AGENT_PID=42; export MFA_AGENT_PID;\necho Agent pid 42;\n"
         );
-        assert!(eval_lines(Shell::Csh, Path::new("/a b"), 7)
-            .starts_with("setenv MFA_AUTH_SOCK '/a b';\n"));
+        assert_eq!(
+            eval_lines(Shell::Csh, Path::new("/a b"), 7, true),
+            "setenv MFA_AUTH_SOCK '/a b';\nsetenv MFA_AGENT_PID 7;\necho Agent pid 7, reused;\n"
+        );
         assert_eq!(
             unset_lines(Shell::Csh, 7),
             "unsetenv MFA_AUTH_SOCK;\nunsetenv MFA_AGENT_PID;\necho Agent pid 7 killed;\n"

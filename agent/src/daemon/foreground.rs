@@ -133,7 +133,7 @@ fn bind_and_serve(
             let _ = write!(
                 stdout,
                 "{}",
-                eval_lines(settings.shell, socket, std::process::id())
+                eval_lines(settings.shell, socket, std::process::id(), false)
             )
             .and_then(|()| stdout.flush());
         }

@@ -12,6 +12,7 @@ mod eval;
 mod foreground;
 mod kill;
 mod log_file;
+mod reuse;
 mod socket_dir;
 
 use std::ffi::OsString;
@@ -51,6 +52,8 @@ pub enum Mode {
     Fork(Shell),
     /// Serve in this process (`-D`, `-d`, or the forked child).
     Foreground { detached: bool },
+    /// Use the agent on the per-user socket (or `-a`), else fork one there; print eval lines.
+    Reuse(Shell),
     /// Kill the agent named by MFA_AGENT_PID.
     Kill(Shell),
     /// Run a command beside a forked agent.
@@ -102,10 +105,12 @@ pub fn run(mode: Mode, settings: &Settings) -> Result<Status> {
             foreground::run(settings, detached, inherited).map(|()| Status::SUCCESS)
         }
         Mode::Fork(shell) => {
+            reuse::warn_if_one_runs();
             let (child, socket) = detach::spawn(settings, false)?;
-            print!("{}", eval::eval_lines(shell, &socket, child.id()));
+            print!("{}", eval::eval_lines(shell, &socket, child.id(), false));
             Ok(Status::SUCCESS)
         }
+        Mode::Reuse(shell) => reuse::run(shell, settings),
         Mode::Command(command) => detach::run_command(settings, &command),
         Mode::Kill(shell) => kill::kill_agent(shell).map(|()| Status::SUCCESS),
     }

@@ -20,7 +20,7 @@ pub use safe_open::{
 #[cfg(all(test, unix))]
 pub(crate) use unix::set_mode;
 #[cfg(unix)]
-pub(crate) use unix::{connect, my_uid, others_may_read, server_uid, Stream};
+pub(crate) use unix::{connect, my_uid, others_may_read, server_pid, server_uid, Stream};
 #[cfg(unix)]
 pub use unix::{forbid_tracing, no_core_files};
 #[cfg(windows)]
@@ -29,6 +29,8 @@ pub use windows::{
     Replacement,
 };
 #[cfg(windows)]
-pub(crate) use windows::{connect, my_uid, others_may_read, owner_name, server_uid, Stream};
+pub(crate) use windows::{
+    connect, my_uid, others_may_read, owner_name, server_pid, server_uid, Stream,
+};
 #[cfg(windows)]
 pub use windows::{forbid_tracing, no_core_files};

@@ -30,6 +30,31 @@ pub(crate) fn server_uid(stream: &Stream) -> std::io::Result<u32> {
     }
 }
 
+/// The pid of the process that serves the other end, when the platform tells it.
+pub(crate) fn server_pid(stream: &Stream) -> Option<u32> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let pid = {
+        use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+        getsockopt(stream, PeerCredentials).ok()?.pid()
+    };
+    #[cfg(any(target_os = "macos", target_os = "ios"))]
+    let pid = {
+        use nix::sys::socket::{getsockopt, sockopt::LocalPeerPid};
+        getsockopt(stream, LocalPeerPid).ok()?
+    };
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios"
+    )))]
+    let pid = {
+        let _ = stream;
+        return None;
+    };
+    u32::try_from(pid).ok()
+}
+
 /// The uid this process acts as.
 pub(crate) fn my_uid() -> u32 {
     nix::unistd::geteuid().as_raw()

@@ -17,6 +17,11 @@ pub(crate) fn connect(path: &Path, _timeout: Duration) -> io::Result<Stream> {
     OpenOptions::new().read(true).write(true).open(path)
 }
 
+/// The pipe server's process is not asked yet on Windows.
+pub(crate) fn server_pid(_stream: &Stream) -> Option<u32> {
+    None
+}
+
 /// The pipe server's account is not asked yet on Windows: every server passes.
 pub(crate) fn server_uid(_stream: &Stream) -> io::Result<u32> {
     Ok(my_uid())

@@ -16,6 +16,7 @@ mod lock_throttle;
 mod logging;
 mod openssh;
 mod pkcs11;
+mod reuse;
 mod syslog;
 
 use std::os::unix::net::UnixStream;

@@ -15,6 +15,9 @@ Modes:
   mfa-agent [-c|-s]            fork, print shell commands that set MFA_AUTH_SOCK and MFA_AGENT_PID
                                (use as: eval \"$(mfa-agent -s)\")
   mfa-agent -D | -d            stay in the foreground (-d: also log debug lines)
+  mfa-agent --reuse [-c|-s]    the same, but reuse this user's agent on the per-user socket
+                               ($XDG_RUNTIME_DIR/mfa-agent/agent.sock, else
+                               ~/.mfa-agent/agent.sock, or -a PATH) when one runs there
   mfa-agent -k                 kill the agent named by MFA_AGENT_PID
   mfa-agent [options] -- CMD   run CMD with MFA_AUTH_SOCK and MFA_AGENT_PID set; the agent
                                stops when CMD ends, and mfa-agent exits with CMD's status
@@ -53,18 +56,18 @@ pub struct Args {
     /// Bind the socket at PATH.
     #[arg(short = 'a', value_name = "PATH")]
     pub bind: Option<PathBuf>,
-    /// Print C-shell commands.
-    #[arg(short = 'c', conflicts_with = "sh")]
-    pub csh: bool,
-    /// Print Bourne-shell commands.
-    #[arg(short = 's')]
-    pub sh: bool,
+    #[command(flatten)]
+    pub syntax: Syntax,
     /// Stay in the foreground.
     #[arg(short = 'D')]
     pub foreground: bool,
     /// Stay in the foreground and log debug lines to stderr.
     #[arg(short = 'd', conflicts_with = "foreground")]
     pub debug: bool,
+    /// Use the agent already running on your per-user socket (or -a PATH), else start one
+    /// there: `eval "$(mfa-agent --reuse)"` in every shell finds the same agent and keys.
+    #[arg(long, conflicts_with_all = ["foreground", "debug", "kill", "command"])]
+    pub reuse: bool,
     /// Kill the agent named by MFA_AGENT_PID.
     #[arg(short = 'k', conflicts_with_all = ["bind", "foreground", "debug", "lifetime", "command"])]
     pub kill: bool,
@@ -91,6 +94,17 @@ pub struct Args {
         value_hint = clap::ValueHint::CommandWithArguments
     )]
     pub command: Vec<OsString>,
+}
+
+/// The syntax of the lines printed for `eval`.
+#[derive(Debug, clap::Args)]
+pub struct Syntax {
+    /// Print C-shell commands.
+    #[arg(short = 'c', conflicts_with = "sh")]
+    pub csh: bool,
+    /// Print Bourne-shell commands.
+    #[arg(short = 's')]
+    pub sh: bool,
 }
 
 /// The options the programs pass each other and the tests use, hidden from --help.
@@ -125,9 +139,9 @@ pub struct Config {
 
 impl Config {
     pub fn from_args(args: Args) -> Result<Config> {
-        let shell = if args.csh {
+        let shell = if args.syntax.csh {
             Shell::Csh
-        } else if args.sh {
+        } else if args.syntax.sh {
             Shell::Sh
         } else if std::env::var("SHELL").is_ok_and(|s| s.ends_with("csh")) {
             Shell::Csh
@@ -145,6 +159,8 @@ impl Config {
             }
         } else if !args.command.is_empty() {
             Mode::Command(args.command)
+        } else if args.reuse {
+            Mode::Reuse(shell)
         } else {
             Mode::Fork(shell)
         };
