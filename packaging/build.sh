@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
 done
 
 name=cloudhsm-mfa
-programs="mfa-agent mfa-add mfa-login mfa-sign"
+programs="mfa-agent mfa-add mfa-login mfa-sign mfa-doctor"
 version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' "$root/Cargo.toml")
 summary="Hands-free AWS CloudHSM token-sign MFA logins with the key kept in an agent"
 maintainer="cloudhsm-mfa developers <cloudhsm-mfa@example.invalid>"
@@ -145,7 +145,8 @@ Priority: optional
 Description: $summary
  mfa-agent holds unlocked RSA keys in memory like ssh-agent; mfa-add loads them like
  ssh-add; mfa-login runs a CloudHSM CLI login in a PTY and answers its token-sign MFA
- prompt through the agent; mfa-sign signs any CloudHSM token file through the agent.
+ prompt through the agent; mfa-sign signs any CloudHSM token file through the agent;
+ mfa-doctor says whether a login would work and what to fix.
 EOF
   deb=$out/${name}_${version}_${arch}.deb
   # xz for a release; a dev build is packed fast (it is for tests).
@@ -180,7 +181,8 @@ BuildArch: $arch
 %description
 mfa-agent holds unlocked RSA keys in memory like ssh-agent; mfa-add loads them like ssh-add;
 mfa-login runs a CloudHSM CLI login in a PTY and answers its token-sign MFA prompt through
-the agent; mfa-sign signs any CloudHSM token file through the agent.
+the agent; mfa-sign signs any CloudHSM token file through the agent; mfa-doctor says
+whether a login would work and what to fix.
 
 %install
 cp -a "$dir/." "%{buildroot}/"

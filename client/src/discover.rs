@@ -26,6 +26,16 @@ pub fn per_user_socket() -> Option<PathBuf> {
     var("HOME").map(|home| Path::new(&home).join(".mfa-agent/agent.sock"))
 }
 
+/// Where a forked agent logs when not told otherwise: `$XDG_STATE_HOME/cloudhsm-mfa/agent.log`,
+/// else `~/.local/state/cloudhsm-mfa/agent.log`.
+pub fn default_log_file() -> Option<PathBuf> {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    let state = var("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|home| Path::new(&home).join(".local/state")))?;
+    Some(state.join("cloudhsm-mfa/agent.log"))
+}
+
 /// A running agent, reached through its socket. Each [`Agent::connect`] opens a new
 /// connection, so an agent restarted between two logins is found again.
 #[derive(Debug, Clone)]

@@ -37,6 +37,11 @@ impl AgentKey {
         })
     }
 
+    /// The modulus size, as `ssh-add -l` prints it.
+    pub fn bits(&self) -> usize {
+        rsa::traits::PublicKeyParts::n(&self.public).bits()
+    }
+
     /// The check of this key's signatures; `None` if OpenSSL cannot take the key.
     pub(crate) fn check(&self) -> Option<MutexGuard<'_, Verifier>> {
         let check = self

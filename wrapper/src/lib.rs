@@ -10,6 +10,7 @@
 //! - [`session`]: mfa-login's session: a core with no I/O deciding, a loop carrying it out
 //!   (`session::answers`: what it types); [`login`]: its configuration.
 //! - [`sign`]: mfa-sign's work, one token file signed.
+//! - [`doctor`]: mfa-doctor's findings: would a login work here, and if not, why.
 //! - [`transcript`]: the `--debug` transcript, with typed secrets redacted.
 //! - `sys`: the platform boundary (PTY, terminal modes, signals, file modes), the only place
 //!   that speaks Unix.
@@ -18,6 +19,7 @@
 //! arbitrary bytes.
 
 pub mod command;
+pub mod doctor;
 mod error;
 pub(crate) mod line_tracker;
 pub mod login;

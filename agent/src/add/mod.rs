@@ -13,7 +13,6 @@ use client::{AgentKey, Connection};
 use proto::forwarding::ForwardedPolicy;
 use proto::key::public_key_blob;
 use proto::message::Constraint;
-use rsa::traits::PublicKeyParts;
 use rsa::RsaPublicKey;
 
 use crate::rsa_key::{material_of, public_of};
@@ -99,8 +98,7 @@ pub fn run(action: &Action, passphrases: &PassphraseSource, any_agent: bool) -> 
                 return Ok(Status::FAILURE);
             };
             for key in keys {
-                let bits = key.public.n().bits();
-                println!("{bits} {} {} (RSA)", key.fingerprint, key.comment);
+                println!("{} {} {} (RSA)", key.bits(), key.fingerprint, key.comment);
             }
             Ok(Status::SUCCESS)
         }

@@ -16,14 +16,12 @@ pub(super) fn open_log_file(explicit: Option<PathBuf>) -> Result<(File, PathBuf)
     let path = match explicit {
         Some(p) => p,
         None => {
-            let state = std::env::var_os("XDG_STATE_HOME")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-                .ok_or(Error::NoStateDir)?;
-            let dir = state.join("cloudhsm-mfa");
-            create_private_dir_all(&dir).map_err(Error::io(format!("create {}", dir.display())))?;
-            dir.join("agent.log")
+            let path = client::discover::default_log_file().ok_or(Error::NoStateDir)?;
+            if let Some(dir) = path.parent() {
+                create_private_dir_all(dir)
+                    .map_err(Error::io(format!("create {}", dir.display())))?;
+            }
+            path
         }
     };
     let file = client::files::open_private_append(&path).map_err(|source| Error::UnsafeFile {

@@ -1,4 +1,5 @@
-//! The man pages and shell completions of mfa-agent, mfa-add, mfa-login and mfa-sign, rendered
+//! The man pages and shell completions of mfa-agent, mfa-add, mfa-login, mfa-sign and
+//! mfa-doctor, rendered
 //! from the very clap definitions the programs parse with, so they cannot drift from `--help`.
 //!
 //! Each program's `cli.rs` is compiled into this crate through `#[path]`, unchanged: no option
@@ -20,6 +21,8 @@ mod mfa_add;
 #[allow(dead_code)]
 #[path = "../../../agent/src/bin/mfa-agent/cli.rs"]
 mod mfa_agent;
+#[path = "../../../wrapper/src/bin/mfa-doctor/cli.rs"]
+mod mfa_doctor;
 #[allow(dead_code)]
 #[path = "../../../wrapper/src/bin/mfa-login/cli.rs"]
 mod mfa_login;
@@ -41,13 +44,14 @@ pub struct Generated {
     pub contents: Vec<u8>,
 }
 
-/// The four programs' names and command lines, as clap builds them for `--help`.
+/// The programs' names and command lines, as clap builds them for `--help`.
 pub fn programs() -> Vec<(&'static str, clap::Command)> {
     vec![
         ("mfa-agent", mfa_agent::Args::command()),
         ("mfa-add", mfa_add::Args::command()),
         ("mfa-login", mfa_login::Args::command()),
         ("mfa-sign", mfa_sign::Args::command()),
+        ("mfa-doctor", mfa_doctor::Args::command()),
     ]
 }
 

@@ -10,7 +10,13 @@ use std::process::{Command, Output};
 use cloudhsm_mfa_tests::harness::bins::bin;
 use cloudhsm_mfa_tests::harness::workdir::WorkDir;
 
-const PROGRAMS: [&str; 4] = ["mfa-agent", "mfa-add", "mfa-login", "mfa-sign"];
+const PROGRAMS: [&str; 5] = [
+    "mfa-agent",
+    "mfa-add",
+    "mfa-login",
+    "mfa-sign",
+    "mfa-doctor",
+];
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn workspace() -> PathBuf {
