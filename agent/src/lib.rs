@@ -6,11 +6,19 @@
 //! library is what they run. Everything platform-specific sits under `sys/`, one file per
 //! concern, so a port adds files there and keeps the rest.
 
+// The keys the agent signs with: the backend seam, software keys, PKCS#11 providers.
+pub mod backend;
 // mfa-add: key files, passphrases, and its calls to the agent.
 pub mod add;
 // mfa-agent's modes: foreground, fork, `-- CMD`, `-k`.
 pub mod daemon;
-// The agent itself: state, requests, keys, lock, confirm, audit, lifetimes.
+// OpenSSH's `match_pattern`: destination constraints' names and the provider allowlist.
+mod glob;
+// Key lifetimes (`-t`) in OpenSSH's time format, for both programs.
+pub mod lifetime;
+// The agent's log: lines, destinations, the bounded queue and its writer.
+pub(crate) mod log;
+// The agent itself: state, requests, keys, lock, confirm, the accept loop.
 pub mod server;
 // Sockets, peer credentials, hardening, processes, signals, terminal and file modes.
 pub(crate) mod sys;

@@ -9,7 +9,7 @@ use proto::message::{Constraint, KeyFilter, Request, Response};
 use zeroize::Zeroizing;
 
 use super::PassphraseSource;
-use crate::server::Providers;
+use crate::backend::Providers;
 use crate::{Error, Result};
 
 /// `mfa-add -s PROVIDER`: load the provider's RSA keys into the agent.

@@ -8,7 +8,8 @@ use super::eval::eval_lines;
 use super::log_file::open_log_file;
 use super::socket_dir::{default_socket_base, make_default_socket_path, prepare_socket_dir};
 use super::{absolute, LogTo, Settings};
-use crate::server::{serve, Agent, Confirmer, Destination, Log, MAX_LOG_BYTES};
+use crate::log::{Destination, Log, MAX_LOG_BYTES};
+use crate::server::{serve, Agent, Confirmer};
 use crate::sys::{
     bind, detach_session, harden_process, parent_pid, InheritedSocket, SocketFile, StopSignals,
     Syslog,

@@ -1,5 +1,5 @@
 //! The agent's log file: `--log-file`, else the default in the user's state folder, opened
-//! the safe way (`client::files`), and rotated by the writer (`server::audit`).
+//! the safe way (`client::files`), and rotated by the writer (`log::audit`).
 
 use std::fs::File;
 use std::path::PathBuf;

@@ -16,15 +16,13 @@ use proto::message::{
 use tokio::task::spawn_blocking;
 use zeroize::Zeroizing;
 
-use super::backend::{self, KeyBackend, SshHash};
-
 use super::forwarding::{decide, may_load_provider, Use, UsePolicy, Verdict};
 use super::keys::{KeyEntry, KeyStore};
 use super::lock::{LockHash, LockState, UnlockQueue};
-use super::provider::{provider_allowed, Providers};
 use super::route::Route;
-use super::software_key::SoftwareKey;
-use super::{Confirmer, Log};
+use super::Confirmer;
+use crate::backend::{self, provider_allowed, KeyBackend, Providers, SoftwareKey, SshHash};
+use crate::log::Log;
 use crate::sys::Peer;
 
 /// Why a request was refused; logged, never sent.
@@ -58,7 +56,7 @@ impl Agent {
             unlocks: UnlockQueue::default(),
             default_lifetime,
             confirmer,
-            provider_allowlist: super::DEFAULT_PROVIDER_ALLOWLIST.to_owned(),
+            provider_allowlist: backend::DEFAULT_PROVIDER_ALLOWLIST.to_owned(),
             providers: Providers::default(),
             log,
         }

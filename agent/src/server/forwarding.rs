@@ -8,6 +8,7 @@
 use proto::forwarding::{parse_userauth_request, DestinationConstraint, ForwardedPolicy, Hop};
 
 use super::route::Route;
+use crate::glob::glob;
 
 /// A key's limits on where it is used, set when it is added.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -224,20 +225,6 @@ fn permitted_by(
 /// (`@cert-authority`): such a hop never matches, so the use is refused rather than allowed.
 fn matches_hop(key: &[u8], hop: &Hop) -> bool {
     hop.keys.iter().any(|k| !k.is_ca && k.blob == key)
-}
-
-/// OpenSSH's `match_pattern`: `*` any run of bytes (slashes included), `?` one byte. Also the
-/// `-P` provider allowlist's matcher.
-pub(super) fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    match (pattern.first(), text.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            glob(&pattern[1..], text) || (!text.is_empty() && glob(pattern, &text[1..]))
-        }
-        (Some(b'?'), Some(_)) => glob(&pattern[1..], &text[1..]),
-        (Some(p), Some(t)) if p == t => glob(&pattern[1..], &text[1..]),
-        _ => false,
-    }
 }
 
 #[cfg(test)]

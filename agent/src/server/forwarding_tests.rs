@@ -247,15 +247,6 @@ fn ssh_signatures_of_a_constrained_key_must_be_userauth_for_the_bound_session() 
 }
 
 #[test]
-fn glob_matches_as_openssh_match_pattern() {
-    assert!(glob(b"ec2-*", b"ec2-user"));
-    assert!(glob(b"*", b""));
-    assert!(glob(b"a?c", b"abc"));
-    assert!(!glob(b"a?c", b"ac"));
-    assert!(!glob(b"root", b"rooted"));
-}
-
-#[test]
 fn only_a_local_connection_may_load_a_pkcs11_provider() {
     assert_eq!(may_load_provider(&local()), Ok(()));
     assert!(may_load_provider(&forwarded_to(b"H")).is_err());

@@ -12,7 +12,7 @@ use proto::key::{fingerprint, public_key_blob};
 use proto::message::Identity;
 use rsa::RsaPublicKey;
 
-use super::backend::KeyBackend;
+use crate::backend::KeyBackend;
 
 use super::forwarding::UsePolicy;
 
@@ -151,8 +151,8 @@ impl KeyStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::SoftwareKey;
     use crate::rsa_key::material_of;
-    use crate::server::software_key::SoftwareKey;
 
     fn entry(comment: &str, lifetime: Option<u32>, confirm: bool) -> KeyEntry {
         let material = material_of(&crate::test_key());

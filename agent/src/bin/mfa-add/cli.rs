@@ -7,7 +7,7 @@ use proto::forwarding::ForwardedPolicy;
 use proto::message::{Constraint, KeyFilter};
 
 use cloudhsm_mfa_agent::add::{Action, PassphraseSource};
-use cloudhsm_mfa_agent::server::parse_lifetime;
+use cloudhsm_mfa_agent::lifetime::parse_lifetime;
 use cloudhsm_mfa_agent::{Error, Result};
 
 const AFTER_HELP: &str = "\

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use cloudhsm_mfa_agent::backend::DEFAULT_PROVIDER_ALLOWLIST;
 use cloudhsm_mfa_agent::daemon::{LogTo, Mode, Settings, Shell, DEFAULT_SYSLOG_SOCKET};
-use cloudhsm_mfa_agent::server::{parse_lifetime, Limits, DEFAULT_PROVIDER_ALLOWLIST};
+use cloudhsm_mfa_agent::lifetime::parse_lifetime;
+use cloudhsm_mfa_agent::server::Limits;
 use cloudhsm_mfa_agent::{Error, Result};
 
 const AFTER_HELP: &str = "\

@@ -15,8 +15,8 @@ use rsa::{BigUint, RsaPublicKey};
 use zeroize::Zeroizing;
 
 // `*` matches any run of bytes, slashes included, as OpenSSH's `match_pattern` does.
-use super::forwarding::glob;
 use super::token_key::{ProviderError, TokenKey, TokenSession};
+use crate::glob::glob;
 
 /// OpenSSH's default allowlist (`ssh-agent -P`): system library folders only.
 pub const DEFAULT_PROVIDER_ALLOWLIST: &str = "/usr/lib*/*,/usr/local/lib*/*";

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use super::clock::utc_now;
-use super::log_queue::{Class, Line, LogQueue};
+use super::queue::{Class, Line, LogQueue};
 use crate::sys::{Peer, Severity, Syslog};
 
 /// How long the last lines may take to be written when the agent stops.

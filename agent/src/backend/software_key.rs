@@ -19,7 +19,7 @@ use proto::key::RsaKeyMaterial;
 use proto::signing::Token;
 use rsa::RsaPublicKey;
 
-use super::backend::{KeyBackend, SignError, SshHash};
+use super::key_backend::{KeyBackend, SignError, SshHash};
 use crate::rsa_key::rsa_from_fields;
 
 /// An unlocked RSA key held by OpenSSL.

@@ -294,5 +294,5 @@ impl LogQueue {
 }
 
 #[cfg(test)]
-#[path = "log_queue_tests.rs"]
+#[path = "queue_tests.rs"]
 mod tests;

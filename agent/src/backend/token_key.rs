@@ -20,7 +20,7 @@ use openssl::hash::{hash, MessageDigest};
 use proto::signing::{Token, SHA256_DIGEST_INFO_PREFIX};
 use zeroize::Zeroizing;
 
-use super::backend::{KeyBackend, SignError, SshHash};
+use super::key_backend::{KeyBackend, SignError, SshHash};
 
 /// DER of DigestInfo for SHA-512 without the digest (RFC 8017 section 9.2, note 1).
 const SHA512_DIGEST_INFO_PREFIX: [u8; 19] = [
