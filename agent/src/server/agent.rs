@@ -1,5 +1,8 @@
 //! The agent ([`Agent`]): one request in, one response out: the agent's behaviour for every ssh-agent message and the
-//! token-sign extension, over the shared key store and lock state.
+//! token-sign extension, over the shared key store and lock state. [`Agent::dispatch`] is the
+//! table of requests; each answer is a method in a file of its own kind: keys added, listed and
+//! removed (`identities`), PKCS#11 providers (`smartcard`), signatures (`signing`), the lock
+//! (`locking`).
 //!
 //! Every refusal is logged with its reason and answered with FAILURE only. Key checks, the
 //! lock's slow hash and a device's signatures run on tokio's blocking pool so they never stall
@@ -8,22 +11,25 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use proto::forwarding::SESSION_BIND_EXTENSION;
-use proto::message::{
-    Constraint, Request, Response, TokenSignRequest, LOCKED_MARK, QUERY_EXTENSION,
-    SIGN_RSA_SHA2_256, SIGN_RSA_SHA2_512, TOKEN_SIGN_EXTENSION,
-};
-use tokio::task::spawn_blocking;
-use zeroize::Zeroizing;
+use proto::forwarding::{SessionBind, SESSION_BIND_EXTENSION};
+use proto::message::{Request, Response, LOCKED_MARK, QUERY_EXTENSION, TOKEN_SIGN_EXTENSION};
 
-use super::forwarding::{decide, may_load_provider, Use, UsePolicy, Verdict};
-use super::keys::{KeyEntry, KeyStore};
-use super::lock::{LockHash, LockState, UnlockQueue};
+use super::keys::KeyStore;
+use super::lock::{LockState, UnlockQueue};
 use super::route::Route;
 use super::Confirmer;
-use crate::backend::{self, provider_allowed, KeyBackend, Providers, SoftwareKey, SshHash};
+use crate::backend::{self, Providers};
 use crate::log::Log;
 use crate::sys::Peer;
+
+// Adding, listing and removing keys.
+mod identities;
+// The lock and unlock requests.
+mod locking;
+// Signing: SSH signatures and CloudHSM tokens, after the key's use is allowed.
+mod signing;
+// Loading and removing the keys of PKCS#11 providers.
+mod smartcard;
 
 /// Why a request was refused; logged, never sent.
 type Refusal = String;
@@ -128,32 +134,11 @@ impl Agent {
         // A session binding is verified while locked too (OpenSSH 10.5): it says where the
         // connection comes from, and holds for the requests after the unlock.
         if self.is_locked() && !matches!(request, Request::SessionBind(_)) {
-            match request {
-                Request::RequestIdentities => return Ok(Response::Identities(Vec::new())),
-                Request::Unlock { passphrase } => return self.unlock(passphrase).await,
-                // Names only, so a client can tell a locked mfa-agent from a plain ssh-agent.
-                Request::Query => {
-                    return Ok(Response::Query(vec![
-                        QUERY_EXTENSION.to_owned(),
-                        TOKEN_SIGN_EXTENSION.to_owned(),
-                        LOCKED_MARK.to_owned(),
-                    ]))
-                }
-                _ => return Err("the agent is locked".into()),
-            }
+            return self.dispatch_locked(request).await;
         }
         match request {
-            Request::RequestIdentities => {
-                Ok(Response::Identities(self.keys().identities_where(|e| {
-                    decide(&e.policy, false, route, Use::See) == Verdict::Allow
-                })))
-            }
-            Request::SessionBind(bind) => {
-                let bound = route.bind(bind)?;
-                self.log
-                    .info(&format!("session bind from {}: {bound}", peer.describe()));
-                Ok(Response::Success)
-            }
+            Request::RequestIdentities => self.identities(route),
+            Request::SessionBind(bind) => self.session_bind(bind, peer, route),
             Request::Sign {
                 key_blob,
                 data,
@@ -165,300 +150,82 @@ impl Agent {
                 comment,
                 constraints,
             } => {
-                // Building and checking the key is RSA work: off the async threads.
-                let (key, public) = spawn_blocking(move || SoftwareKey::from_material(&key))
+                self.add_identity(key, comment, constraints, peer, route)
                     .await
-                    .map_err(|e| format!("key check failed: {e}"))??;
-                let (lifetime, confirm, policy) = self.constraints(constraints);
-                let mut entry = KeyEntry::new(Arc::new(key), &public, comment, lifetime, confirm);
-                self.log.audit(&format!(
-                    "added {} {:?} lifetime={} confirm={} forwarded={} destinations={} by {} {}",
-                    entry.fingerprint,
-                    entry.comment,
-                    lifetime.map_or_else(|| "forever".to_owned(), |s| format!("{s}s")),
-                    confirm,
-                    policy.forwarded.as_str(),
-                    policy.destinations.len(),
-                    peer.describe(),
-                    route.describe()
-                ));
-                entry.policy = policy;
-                self.keys().add(entry);
-                Ok(Response::Success)
             }
-            Request::RemoveIdentity { key_blob } => {
-                // A key this connection may not see cannot be removed through it (OpenSSH).
-                let visible = self
-                    .keys()
-                    .get(&key_blob)
-                    .is_some_and(|e| decide(&e.policy, false, route, Use::See) == Verdict::Allow);
-                if visible && self.keys().remove(&key_blob) {
-                    self.log.audit(&format!(
-                        "removed {} by {}",
-                        proto::key::fingerprint(&key_blob),
-                        peer.describe()
-                    ));
-                    Ok(Response::Success)
-                } else {
-                    Err("no such key".into())
-                }
-            }
+            Request::RemoveIdentity { key_blob } => self.remove_identity(&key_blob, peer, route),
             Request::AddSmartcardKey {
                 provider,
                 pin,
                 constraints,
                 key,
             } => {
-                may_load_provider(route)?;
-                self.add_smartcard(provider, pin, constraints, key, peer)
+                self.add_smartcard(provider, pin, constraints, key, peer, route)
                     .await
             }
-            Request::RemoveSmartcardKey { provider, .. } => {
-                let real = std::fs::canonicalize(&provider)
-                    .map_err(|e| format!("provider {provider}: {e}"))?;
-                let n = self.keys().remove_provider(&real);
-                if n == 0 {
-                    return Err(format!("no keys from provider {provider}"));
-                }
-                self.log.audit(&format!(
-                    "removed {n} keys of provider {} by {}",
-                    real.display(),
-                    peer.describe()
-                ));
-                Ok(Response::Success)
-            }
-            Request::RemoveAllIdentities => {
-                let n = self.keys().clear();
-                self.log
-                    .audit(&format!("removed all {n} keys by {}", peer.describe()));
-                Ok(Response::Success)
-            }
-            Request::Lock { passphrase } => {
-                let hash = tokio::task::spawn_blocking(move || LockHash::new(&passphrase))
-                    .await
-                    .map_err(|e| format!("lock failed: {e}"))?;
-                if guard(&self.lock).lock(hash) {
-                    self.log.audit(&format!("locked by {}", peer.describe()));
-                    Ok(Response::Success)
-                } else {
-                    Err("already locked".into())
-                }
-            }
-            Request::Unlock { .. } => Err("the agent is not locked".into()),
-            Request::Query => Ok(Response::Query(vec![
-                QUERY_EXTENSION.to_owned(),
-                SESSION_BIND_EXTENSION.to_owned(),
-                TOKEN_SIGN_EXTENSION.to_owned(),
-            ])),
-            Request::UnknownExtension { name } => Err(format!("unknown extension {name:?}")),
+            Request::RemoveSmartcardKey { provider, .. } => self.remove_smartcard(&provider, peer),
+            Request::RemoveAllIdentities => self.remove_all(peer),
+            Request::Lock { passphrase } => self.lock(passphrase, peer).await,
+            Request::Unlock { .. } => not_locked(),
+            Request::Query => query(false),
+            Request::UnknownExtension { name } => unknown_extension(&name),
         }
     }
 
-    /// `ssh-add -s` / `mfa-add -s`: load the RSA keys of a PKCS#11 provider's tokens, if the
-    /// allowlist lets the provider's real path in.
-    async fn add_smartcard(
-        self: &Arc<Self>,
-        provider: String,
-        pin: Zeroizing<Vec<u8>>,
-        constraints: Vec<Constraint>,
-        filter: Option<proto::message::KeyFilter>,
+    /// A locked agent lists no keys, takes unlock, and answers the query.
+    async fn dispatch_locked(&self, request: Request) -> Result<Response, Refusal> {
+        match request {
+            Request::RequestIdentities => no_identities(),
+            Request::Unlock { passphrase } => self.unlock(passphrase).await,
+            Request::Query => query(true),
+            _ => locked(),
+        }
+    }
+
+    /// `session-bind@openssh.com`: a verified hop added to this connection's route.
+    fn session_bind(
+        &self,
+        bind: SessionBind,
         peer: &Peer,
+        route: &mut Route,
     ) -> Result<Response, Refusal> {
-        let real =
-            std::fs::canonicalize(&provider).map_err(|e| format!("provider {provider}: {e}"))?;
-        if !provider_allowed(&self.provider_allowlist, &real.to_string_lossy()) {
-            return Err(format!(
-                "provider {} is not in the allowlist {:?} (mfa-agent -P)",
-                real.display(),
-                self.provider_allowlist
-            ));
-        }
-        let pin = Zeroizing::new(String::from_utf8_lossy(&pin).into_owned());
-        let agent = Arc::clone(self);
-        let path = real.clone();
-        let found = spawn_blocking(move || agent.providers.load_keys(&path, pin, filter.as_ref()))
-            .await
-            .map_err(|e| format!("loading the provider failed: {e}"))?
-            .map_err(|e| e.to_string())?;
-        let (lifetime, confirm, policy) = self.constraints(constraints);
-        let count = found.len();
-        for key in found {
-            let origin = key.signer.origin();
-            let mut entry = KeyEntry::new(
-                Arc::new(key.signer),
-                &key.public,
-                provider.clone(),
-                lifetime,
-                confirm,
-            );
-            entry.provider = Some(real.clone());
-            self.log.audit(&format!(
-                "added {} ({origin}) lifetime={} confirm={confirm} forwarded={} destinations={} by {}",
-                entry.fingerprint,
-                lifetime.map_or_else(|| "forever".to_owned(), |s| format!("{s}s")),
-                policy.forwarded.as_str(),
-                policy.destinations.len(),
-                peer.describe()
-            ));
-            entry.policy = policy.clone();
-            self.keys().add(entry);
-        }
-        self.log.audit(&format!(
-            "loaded {count} keys of provider {}",
-            real.display()
-        ));
+        let bound = route.bind(bind)?;
+        self.log
+            .info(&format!("session bind from {}: {bound}", peer.describe()));
         Ok(Response::Success)
     }
+}
 
-    /// The lifetime (else the default), confirm flag and use policy of an add's constraints.
-    fn constraints(&self, constraints: Vec<Constraint>) -> (Option<u32>, bool, UsePolicy) {
-        let mut lifetime = None;
-        let mut confirm = false;
-        let mut policy = UsePolicy::default();
-        for c in constraints {
-            match c {
-                Constraint::Lifetime(secs) => lifetime = Some(secs),
-                Constraint::Confirm => confirm = true,
-                Constraint::Forwarded(forwarded) => policy.forwarded = forwarded,
-                Constraint::Destinations(d) => policy.destinations = d,
-            }
-        }
-        (lifetime.or(self.default_lifetime), confirm, policy)
-    }
+/// The query extension's answer. A locked agent names only its own extensions and the mark,
+/// so a client can tell a locked mfa-agent from a plain ssh-agent.
+fn query(locked: bool) -> Result<Response, Refusal> {
+    let names = if locked {
+        [QUERY_EXTENSION, TOKEN_SIGN_EXTENSION, LOCKED_MARK]
+    } else {
+        [
+            QUERY_EXTENSION,
+            SESSION_BIND_EXTENSION,
+            TOKEN_SIGN_EXTENSION,
+        ]
+    };
+    Ok(Response::Query(names.map(str::to_owned).to_vec()))
+}
 
-    async fn unlock(&self, passphrase: Zeroizing<Vec<u8>>) -> Result<Response, Refusal> {
-        // One attempt at a time, agent-wide: a guess waits here for the ones before it, and
-        // their delays, to finish. Only unlock attempts queue; other requests go on.
-        let turn = self.unlocks.turn().await;
-        // Read after the wait: an attempt queued behind the right passphrase finds it unlocked.
-        // The hash cannot change during the turn: a locked agent refuses to lock again.
-        let Some(hash) = guard(&self.lock).hash().cloned() else {
-            return Err("the agent is not locked".into());
-        };
-        // Hashing takes the salt from the stored hash; the check runs off the async threads.
-        let ok = tokio::task::spawn_blocking(move || hash.matches(&passphrase))
-            .await
-            .map_err(|e| format!("unlock failed: {e}"))?;
-        if ok {
-            guard(&self.lock).unlock();
-            turn.succeeded();
-            self.log.audit("unlocked");
-            Ok(Response::Success)
-        } else {
-            let delay = turn.failed().await;
-            Err(format!("wrong passphrase (answered after {delay:?})"))
-        }
-    }
+/// A locked agent's key list: empty.
+fn no_identities() -> Result<Response, Refusal> {
+    Ok(Response::Identities(Vec::new()))
+}
 
-    /// The live key for `blob`, after asking the user when the key needs confirmation.
-    ///
-    /// No reference to the key is held while the question is open (up to two minutes): a key
-    /// removed or expired meanwhile is wiped at once, and the answer cannot bring it back.
-    async fn key_for_use(
-        &self,
-        blob: &[u8],
-        peer: &Peer,
-        route: &Route,
-        usage: Use<'_>,
-        what: &str,
-    ) -> Result<Arc<KeyEntry>, Refusal> {
-        let (fingerprint, comment, verdict) = {
-            let entry = self
-                .keys()
-                .get(blob)
-                .ok_or_else(|| format!("no key {}", proto::key::fingerprint(blob)))?;
-            let verdict = decide(&entry.policy, entry.confirm, route, usage);
-            (entry.fingerprint.clone(), entry.comment.clone(), verdict)
-        };
-        match verdict {
-            Verdict::Allow => {}
-            Verdict::Refuse(why) => return Err(format!("{fingerprint}: {why}")),
-            Verdict::Ask(through) => self
-                .confirmer
-                .ask(&fingerprint, &comment, what, peer, &through)
-                .await
-                .map_err(|why| format!("confirmation for {fingerprint}: {why}"))?,
-        }
-        // The user may have locked the agent while the question was open.
-        if self.is_locked() {
-            return Err("the agent is locked".into());
-        }
-        self.keys()
-            .get(blob)
-            .ok_or_else(|| format!("{fingerprint} was removed or expired while being confirmed"))
-    }
+fn locked() -> Result<Response, Refusal> {
+    Err("the agent is locked".into())
+}
 
-    async fn ssh_sign(
-        &self,
-        blob: &[u8],
-        data: Vec<u8>,
-        flags: u32,
-        peer: &Peer,
-        route: &Route,
-    ) -> Result<Response, Refusal> {
-        // SHA-1 `ssh-rsa` signatures (flags 0) are refused: OpenSSH itself disabled them by
-        // default in 8.8, and every client that talks to this agent can ask for SHA-2.
-        // Both flags (6): rsa-sha2-256, as ssh-agent.c's agent_signflags_to_alg checks it first.
-        let hash = if flags & SIGN_RSA_SHA2_256 != 0 {
-            SshHash::Sha256
-        } else if flags & SIGN_RSA_SHA2_512 != 0 {
-            SshHash::Sha512
-        } else {
-            return Err(format!(
-                "ssh-rsa (SHA-1) signatures are not offered (flags {flags})"
-            ));
-        };
-        let usage = Use::Ssh {
-            data: &data,
-            key_blob: blob,
-        };
-        let what = format!("to sign for SSH ({})", hash.algorithm());
-        let entry = self.key_for_use(blob, peer, route, usage, &what).await?;
-        let signature = backend::sign_ssh(&entry.signer, hash, data)
-            .await
-            .map_err(|e| format!("signing failed: {e}"))?;
-        let origin = entry.signer.origin();
-        self.log.signature(
-            hash.algorithm(),
-            &entry.fingerprint,
-            &origin,
-            0,
-            peer,
-            &route.describe(),
-        );
-        Ok(Response::Sign {
-            signature: proto::message::ssh_signature_blob(hash.algorithm(), &signature),
-        })
-    }
+fn not_locked() -> Result<Response, Refusal> {
+    Err("the agent is not locked".into())
+}
 
-    async fn token_sign(
-        &self,
-        req: TokenSignRequest,
-        peer: &Peer,
-        route: &Route,
-    ) -> Result<Response, Refusal> {
-        let count = req.tokens.len();
-        let what = match count {
-            1 => "to sign 1 CloudHSM token".to_owned(),
-            n => format!("to sign {n} CloudHSM tokens"),
-        };
-        let entry = self
-            .key_for_use(&req.key_blob, peer, route, Use::Token, &what)
-            .await?;
-        let signatures = backend::sign_tokens(&entry.signer, req.tokens)
-            .await
-            .map_err(|e| format!("signing failed: {e}"))?;
-        let origin = entry.signer.origin();
-        self.log.signature(
-            "token",
-            &entry.fingerprint,
-            &origin,
-            count,
-            peer,
-            &route.describe(),
-        );
-        Ok(Response::TokenSign(signatures))
-    }
+fn unknown_extension(name: &str) -> Result<Response, Refusal> {
+    Err(format!("unknown extension {name:?}"))
 }
 
 /// A short name for the log; never the request's contents.

@@ -3,8 +3,10 @@
 use super::*;
 use crate::rsa_key::material_of;
 use proto::key::public_key_blob;
+use proto::message::{Constraint, TokenSignRequest, SIGN_RSA_SHA2_256, SIGN_RSA_SHA2_512};
 use proto::signing::verify_token;
 use rsa::RsaPublicKey;
+use zeroize::Zeroizing;
 
 fn public() -> RsaPublicKey {
     crate::rsa_key::public_of(&crate::test_key()).expect("public key")

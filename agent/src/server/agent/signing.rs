@@ -1,0 +1,127 @@
+//! Signing requests: an SSH signature (`rsa-sha2-256/512`) and the CloudHSM token-sign
+//! extension, each after the key's use is allowed (forwarding, destinations, confirm-on-use).
+
+use std::sync::Arc;
+
+use proto::message::{Response, TokenSignRequest, SIGN_RSA_SHA2_256, SIGN_RSA_SHA2_512};
+
+use super::{Agent, Refusal};
+use crate::backend::{self, SshHash};
+use crate::server::forwarding::{decide, Use, Verdict};
+use crate::server::keys::KeyEntry;
+use crate::server::route::Route;
+use crate::sys::Peer;
+
+impl Agent {
+    /// The live key for `blob`, after asking the user when the key needs confirmation.
+    ///
+    /// No reference to the key is held while the question is open (up to two minutes): a key
+    /// removed or expired meanwhile is wiped at once, and the answer cannot bring it back.
+    async fn key_for_use(
+        &self,
+        blob: &[u8],
+        peer: &Peer,
+        route: &Route,
+        usage: Use<'_>,
+        what: &str,
+    ) -> Result<Arc<KeyEntry>, Refusal> {
+        let (fingerprint, comment, verdict) = {
+            let entry = self
+                .keys()
+                .get(blob)
+                .ok_or_else(|| format!("no key {}", proto::key::fingerprint(blob)))?;
+            let verdict = decide(&entry.policy, entry.confirm, route, usage);
+            (entry.fingerprint.clone(), entry.comment.clone(), verdict)
+        };
+        match verdict {
+            Verdict::Allow => {}
+            Verdict::Refuse(why) => return Err(format!("{fingerprint}: {why}")),
+            Verdict::Ask(through) => self
+                .confirmer
+                .ask(&fingerprint, &comment, what, peer, &through)
+                .await
+                .map_err(|why| format!("confirmation for {fingerprint}: {why}"))?,
+        }
+        // The user may have locked the agent while the question was open.
+        if self.is_locked() {
+            return Err("the agent is locked".into());
+        }
+        self.keys()
+            .get(blob)
+            .ok_or_else(|| format!("{fingerprint} was removed or expired while being confirmed"))
+    }
+
+    /// `ssh`: an SSH signature, SHA-2 only.
+    pub(super) async fn ssh_sign(
+        &self,
+        blob: &[u8],
+        data: Vec<u8>,
+        flags: u32,
+        peer: &Peer,
+        route: &Route,
+    ) -> Result<Response, Refusal> {
+        // SHA-1 `ssh-rsa` signatures (flags 0) are refused: OpenSSH itself disabled them by
+        // default in 8.8, and every client that talks to this agent can ask for SHA-2.
+        // Both flags (6): rsa-sha2-256, as ssh-agent.c's agent_signflags_to_alg checks it first.
+        let hash = if flags & SIGN_RSA_SHA2_256 != 0 {
+            SshHash::Sha256
+        } else if flags & SIGN_RSA_SHA2_512 != 0 {
+            SshHash::Sha512
+        } else {
+            return Err(format!(
+                "ssh-rsa (SHA-1) signatures are not offered (flags {flags})"
+            ));
+        };
+        let usage = Use::Ssh {
+            data: &data,
+            key_blob: blob,
+        };
+        let what = format!("to sign for SSH ({})", hash.algorithm());
+        let entry = self.key_for_use(blob, peer, route, usage, &what).await?;
+        let signature = backend::sign_ssh(&entry.signer, hash, data)
+            .await
+            .map_err(|e| format!("signing failed: {e}"))?;
+        let origin = entry.signer.origin();
+        self.log.signature(
+            hash.algorithm(),
+            &entry.fingerprint,
+            &origin,
+            0,
+            peer,
+            &route.describe(),
+        );
+        Ok(Response::Sign {
+            signature: proto::message::ssh_signature_blob(hash.algorithm(), &signature),
+        })
+    }
+
+    /// `cloudhsm-token-sign@cloudhsm-mfa`: one signature per token.
+    pub(super) async fn token_sign(
+        &self,
+        req: TokenSignRequest,
+        peer: &Peer,
+        route: &Route,
+    ) -> Result<Response, Refusal> {
+        let count = req.tokens.len();
+        let what = match count {
+            1 => "to sign 1 CloudHSM token".to_owned(),
+            n => format!("to sign {n} CloudHSM tokens"),
+        };
+        let entry = self
+            .key_for_use(&req.key_blob, peer, route, Use::Token, &what)
+            .await?;
+        let signatures = backend::sign_tokens(&entry.signer, req.tokens)
+            .await
+            .map_err(|e| format!("signing failed: {e}"))?;
+        let origin = entry.signer.origin();
+        self.log.signature(
+            "token",
+            &entry.fingerprint,
+            &origin,
+            count,
+            peer,
+            &route.describe(),
+        );
+        Ok(Response::TokenSign(signatures))
+    }
+}
