@@ -1,5 +1,5 @@
 //! Serving in this process (`-D`, `-d`, or the forked child): harden, bind or adopt the
-//! socket, print the eval lines or report `ready`, serve until a stop signal, clean up.
+//! socket, print the eval lines or report `ready`, serve until it must stop (`stop`), clean up.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::eval::eval_lines;
 use super::log_file::open_log_file;
 use super::socket_dir::{default_socket_base, make_default_socket_path, prepare_socket_dir};
+use super::stop::stop_condition;
 use super::{absolute, LogTo, Settings};
 use crate::log::{Destination, Log, MAX_LOG_BYTES};
 use crate::server::{serve, Agent, Confirmer};
@@ -143,7 +144,8 @@ fn bind_and_serve(
                 .with_provider_allowlist(settings.provider_allowlist.clone()),
         );
         let watched = cleanup.as_ref().map(|c| &c.socket);
-        serve(listener, agent, signals, parent, watched, settings.limits).await?;
+        let shutdown = stop_condition(signals, parent, watched, &agent);
+        serve(listener, Arc::clone(&agent), settings.limits, shutdown).await?;
         drop(cleanup);
         Ok(())
     })

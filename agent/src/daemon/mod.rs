@@ -14,6 +14,7 @@ mod kill;
 mod log_file;
 mod reuse;
 mod socket_dir;
+mod stop;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
 //! The agent's accept loop on tokio: one task per connection, strict framing, peer uid check,
-//! key expiry, and a clean stop on SIGTERM, SIGHUP or SIGINT, or once its socket is gone.
+//! key expiry, and a clean stop when the stop future it is given resolves (the daemon's:
+//! a stop signal, the loss of its socket, the exit of the process that started it).
 //!
 //! A connection only ever waits on itself: a slow, stuck or hostile client holds its own task
 //! and nothing else. Frames over [`proto::wire::MAX_FRAME_LEN`] close that connection; bytes
@@ -11,6 +12,7 @@
 //! does not take its reply, is dropped after the frame timeout. A connection idle between
 //! requests may stay open until the cap needs its slot.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,7 +25,7 @@ use zeroize::Zeroizing;
 use super::route::Route;
 use super::slots::{Admission, Slot, Slots};
 use super::Agent;
-use crate::sys::{parent_pid, Caught, ListeningSocket, Peer, SocketFile, StopSignals};
+use crate::sys::{ListeningSocket, Peer};
 use crate::Result;
 
 /// How often expired keys are dropped.
@@ -56,17 +58,15 @@ impl Default for Limits {
 /// Reads a connection's peer, in the connection's own task.
 type PeerOf<S> = fn(&S) -> std::io::Result<Peer>;
 
-/// Serves until a stop signal arrives (or, with `parent`, until the process that started the
-/// agent is gone; with `socket`, until its path no longer names our socket), then wipes every
-/// key and returns why it stopped.
+/// Serves until `shutdown` resolves (to why the agent stops, as mini-redis's
+/// `server::run(listener, shutdown)`), then wipes every key and returns that reason.
 pub(crate) async fn serve<L: ListeningSocket>(
     listener: L,
     agent: Arc<Agent>,
-    mut signals: StopSignals,
-    parent: Option<u32>,
-    socket: Option<&SocketFile>,
     limits: Limits,
+    shutdown: impl Future<Output = &'static str>,
 ) -> Result<&'static str> {
+    tokio::pin!(shutdown);
     let mut expiry = tokio::time::interval(EXPIRY_TICK);
     let slots = Slots::new(limits.max_connections);
     let mut episode = CapEpisode::default();
@@ -99,25 +99,8 @@ pub(crate) async fn serve<L: ListeningSocket>(
                 for fp in agent.keys().expire(Instant::now()) {
                     agent.log.info(&format!("expired {fp}"));
                 }
-                // Re-parented: the mfa-agent running our command died without stopping us.
-                if parent.is_some_and(|p| parent_pid() != p) {
-                    break "the exit of the process that started it";
-                }
-                if let Some(socket) = socket.filter(|s| !s.is_ours()) {
-                    agent.log.info(&format!(
-                        "{} was removed or replaced: nobody can reach this agent any more",
-                        socket.path().display()
-                    ));
-                    break "the loss of its socket";
-                }
             }
-            caught = signals.recv() => match caught {
-                Caught::Stop(name) => break name,
-                Caught::WipeKeys => {
-                    let n = agent.keys().clear();
-                    agent.log.audit(&format!("removed all {n} keys on SIGUSR1"));
-                }
-            },
+            reason = &mut shutdown => break reason,
         }
     };
     let n = agent.keys().clear();
