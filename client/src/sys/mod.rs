@@ -4,6 +4,8 @@
 //! compile, with a named pipe for the agent and plain file opens.
 
 #[cfg(unix)]
+mod replace;
+#[cfg(unix)]
 mod safe_open;
 #[cfg(unix)]
 mod unix;
@@ -11,11 +13,12 @@ mod unix;
 mod windows;
 
 #[cfg(unix)]
+pub use replace::Replacement;
+#[cfg(unix)]
 pub(crate) use safe_open::owner_name;
 #[cfg(unix)]
 pub use safe_open::{
     check_path, open_folder, open_own, open_own_or_pipe, open_private_append, Folder, OwnFile,
-    Replacement,
 };
 #[cfg(all(test, unix))]
 pub(crate) use unix::set_mode;

@@ -1,15 +1,16 @@
-//! Unix: the walk and the checks of [`crate::files`], on descriptors (`openat`, `fstat`,
-//! `renameat`), never on paths resolved in user space.
+//! Unix: the walk and the checks of [`crate::files`], on descriptors (`openat`, `fstat`),
+//! never on paths resolved in user space. Rewriting a file through a temporary one is
+//! `replace`'s.
 
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::fs::{File, Metadata};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
-use rustix::fs::{openat, readlinkat, renameat, statat, unlinkat, AtFlags, Mode, OFlags, CWD};
+use rustix::fs::{openat, readlinkat, statat, AtFlags, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
 use crate::files::Unsafe;
@@ -25,7 +26,7 @@ const DIR_ACCESS: OFlags = OFlags::PATH;
 const DIR_ACCESS: OFlags = OFlags::RDONLY;
 
 /// Group or others may write.
-const GO_WRITE: u32 = 0o022;
+pub(super) const GO_WRITE: u32 = 0o022;
 const STICKY: u32 = 0o1000;
 
 fn me() -> u32 {
@@ -44,8 +45,8 @@ pub(crate) fn owner_name(uid: u32) -> String {
 /// An open folder whose path only the caller and root can change.
 #[derive(Debug)]
 pub struct Folder {
-    dir: File,
-    path: PathBuf,
+    pub(super) dir: File,
+    pub(super) path: PathBuf,
     /// Sticky and writable by others (`/tmp`): only what the caller owns in it is trusted.
     shared: bool,
 }
@@ -55,23 +56,8 @@ pub struct Folder {
 pub struct OwnFile {
     pub file: File,
     pub meta: Metadata,
-    folder: Folder,
-    name: OsString,
-}
-
-/// A rewrite in progress: the temporary file exists (0600, `O_EXCL`) beside the file it will
-/// replace; dropped without [`Replacement::commit`], it is removed.
-#[derive(Debug)]
-pub struct Replacement {
-    folder: Folder,
-    name: OsString,
-    path: PathBuf,
-    temp: OsString,
-    file: File,
-    /// The (device, inode) the name must still have at the rename; `None`: no file yet.
-    expect: Option<(u64, u64)>,
-    mode: u32,
-    committed: bool,
+    pub(super) folder: Folder,
+    pub(super) name: OsString,
 }
 
 impl Folder {
@@ -79,7 +65,7 @@ impl Folder {
         &self.path
     }
 
-    fn try_clone(&self) -> io::Result<Folder> {
+    pub(super) fn try_clone(&self) -> io::Result<Folder> {
         Ok(Folder {
             dir: self.dir.try_clone()?,
             path: self.path.clone(),
@@ -89,7 +75,7 @@ impl Folder {
 
     /// Opens `name` in this folder, not following a link, and judges it: a regular file of
     /// the caller's that group and others cannot write, with one name.
-    fn open_own(self, name: &OsStr, flags: OFlags) -> Result<OwnFile, Unsafe> {
+    pub(super) fn open_own(self, name: &OsStr, flags: OFlags) -> Result<OwnFile, Unsafe> {
         let path = self.path.join(name);
         let flags = flags | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
         let fd = openat(&self.dir, name, flags, Mode::empty()).map_err(|e| match e {
@@ -109,130 +95,12 @@ impl Folder {
             name: name.to_owned(),
         })
     }
-
-    /// Starts writing `name` in this folder: a new temporary file beside it.
-    fn begin(
-        self,
-        name: &OsStr,
-        expect: Option<(u64, u64)>,
-        mode: u32,
-    ) -> Result<Replacement, Unsafe> {
-        let path = self.path.join(name);
-        let flags =
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        for n in 0u32.. {
-            let mut temp = OsString::from(".");
-            temp.push(name);
-            temp.push(format!(".{}.{stamp:x}.{n}.tmp", std::process::id()));
-            match openat(&self.dir, &temp, flags, Mode::from_raw_mode(0o600)) {
-                Ok(fd) => {
-                    return Ok(Replacement {
-                        folder: self,
-                        name: name.to_owned(),
-                        path,
-                        temp,
-                        file: File::from(fd),
-                        expect,
-                        mode,
-                        committed: false,
-                    })
-                }
-                Err(Errno::EXIST) if n < 100 => continue,
-                Err(e) => {
-                    return Err(Unsafe::Io {
-                        path,
-                        source: e.into(),
-                    })
-                }
-            }
-        }
-        unreachable!("the loop returns")
-    }
 }
 
 impl OwnFile {
     /// The permission bits.
     pub fn mode(&self) -> u32 {
         self.meta.mode() & 0o7777
-    }
-
-    /// Starts its rewrite (see [`Replacement`]): the new file will have its permissions, less
-    /// group and other write, and replaces it only if the name still names it.
-    pub fn begin_replace(&self) -> Result<Replacement, Unsafe> {
-        let folder = self
-            .folder
-            .try_clone()
-            .map_err(Unsafe::io_at(&self.folder.path))?;
-        let expect = Some((self.meta.dev(), self.meta.ino()));
-        folder.begin(&self.name, expect, self.mode() & !GO_WRITE)
-    }
-}
-
-impl Replacement {
-    /// Starts writing `path`, a file of the caller's or a new one (created 0600), through a
-    /// temporary file beside it.
-    pub fn create_or_replace(path: &Path) -> Result<Replacement, Unsafe> {
-        let (folder, name) = split(path)?;
-        let folder = open_folder(folder)?;
-        match folder
-            .try_clone()
-            .map_err(Unsafe::io_at(path))?
-            .open_own(name, OFlags::RDONLY)
-        {
-            Ok(own) => own.begin_replace(),
-            Err(Unsafe::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-                folder.begin(name, None, 0o600)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Writes `bytes`, sets the mode, and renames the temporary file over the name, if the
-    /// name still names the file that was read (or still names nothing, for a new file).
-    /// `sync`: fsync the file before the rename and the folder after it.
-    pub fn commit(mut self, bytes: &[u8], sync: bool) -> Result<(), Unsafe> {
-        let at = Unsafe::io_at(&self.path);
-        self.file.write_all(bytes).map_err(&at)?;
-        self.file
-            .set_permissions(std::fs::Permissions::from_mode(self.mode))
-            .map_err(&at)?;
-        if sync {
-            self.file.sync_all().map_err(&at)?;
-        }
-        // st_dev is i32 on macOS, u64 on Linux.
-        #[allow(clippy::unnecessary_cast)]
-        let now = match statat(&self.folder.dir, &self.name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) => Some((st.st_dev as u64, st.st_ino as u64)),
-            Err(Errno::NOENT) => None,
-            Err(e) => return Err(at(e.into())),
-        };
-        if now != self.expect {
-            return Err(Unsafe::Replaced {
-                path: self.path.clone(),
-            });
-        }
-        renameat(&self.folder.dir, &self.temp, &self.folder.dir, &self.name)
-            .map_err(|e| at(e.into()))?;
-        self.committed = true;
-        if sync {
-            // The walk's descriptor may be O_PATH, which cannot be synced: open the folder.
-            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-            let dir =
-                openat(&self.folder.dir, ".", flags, Mode::empty()).map_err(|e| at(e.into()))?;
-            File::from(dir).sync_all().map_err(&at)?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Replacement {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = unlinkat(&self.folder.dir, &self.temp, AtFlags::empty());
-        }
     }
 }
 
@@ -320,7 +188,7 @@ pub fn check_path(path: &Path) -> Result<(), Unsafe> {
 }
 
 /// A path's folder and file name; a path that ends in `..` or `/` names no file.
-fn split(path: &Path) -> Result<(&Path, &OsStr), Unsafe> {
+pub(super) fn split(path: &Path) -> Result<(&Path, &OsStr), Unsafe> {
     let name = match path.components().next_back() {
         Some(Component::Normal(name)) if !path.as_os_str().as_bytes().ends_with(b"/") => name,
         _ => {

@@ -1,9 +1,12 @@
 //! Tests of the safe open: the walk, links, shared folders, the rewrite and append files.
 
 use super::*;
+use crate::sys::Replacement;
 use std::fs;
 use std::io::Read;
+use std::io::Write;
 use std::os::unix::fs::symlink;
+use std::os::unix::fs::PermissionsExt;
 
 fn chmod(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
