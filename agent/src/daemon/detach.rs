@@ -10,8 +10,8 @@ use client::exit::Status;
 
 use super::foreground::READY;
 use super::log_file::open_log_file;
+use super::settings::{absolute, LogTo, Settings};
 use super::socket_dir::{default_socket_base, make_default_socket_path};
-use super::{absolute, LogTo, Settings};
 use crate::sys::{child_exit, send_signal, ChildSignal, PassedSignals};
 use crate::{Error, Result};
 

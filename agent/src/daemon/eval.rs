@@ -5,7 +5,7 @@ use std::path::Path;
 
 use client::discover::{PID_VARIABLE as PID, SOCKET_VARIABLE as SOCK};
 
-use super::Shell;
+use super::settings::Shell;
 
 /// The lines that set `MFA_AUTH_SOCK` and `MFA_AGENT_PID`; `reused`: the agent ran already.
 pub(super) fn eval_lines(shell: Shell, socket: &Path, pid: u32, reused: bool) -> String {

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use super::eval::eval_lines;
 use super::log_file::open_log_file;
+use super::settings::{absolute, LogTo, Settings};
 use super::socket_dir::{default_socket_base, make_default_socket_path, prepare_socket_dir};
 use super::stop::stop_condition;
-use super::{absolute, LogTo, Settings};
 use crate::log::{Destination, Log, MAX_LOG_BYTES};
 use crate::server::{serve, Agent, Confirmer};
 use crate::sys::{

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::eval::unset_lines;
-use super::Shell;
+use super::settings::Shell;
 use crate::sys::{is_running, process_name, send_signal, ChildSignal, SignalError};
 use crate::{Error, Result};
 

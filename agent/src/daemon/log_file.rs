@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::path::PathBuf;
 
-use super::absolute;
+use super::settings::absolute;
 use crate::sys::create_private_dir_all;
 use crate::{Error, Result};
 

@@ -13,38 +13,21 @@ mod foreground;
 mod kill;
 mod log_file;
 mod reuse;
+mod settings;
 mod socket_dir;
 mod stop;
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
 
 use client::exit::Status;
 
 pub use crate::sys::DEFAULT_SYSLOG_SOCKET;
+pub use settings::{LogTo, Settings, Shell};
 
-use crate::server::Limits;
+use settings::absolute;
+
 use crate::sys::{take_inherited_socket, InheritedSocket};
 use crate::{Error, Result};
-
-/// Which syntax the eval lines use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shell {
-    Sh,
-    Csh,
-}
-
-/// Where the audit log goes (`--log`); without it, stderr in the foreground and the log file
-/// for a forked agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogTo {
-    /// The system log (`/dev/log`: syslogd, rsyslog, journald), facility auth.
-    Syslog,
-    /// The log file (`--log-file`, else under `$XDG_STATE_HOME`).
-    File,
-    /// Standard error (the foreground only).
-    Stderr,
-}
 
 /// What this invocation of mfa-agent does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,28 +42,6 @@ pub enum Mode {
     Kill(Shell),
     /// Run a command beside a forked agent.
     Command(Vec<OsString>),
-}
-
-/// How the agent runs, whatever the mode.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub socket: Option<PathBuf>,
-    /// The socket's folder was made for this agent: remove it at exit.
-    pub owns_dir: bool,
-    /// Stop when the process that started the agent is gone (`-- CMD`).
-    pub exit_with_parent: bool,
-    pub default_lifetime: Option<u32>,
-    /// The syntax of the eval lines (`-D` and `-d` print them too, as ssh-agent does).
-    pub shell: Shell,
-    pub debug: bool,
-    /// `--log`, when given.
-    pub log_to: Option<LogTo>,
-    pub log_file: Option<PathBuf>,
-    /// The system log's socket (`/dev/log`; another path in tests).
-    pub syslog_socket: PathBuf,
-    pub limits: Limits,
-    /// `-P`: the PKCS#11 providers `ssh-add -s` and `mfa-add -s` may load.
-    pub provider_allowlist: String,
 }
 
 /// Runs `mode` and returns the process exit status.
@@ -135,13 +96,4 @@ fn check_activation(mode: &Mode, settings: &Settings, inherited: &InheritedSocke
         }
         _ => Ok(()),
     }
-}
-
-fn absolute(path: &Path) -> Result<PathBuf> {
-    if path.is_absolute() {
-        return Ok(path.to_path_buf());
-    }
-    Ok(std::env::current_dir()
-        .map_err(Error::io("find the current folder"))?
-        .join(path))
 }

@@ -12,7 +12,8 @@ use std::time::Duration;
 use client::exit::Status;
 use client::AgentKind;
 
-use super::{absolute, detach, eval, Settings, Shell};
+use super::settings::{absolute, Settings, Shell};
+use super::{detach, eval};
 use crate::{Error, Result};
 
 /// How long the agent on the socket has to answer.

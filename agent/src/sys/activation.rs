@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use listenfd::ListenFd;
 use nix::sys::socket::{getsockopt, sockopt::AcceptConn};
 
-use super::BoundSocket;
+use super::listener::BoundSocket;
 use crate::{Error, Result};
 
 /// Every variable of the protocol, removed from our environment before anything is spawned.

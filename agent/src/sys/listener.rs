@@ -8,7 +8,9 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
-use super::{set_mode, ListeningSocket, Peer};
+use super::files::set_mode;
+use super::peer::{ListeningSocket, Peer};
+use super::process::executable;
 use crate::{Error, Result};
 
 /// A listening socket not yet handed to the async runtime: bound here, or passed by systemd.
@@ -118,7 +120,7 @@ impl ListeningSocket for SocketListener {
         Ok(Peer {
             pid,
             uid: cred.uid(),
-            exe: pid.and_then(super::process::executable),
+            exe: pid.and_then(executable),
         })
     }
 }

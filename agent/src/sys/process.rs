@@ -8,7 +8,7 @@ use client::exit::ChildExit;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::{Pid, Uid};
 
-use super::ChildSignal;
+use super::child_signal::ChildSignal;
 
 /// Our effective uid.
 pub(crate) fn effective_uid() -> u32 {

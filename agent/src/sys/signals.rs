@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
-use super::{send_signal, ChildSignal};
+use super::child_signal::ChildSignal;
+use super::process::send_signal;
 use crate::{Error, Result};
 
 /// The signals that stop the agent, caught from the moment this exists.
