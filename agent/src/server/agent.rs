@@ -1,8 +1,8 @@
-//! The agent ([`Agent`]): one request in, one response out: the agent's behaviour for every ssh-agent message and the
-//! token-sign extension, over the shared key store and lock state. [`Agent::dispatch`] is the
-//! table of requests; each answer is a method in a file of its own kind: keys added, listed and
-//! removed (`identities`), PKCS#11 providers (`smartcard`), signatures (`signing`), the lock
-//! (`locking`).
+//! The agent ([`Agent`]): one request in, one response out: the agent's behaviour for every
+//! ssh-agent message and the token-sign extension, over the shared key store and lock state.
+//! `Agent::dispatch` is the table of requests, one call per request; the answers live in a
+//! file per kind: keys added, listed and removed (`identities`), PKCS#11 providers
+//! (`smartcard`), signatures (`signing`), the lock (`locking`).
 //!
 //! Every refusal is logged with its reason and answered with FAILURE only. Key checks, the
 //! lock's slow hash and a device's signatures run on tokio's blocking pool so they never stall

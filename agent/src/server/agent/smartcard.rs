@@ -16,8 +16,7 @@ use crate::sys::Peer;
 
 impl Agent {
     /// `ssh-add -s` / `mfa-add -s`: load the RSA keys of a PKCS#11 provider's tokens, if the
-    /// allowlist lets the provider's real path in.
-    /// Only a local connection may load one (see `forwarding::may_load_provider`).
+    /// allowlist lets the provider's real path in. Only a local connection may load one (see `forwarding::may_load_provider`).
     pub(super) async fn add_smartcard(
         self: &Arc<Self>,
         provider: String,
