@@ -4,6 +4,7 @@
 use proto::key::RsaKeyMaterial;
 use proto::message::{Constraint, Identity, Request, Response, TokenSignRequest};
 use proto::message::{LOCKED_MARK, TOKEN_SIGN_EXTENSION};
+use proto::purpose::KeyPurposes;
 use proto::signing::Token;
 use zeroize::Zeroizing;
 
@@ -91,15 +92,45 @@ impl Connection {
         Ok(self.kind()? == AgentKind::Locked)
     }
 
-    /// The key to sign with: the one `selector` names, else the only one. A locked agent or
-    /// a plain ssh-agent is named as such, not as one without keys.
-    pub fn choose_key(&mut self, selector: Option<&str>) -> Result<AgentKey> {
-        match self.kind()? {
-            AgentKind::Locked => return Err(Error::Locked),
-            AgentKind::NotMfaAgent => return Err(Error::PlainAgent),
-            AgentKind::MfaAgent => {}
+    /// Each listed key's blob and purpose; `None` from an agent that does not tell (a plain
+    /// ssh-agent).
+    pub fn purposes(&mut self) -> Result<Option<KeyPurposes>> {
+        match self.call(&Request::KeyPurposes)? {
+            Response::KeyPurposes(purposes) => Ok(Some(purposes)),
+            _ => Ok(None),
         }
-        keys::choose(self.keys()?, selector)
+    }
+
+    /// The RSA keys that may sign CloudHSM tokens (purpose `token`), in the agent's order:
+    /// the keys mfa-login and mfa-sign choose among. A plain ssh-agent, a locked mfa-agent and
+    /// one with SSH keys only are named as such, not as one without keys.
+    pub fn token_keys(&mut self) -> Result<Vec<AgentKey>> {
+        let Some(purposes) = self.purposes()? else {
+            return Err(Error::PlainAgent);
+        };
+        let keys = self.keys()?;
+        let for_tokens = |key: &AgentKey| {
+            purposes
+                .iter()
+                .any(|(blob, purpose)| *blob == key.blob && purpose.token)
+        };
+        let (token, ssh): (Vec<AgentKey>, Vec<AgentKey>) = keys.into_iter().partition(for_tokens);
+        if !token.is_empty() {
+            return Ok(token);
+        }
+        if !ssh.is_empty() {
+            return Err(Error::OnlySshKeys(ssh.len()));
+        }
+        if self.is_locked()? {
+            return Err(Error::Locked);
+        }
+        Ok(token)
+    }
+
+    /// The key to sign tokens with: among the [`Self::token_keys`], the one `selector` names,
+    /// else the only one.
+    pub fn choose_key(&mut self, selector: Option<&str>) -> Result<AgentKey> {
+        keys::choose(self.token_keys()?, selector)
     }
 
     /// Signs the tokens with `key`, one signature per token, each checked against the key

@@ -32,6 +32,8 @@ pub enum Error {
     NoKeys,
     #[error("mfa-agent is locked")]
     Locked,
+    #[error("mfa-agent holds no key for CloudHSM tokens, only {0} SSH key(s)")]
+    OnlySshKeys(usize),
     #[error("mfa-agent holds {count} RSA keys and --key does not choose one")]
     SeveralKeys {
         count: usize,
@@ -103,6 +105,9 @@ impl Error {
                     .to_owned()
             }
             Error::Locked => "unlock it: mfa-add -X".to_owned(),
+            Error::OnlySshKeys(_) => "load your MFA key with mfa-add KEY: mfa-add adds keys for \
+                                      CloudHSM tokens, ssh-add adds keys for SSH only"
+                .to_owned(),
             Error::SeveralKeys { fingerprints, .. } => {
                 format!("choose one with --key FINGERPRINT or --key COMMENT ({fingerprints})")
             }

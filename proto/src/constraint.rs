@@ -1,12 +1,13 @@
 //! Key constraints of add-identity and add-smartcard-key requests (RFC 9987 section 3.2.7):
 //! lifetime, confirm, our `pkcs11-key@cloudhsm-mfa` extension that names one token key, our
-//! `forwarded@cloudhsm-mfa` (`mfa-add --forwarded`) and OpenSSH's
+//! `forwarded@cloudhsm-mfa` (`mfa-add --forwarded`), `purpose@cloudhsm-mfa` and OpenSSH's
 //! `restrict-destination-v00@openssh.com` (`ssh-add -h`).
 
 use crate::forwarding::{
     decode_destinations, encode_destinations, DestinationConstraint, ForwardedPolicy,
     FORWARDED_CONSTRAINT, RESTRICT_DESTINATION_CONSTRAINT,
 };
+use crate::purpose::{Purpose, PURPOSE_CONSTRAINT};
 use crate::wire::{Reader, Writer};
 use crate::{Error, Result};
 
@@ -41,6 +42,8 @@ pub enum Constraint {
     /// `restrict-destination-v00@openssh.com` (`ssh-add -h`): the hosts the key may be used
     /// through and to.
     Destinations(Vec<DestinationConstraint>),
+    /// `purpose@cloudhsm-mfa`: what the key may sign.
+    Purpose(Purpose),
 }
 
 /// Writes our key filter as a constraint extension: name, then "label" or "id", then the value.
@@ -72,6 +75,11 @@ pub(crate) fn encode_constraint(w: &mut Writer, c: &Constraint) {
             w.u8(CONSTRAIN_EXTENSION)
                 .string(RESTRICT_DESTINATION_CONSTRAINT.as_bytes());
             encode_destinations(w, destinations);
+        }
+        Constraint::Purpose(purpose) => {
+            w.u8(CONSTRAIN_EXTENSION)
+                .string(PURPOSE_CONSTRAINT.as_bytes())
+                .string(purpose.as_str().as_bytes());
         }
     }
 }
@@ -110,6 +118,7 @@ pub(crate) fn decode_constraint(r: &mut Reader<'_>) -> Result<Constraint> {
             RESTRICT_DESTINATION_CONSTRAINT => {
                 Ok(Constraint::Destinations(decode_destinations(r)?))
             }
+            PURPOSE_CONSTRAINT => Ok(Constraint::Purpose(Purpose::parse(r.utf8()?)?)),
             // An extension constraint we do not know limits the key in a way we cannot
             // honour, so the whole request must fail (as OpenSSH's agent does).
             other => Err(Error::UnsupportedConstraint(other.to_owned())),

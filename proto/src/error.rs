@@ -63,6 +63,8 @@ pub enum Error {
     NotRsa(String),
     #[error("unsupported key constraint {0}")]
     UnsupportedConstraint(String),
+    #[error("unknown key purpose {0:?}: use token, ssh or token,ssh")]
+    BadPurpose(String),
     #[error("malformed session-bind@openssh.com: {0}")]
     BadSessionBind(&'static str),
     #[error("destination constraint: {0}")]

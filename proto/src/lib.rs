@@ -7,9 +7,11 @@
 pub mod client;
 pub mod constraint;
 pub mod error;
+pub mod extensions;
 pub mod forwarding;
 pub mod key;
 pub mod message;
+pub mod purpose;
 pub mod signing;
 pub mod tokenfile;
 pub mod wire;

@@ -11,9 +11,15 @@ use crate::constraint::{
     SmartcardConstraint,
 };
 pub use crate::constraint::{Constraint, KeyFilter, PKCS11_KEY_CONSTRAINT};
+use crate::extensions::{
+    decode_key_purposes, decode_token_sign, encode_key_purposes, encode_token_sign,
+};
+pub use crate::extensions::{
+    TokenSignRequest, KEY_PURPOSES_EXTENSION, LOCKED_MARK, QUERY_EXTENSION, TOKEN_SIGN_EXTENSION,
+};
 use crate::forwarding::{SessionBind, SESSION_BIND_EXTENSION};
 use crate::key::{RsaKeyMaterial, SSH_RSA};
-use crate::signing::TOKEN_LEN;
+use crate::purpose::KeyPurposes;
 use crate::tokenfile::check_count;
 use crate::wire::{Reader, Writer};
 use crate::{Error, Result};
@@ -43,17 +49,6 @@ pub mod id {
 /// Sign-request flags for RSA keys (RFC 9987 section 3.6.1).
 pub const SIGN_RSA_SHA2_256: u32 = 2;
 pub const SIGN_RSA_SHA2_512: u32 = 4;
-
-/// The `query` extension: lists the extensions an agent supports.
-pub const QUERY_EXTENSION: &str = "query";
-
-/// Our vendor extension: sign CloudHSM tokens by the raw-digest rule.
-pub const TOKEN_SIGN_EXTENSION: &str = "cloudhsm-token-sign@cloudhsm-mfa";
-
-/// Listed in mfa-agent's `query` reply while it is locked, and only then (it is a mark, not an
-/// extension to call): a locked mfa-agent lists no keys, like an empty one or a plain
-/// ssh-agent, and this tells them apart. A plain ssh-agent answers no `query`.
-pub const LOCKED_MARK: &str = "locked@cloudhsm-mfa";
 
 /// What a client asks of the agent.
 #[derive(Debug)]
@@ -99,17 +94,12 @@ pub enum Request {
     SessionBind(SessionBind),
     /// Our token-signing extension.
     TokenSign(TokenSignRequest),
+    /// Our extension: each key's purpose.
+    KeyPurposes,
     /// An extension we do not implement; the agent answers FAILURE.
     UnknownExtension {
         name: String,
     },
-}
-
-/// Sign these tokens, in order, with the key whose blob is given.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenSignRequest {
-    pub key_blob: Vec<u8>,
-    pub tokens: Vec<[u8; TOKEN_LEN]>,
 }
 
 /// One identity in an identities answer.
@@ -134,6 +124,8 @@ pub enum Response {
     Query(Vec<String>),
     /// The token-signing reply: one signature per token, in request order.
     TokenSign(Vec<Vec<u8>>),
+    /// Each listed key's blob and purpose, in the agent's order.
+    KeyPurposes(KeyPurposes),
 }
 
 impl Request {
@@ -155,6 +147,7 @@ impl Request {
             Request::Query
             | Request::SessionBind(_)
             | Request::TokenSign(_)
+            | Request::KeyPurposes
             | Request::UnknownExtension { .. } => id::EXTENSION,
         }
     }
@@ -229,6 +222,7 @@ impl Request {
                     QUERY_EXTENSION => Request::Query,
                     SESSION_BIND_EXTENSION => Request::SessionBind(SessionBind::decode(&mut r)?),
                     TOKEN_SIGN_EXTENSION => Request::TokenSign(decode_token_sign(&mut r)?),
+                    KEY_PURPOSES_EXTENSION => Request::KeyPurposes,
                     other => {
                         // The contents of an unknown extension have no shape we can check.
                         return Ok(Request::UnknownExtension {
@@ -297,13 +291,9 @@ impl Request {
                 w.string(SESSION_BIND_EXTENSION.as_bytes());
                 bind.encode(&mut w);
             }
-            Request::TokenSign(req) => {
-                w.string(TOKEN_SIGN_EXTENSION.as_bytes())
-                    .string(&req.key_blob)
-                    .u32(req.tokens.len() as u32);
-                for token in &req.tokens {
-                    w.string(token);
-                }
+            Request::TokenSign(req) => encode_token_sign(&mut w, req),
+            Request::KeyPurposes => {
+                w.string(KEY_PURPOSES_EXTENSION.as_bytes());
             }
             Request::UnknownExtension { name } => {
                 w.string(name.as_bytes());
@@ -311,22 +301,6 @@ impl Request {
         }
         w.into_vec()
     }
-}
-
-fn decode_token_sign(r: &mut Reader<'_>) -> Result<TokenSignRequest> {
-    let key_blob = r.string()?.to_vec();
-    let count = r.u32()? as usize;
-    check_count(count)?;
-    let mut tokens = Vec::with_capacity(count);
-    for index in 1..=count {
-        let raw = r.string()?;
-        let token: [u8; TOKEN_LEN] = raw.try_into().map_err(|_| Error::TokenLength {
-            index,
-            len: raw.len(),
-        })?;
-        tokens.push(token);
-    }
-    Ok(TokenSignRequest { key_blob, tokens })
 }
 
 impl Response {
@@ -337,7 +311,9 @@ impl Response {
             Response::Identities(_) => id::IDENTITIES_ANSWER,
             Response::Sign { .. } => id::SIGN_RESPONSE,
             Response::ExtensionFailure => id::EXTENSION_FAILURE,
-            Response::Query(_) | Response::TokenSign(_) => id::EXTENSION_RESPONSE,
+            Response::Query(_) | Response::TokenSign(_) | Response::KeyPurposes(_) => {
+                id::EXTENSION_RESPONSE
+            }
         }
     }
 
@@ -380,6 +356,7 @@ impl Response {
                     }
                     Response::TokenSign(signatures)
                 }
+                KEY_PURPOSES_EXTENSION => Response::KeyPurposes(decode_key_purposes(&mut r)?),
                 _ => return Err(Error::UnexpectedResponse("reply to an unknown extension")),
             },
             other => return Err(Error::Unsupported { id: other }),
@@ -416,6 +393,10 @@ impl Response {
                 for signature in signatures {
                     w.string(signature);
                 }
+            }
+            Response::KeyPurposes(keys) => {
+                w.string(KEY_PURPOSES_EXTENSION.as_bytes());
+                encode_key_purposes(&mut w, keys);
             }
         }
         w.into_vec()

@@ -142,3 +142,44 @@ fn garbage_never_panics() {
         let _ = Response::decode(&flipped);
     }
 }
+
+#[test]
+fn key_purposes_and_the_purpose_constraint_round_trip() {
+    let bytes = Request::KeyPurposes.encode();
+    let mut expected = vec![id::EXTENSION, 0, 0, 0, KEY_PURPOSES_EXTENSION.len() as u8];
+    expected.extend_from_slice(KEY_PURPOSES_EXTENSION.as_bytes());
+    assert_eq!(bytes, expected);
+    assert!(matches!(Request::decode(&bytes), Ok(Request::KeyPurposes)));
+    use crate::purpose::{Purpose, PURPOSE_CONSTRAINT};
+    let reply = Response::KeyPurposes(vec![
+        (b"one".to_vec(), Purpose::TOKEN),
+        (b"two".to_vec(), Purpose::SSH),
+    ]);
+    assert_eq!(Response::decode(&reply.encode()).expect("decode"), reply);
+    // A count larger than the reply holds is an error, not a large allocation.
+    let mut lying = Response::KeyPurposes(vec![]).encode();
+    lying.truncate(lying.len() - 4);
+    lying.extend_from_slice(&u32::MAX.to_be_bytes());
+    assert!(Response::decode(&lying).is_err());
+
+    let mut purpose = Writer::new();
+    purpose
+        .u8(CONSTRAIN_EXTENSION)
+        .string(PURPOSE_CONSTRAINT.as_bytes())
+        .string(b"token,ssh");
+    let purpose = purpose.into_vec();
+    let mut r = Reader::new(&purpose);
+    assert_eq!(
+        crate::constraint::decode_constraint(&mut r).expect("purpose"),
+        Constraint::Purpose(Purpose::BOTH)
+    );
+    let mut w = Writer::new();
+    crate::constraint::encode_constraint(&mut w, &Constraint::Purpose(Purpose::BOTH));
+    assert_eq!(w.into_vec(), purpose);
+    let mut bad = Writer::new();
+    bad.u8(CONSTRAIN_EXTENSION)
+        .string(PURPOSE_CONSTRAINT.as_bytes())
+        .string(b"everything");
+    let bad = bad.into_vec();
+    assert!(crate::constraint::decode_constraint(&mut Reader::new(&bad)).is_err());
+}

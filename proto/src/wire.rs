@@ -82,6 +82,11 @@ impl<'a> Reader<'a> {
         self.buf.is_empty()
     }
 
+    /// How many bytes are left.
+    pub fn remaining(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Ends decoding: anything left over is an error.
     pub fn finish(self) -> Result<()> {
         if self.buf.is_empty() {

@@ -219,27 +219,38 @@ impl Doctor {
 
     /// The agent's keys, and whether a login knows which one to use.
     fn keys(&mut self, mut agent: Connection, key: Option<&str>) {
-        let keys = match agent.keys() {
+        // Every key with its purpose; a login chooses among the token keys only.
+        let purposes = agent.purposes().ok().flatten().unwrap_or_default();
+        let all = agent.keys().unwrap_or_default();
+        for each in all.iter().filter(|_| all.len() > 1) {
+            let purpose = purposes
+                .iter()
+                .find(|(blob, _)| *blob == each.blob)
+                .map_or("?", |(_, purpose)| purpose.as_str());
+            self.say(
+                Level::Note,
+                "key",
+                format!("{} [{purpose}]", describe(each)),
+                None,
+            );
+        }
+        let keys = match agent.token_keys() {
+            Ok(keys) if keys.is_empty() => {
+                return self.say(
+                    Level::Error,
+                    "key",
+                    "mfa-agent holds no key".to_owned(),
+                    Some(
+                        "load your MFA key: mfa-add KEY (from a token: mfa-add -s PROVIDER)"
+                            .to_owned(),
+                    ),
+                )
+            }
             Ok(keys) => keys,
             Err(err) => {
                 return self.say(Level::Error, "key", err.to_string(), Some(err.hint()));
             }
         };
-        if keys.is_empty() {
-            return self.say(
-                Level::Error,
-                "key",
-                "mfa-agent holds no key".to_owned(),
-                Some(
-                    "load your MFA key: mfa-add KEY (from a token: mfa-add -s PROVIDER)".to_owned(),
-                ),
-            );
-        }
-        if keys.len() > 1 {
-            for each in &keys {
-                self.say(Level::Note, "key", describe(each), None);
-            }
-        }
         match client::keys::choose(keys.clone(), key) {
             Ok(chosen) => {
                 let how = key.map_or_else(String::new, |key| format!(" (--key {key})"));
@@ -254,8 +265,8 @@ impl Doctor {
                 Level::Error,
                 "key",
                 format!(
-                    "mfa-agent holds {} keys and nothing chooses one: mfa-login would stop at the \
-                     token prompt",
+                    "mfa-agent holds {} keys for CloudHSM tokens and nothing chooses one: \
+                     mfa-login would stop at the token prompt",
                     keys.len()
                 ),
                 Some("name it: mfa-login --key FP (mfa-doctor --key FP checks it)".to_owned()),

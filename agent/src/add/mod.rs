@@ -55,13 +55,16 @@ pub fn run(action: &Action, passphrases: &PassphraseSource, any_agent: bool) -> 
     crate::sys::harden_process()?;
     let mut agent = client::Agent::from_env(CALL_TIMEOUT)?.connect()?;
     let adds = matches!(action, Action::Add { .. } | Action::AddProvider { .. });
-    if adds && !any_agent && agent.kind()? == client::AgentKind::NotMfaAgent {
+    let plain = adds && agent.kind()? == client::AgentKind::NotMfaAgent;
+    if plain && !any_agent {
         // An MFA key in a plain ssh-agent would sign SSH logins but no token, and could be
         // forwarded anywhere that agent is.
         return Err(Error::AddToPlainAgent);
     }
     match action {
         Action::Add { files, constraints } => {
+            // A plain agent refuses a constraint it does not know, and signs no token anyway.
+            let constraints = &without_purpose_if(plain, constraints);
             // As ssh-add: a file that fails is reported and the others are still added.
             let mut status = Status::SUCCESS;
             for file in files {
@@ -80,6 +83,7 @@ pub fn run(action: &Action, passphrases: &PassphraseSource, any_agent: bool) -> 
             constraints,
             key,
         } => {
+            let constraints = &without_purpose_if(plain, constraints);
             token::add_provider(
                 &mut agent,
                 provider,
@@ -97,8 +101,19 @@ pub fn run(action: &Action, passphrases: &PassphraseSource, any_agent: bool) -> 
             let Some(keys) = keys_or_say_none(&mut agent)? else {
                 return Ok(Status::FAILURE);
             };
+            // What each key signs, after ssh-add -l's own line: [token], [ssh] or [token,ssh].
+            let purposes = agent.purposes()?.unwrap_or_default();
             for key in keys {
-                println!("{} {} {} (RSA)", key.bits(), key.fingerprint, key.comment);
+                let purpose = purposes
+                    .iter()
+                    .find(|(blob, _)| *blob == key.blob)
+                    .map_or_else(String::new, |(_, purpose)| format!(" [{purpose}]"));
+                println!(
+                    "{} {} {} (RSA){purpose}",
+                    key.bits(),
+                    key.fingerprint,
+                    key.comment
+                );
             }
             Ok(Status::SUCCESS)
         }
@@ -170,6 +185,15 @@ fn load_key(path: &Path, passphrases: &PassphraseSource) -> Result<LoadedKey> {
     Err(Error::WrongPassphrase(file.name().to_owned()))
 }
 
+/// The constraints, less the purpose when `plain` (an agent that does not know it).
+fn without_purpose_if(plain: bool, constraints: &[Constraint]) -> Vec<Constraint> {
+    constraints
+        .iter()
+        .filter(|c| !(plain && matches!(c, Constraint::Purpose(_))))
+        .cloned()
+        .collect()
+}
+
 fn add_key(agent: &mut Connection, loaded: LoadedKey, constraints: &[Constraint]) -> Result<()> {
     agent.add(material_of(&loaded.key), &loaded.comment, constraints)?;
     eprintln!("Identity added: {}", loaded.comment);
@@ -183,7 +207,15 @@ fn add_key(agent: &mut Connection, loaded: LoadedKey, constraints: &[Constraint]
             Constraint::Forwarded(ForwardedPolicy::Deny) => {
                 eprintln!("The key is refused to requests through a forwarded agent")
             }
-            Constraint::Forwarded(ForwardedPolicy::Allow) | Constraint::Destinations(_) => {}
+            Constraint::Purpose(purpose) if purpose.ssh && purpose.token => eprintln!(
+                "The key signs SSH requests and CloudHSM tokens alike (--purpose {purpose})"
+            ),
+            Constraint::Purpose(purpose) if !purpose.token => {
+                eprintln!("The key signs SSH requests only, no CloudHSM token (--purpose ssh)")
+            }
+            Constraint::Forwarded(ForwardedPolicy::Allow)
+            | Constraint::Destinations(_)
+            | Constraint::Purpose(_) => {}
         }
     }
     Ok(())
@@ -200,7 +232,10 @@ fn keys_or_say_none(agent: &mut Connection) -> Result<Option<Vec<AgentKey>>> {
         client::AgentKind::Locked => {
             println!("The agent has no identities: it is locked (unlock it with mfa-add -X).")
         }
-        _ => println!("The agent has no identities."),
+        _ => println!(
+            "The agent has no identities: load one with mfa-add KEY (a key added with -t LIFE \
+             is forgotten when LIFE runs out)."
+        ),
     }
     Ok(None)
 }

@@ -12,7 +12,9 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use proto::forwarding::{SessionBind, SESSION_BIND_EXTENSION};
-use proto::message::{Request, Response, LOCKED_MARK, QUERY_EXTENSION, TOKEN_SIGN_EXTENSION};
+use proto::message::{
+    Request, Response, KEY_PURPOSES_EXTENSION, LOCKED_MARK, QUERY_EXTENSION, TOKEN_SIGN_EXTENSION,
+};
 
 use super::keys::KeyStore;
 use super::lock::{LockState, UnlockQueue};
@@ -102,7 +104,7 @@ impl Agent {
         // request (an unknown extension among them) plain FAILURE (PROTOCOL.agent).
         let extension = matches!(
             request,
-            Request::Query | Request::SessionBind(_) | Request::TokenSign(_)
+            Request::Query | Request::SessionBind(_) | Request::TokenSign(_) | Request::KeyPurposes
         );
         self.log
             .debug(|| format!("{name} from {}", peer.describe()));
@@ -138,6 +140,7 @@ impl Agent {
         }
         match request {
             Request::RequestIdentities => self.identities(route),
+            Request::KeyPurposes => self.key_purposes(route),
             Request::SessionBind(bind) => self.session_bind(bind, peer, route),
             Request::Sign {
                 key_blob,
@@ -176,6 +179,7 @@ impl Agent {
     async fn dispatch_locked(&self, request: Request) -> Result<Response, Refusal> {
         match request {
             Request::RequestIdentities => no_identities(),
+            Request::KeyPurposes => Ok(Response::KeyPurposes(Vec::new())),
             Request::Unlock { passphrase } => self.unlock(passphrase).await,
             Request::Query => query(true),
             _ => locked(),
@@ -200,12 +204,18 @@ impl Agent {
 /// so a client can tell a locked mfa-agent from a plain ssh-agent.
 fn query(locked: bool) -> Result<Response, Refusal> {
     let names = if locked {
-        [QUERY_EXTENSION, TOKEN_SIGN_EXTENSION, LOCKED_MARK]
+        [
+            QUERY_EXTENSION,
+            TOKEN_SIGN_EXTENSION,
+            KEY_PURPOSES_EXTENSION,
+            LOCKED_MARK,
+        ]
     } else {
         [
             QUERY_EXTENSION,
             SESSION_BIND_EXTENSION,
             TOKEN_SIGN_EXTENSION,
+            KEY_PURPOSES_EXTENSION,
         ]
     };
     Ok(Response::Query(names.map(str::to_owned).to_vec()))
@@ -243,6 +253,7 @@ fn request_name(request: &Request) -> &'static str {
         Request::Query => "query",
         Request::SessionBind(_) => "session-bind",
         Request::TokenSign(_) => "token-sign",
+        Request::KeyPurposes => "key-purposes",
         Request::UnknownExtension { .. } => "unknown-extension",
     }
 }

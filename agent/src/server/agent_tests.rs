@@ -4,6 +4,7 @@ use super::*;
 use crate::rsa_key::material_of;
 use proto::key::public_key_blob;
 use proto::message::{Constraint, TokenSignRequest, SIGN_RSA_SHA2_256, SIGN_RSA_SHA2_512};
+use proto::purpose::Purpose;
 use proto::signing::verify_token;
 use rsa::RsaPublicKey;
 use zeroize::Zeroizing;
@@ -24,7 +25,15 @@ fn agent() -> Arc<Agent> {
     Arc::new(Agent::new(None, Confirmer::default(), Log::new(false)))
 }
 
-async fn add(agent: &Arc<Agent>, constraints: Vec<Constraint>) -> Response {
+/// Adds the test key with `constraints`; a key for both purposes unless they name one (these
+/// tests judge other rules; `purposes_keep_each_key_to_its_use` judges the purpose).
+async fn add(agent: &Arc<Agent>, mut constraints: Vec<Constraint>) -> Response {
+    if !constraints
+        .iter()
+        .any(|c| matches!(c, Constraint::Purpose(_)))
+    {
+        constraints.push(Constraint::Purpose(Purpose::BOTH));
+    }
     let request = Request::AddIdentity {
         key: material_of(&crate::test_key()),
         comment: "test".into(),
@@ -287,4 +296,61 @@ async fn a_locked_agent_verifies_session_bindings_and_extensions_fail_as_openssh
         name: "nobody@example.com".into(),
     };
     assert_eq!(agent.handle(unknown, &peer()).await, Response::Failure);
+}
+
+#[tokio::test]
+async fn purposes_keep_each_key_to_its_use() {
+    let ssh_request = || Request::Sign {
+        key_blob: public_key_blob(&public()),
+        data: b"session data".to_vec(),
+        flags: SIGN_RSA_SHA2_256,
+    };
+    let token = agent();
+    add(&token, vec![Constraint::Purpose(Purpose::TOKEN)]).await;
+    assert!(matches!(
+        token
+            .handle(token_sign_request(vec![[7; 32]]), &peer())
+            .await,
+        Response::TokenSign(_)
+    ));
+    assert_eq!(
+        token.handle(ssh_request(), &peer()).await,
+        Response::Failure
+    );
+    assert_eq!(
+        token.handle(Request::KeyPurposes, &peer()).await,
+        Response::KeyPurposes(vec![(public_key_blob(&public()), Purpose::TOKEN)])
+    );
+    // ssh-add -h (no purpose constraint) on a key the agent holds keeps its purpose.
+    let again = Request::AddIdentity {
+        key: material_of(&crate::test_key()),
+        comment: "ssh-add -h".into(),
+        constraints: vec![Constraint::Confirm],
+    };
+    assert_eq!(token.handle(again, &peer()).await, Response::Success);
+    assert_eq!(
+        token.handle(Request::KeyPurposes, &peer()).await,
+        Response::KeyPurposes(vec![(public_key_blob(&public()), Purpose::TOKEN)])
+    );
+
+    // As ssh-add adds it: no purpose constraint, an SSH key.
+    let ssh = agent();
+    let request = Request::AddIdentity {
+        key: material_of(&crate::test_key()),
+        comment: "ssh-add".into(),
+        constraints: vec![],
+    };
+    assert_eq!(ssh.handle(request, &peer()).await, Response::Success);
+    assert!(matches!(
+        ssh.handle(ssh_request(), &peer()).await,
+        Response::Sign { .. }
+    ));
+    assert_eq!(
+        ssh.handle(token_sign_request(vec![[7; 32]]), &peer()).await,
+        Response::ExtensionFailure
+    );
+    assert_eq!(
+        ssh.handle(Request::KeyPurposes, &peer()).await,
+        Response::KeyPurposes(vec![(public_key_blob(&public()), Purpose::SSH)])
+    );
 }

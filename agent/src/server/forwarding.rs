@@ -1,11 +1,13 @@
-//! Where a key may be used ([`UsePolicy`]) and the decision for one use over one connection
-//! ([`decide`]): `mfa-add --forwarded allow|confirm|deny`, `-c`, and OpenSSH's destination
-//! constraints (`ssh-add -h`) judged as ssh-agent.c's `identity_permitted` judges them.
+//! Where and what for a key may be used ([`UsePolicy`]) and the decision for one use over one
+//! connection ([`decide`]): the key's purpose (`token`, `ssh`), `mfa-add --forwarded
+//! allow|confirm|deny`, `-c`, and OpenSSH's destination constraints (`ssh-add -h`) judged as
+//! ssh-agent.c's `identity_permitted` judges them.
 //!
 //! A pure function of the key's policy, the connection's [`Route`] and the request: the agent
 //! only carries the verdict out (asks, signs or refuses).
 
 use proto::forwarding::{parse_userauth_request, DestinationConstraint, ForwardedPolicy, Hop};
+use proto::purpose::Purpose;
 
 use super::route::Route;
 use crate::glob::glob;
@@ -17,6 +19,8 @@ pub(crate) struct UsePolicy {
     pub forwarded: ForwardedPolicy,
     /// `ssh-add -h`; empty means unrestricted.
     pub destinations: Vec<DestinationConstraint>,
+    /// What the key may sign (`purpose@cloudhsm-mfa`; without it, SSH only).
+    pub purpose: Purpose,
 }
 
 /// What the key is asked to do.
@@ -42,6 +46,22 @@ pub(crate) enum Verdict {
 
 /// Decides one use of a key (with `confirm` from `-c`) over a connection's route.
 pub(crate) fn decide(policy: &UsePolicy, confirm: bool, route: &Route, usage: Use<'_>) -> Verdict {
+    match usage {
+        Use::Ssh { .. } if !policy.purpose.ssh => {
+            return Verdict::Refuse(
+                "the key is for CloudHSM tokens only (purpose token): it signs no SSH request"
+                    .to_owned(),
+            )
+        }
+        Use::Token if !policy.purpose.token => {
+            return Verdict::Refuse(
+                "the key is an SSH key (purpose ssh: ssh-add adds keys so): it signs no CloudHSM \
+                 token"
+                    .to_owned(),
+            )
+        }
+        _ => {}
+    }
     let host = match destination_host(&policy.destinations, route, usage) {
         Ok(host) => host,
         Err(why) => return Verdict::Refuse(format!("destination constraint: {why}")),

@@ -23,10 +23,12 @@ fn forwarded_to(key: &[u8]) -> Route {
     Route::from_hops(vec![bound(key, true)], false)
 }
 
+/// A key for both purposes: these tests judge where it is used, not what for.
 fn policy(forwarded: ForwardedPolicy) -> UsePolicy {
     UsePolicy {
         forwarded,
         destinations: vec![],
+        purpose: Purpose::BOTH,
     }
 }
 
@@ -58,6 +60,7 @@ fn to_bastion_then_client() -> UsePolicy {
                 to: hop(Some("client"), &[b"C"]),
             },
         ],
+        purpose: Purpose::BOTH,
     }
 }
 
@@ -253,4 +256,45 @@ fn only_a_local_connection_may_load_a_pkcs11_provider() {
     let auth = Route::from_hops(vec![bound(b"H", false)], false);
     assert!(may_load_provider(&auth).is_err());
     assert!(may_load_provider(&Route::from_hops(vec![], true)).is_err());
+}
+
+#[test]
+fn a_token_key_signs_no_ssh_request_and_an_ssh_key_no_token() {
+    let local = Route::default();
+    let ssh = Use::Ssh {
+        data: b"",
+        key_blob: b"K",
+    };
+    let with = |purpose| UsePolicy {
+        purpose,
+        ..UsePolicy::default()
+    };
+    assert!(matches!(
+        decide(&with(Purpose::TOKEN), false, &local, ssh),
+        Verdict::Refuse(why) if why.contains("CloudHSM tokens only")
+    ));
+    assert_eq!(
+        decide(&with(Purpose::TOKEN), false, &local, Use::Token),
+        Verdict::Allow
+    );
+    assert!(matches!(
+        decide(&with(Purpose::SSH), false, &local, Use::Token),
+        Verdict::Refuse(why) if why.contains("signs no CloudHSM token")
+    ));
+    assert_eq!(
+        decide(&with(Purpose::SSH), false, &local, ssh),
+        Verdict::Allow
+    );
+    assert_eq!(UsePolicy::default().purpose, Purpose::SSH, "ssh-add's keys");
+    for usage in [Use::Token, ssh, Use::See] {
+        assert_eq!(
+            decide(&with(Purpose::BOTH), false, &local, usage),
+            Verdict::Allow
+        );
+    }
+    // Every key is listed, whatever it is for.
+    assert_eq!(
+        decide(&with(Purpose::TOKEN), false, &local, Use::See),
+        Verdict::Allow
+    );
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use proto::key::{fingerprint, public_key_blob};
 use proto::message::Identity;
+use proto::purpose::KeyPurposes;
 use rsa::RsaPublicKey;
 
 use crate::backend::KeyBackend;
@@ -144,6 +145,16 @@ impl KeyStore {
                 key_blob: e.blob.clone(),
                 comment: e.comment.clone(),
             })
+            .collect()
+    }
+
+    /// The blob and purpose of each live key `visible` lets through, in the agent's order.
+    pub fn purposes_where(&self, visible: impl Fn(&KeyEntry) -> bool) -> KeyPurposes {
+        let now = Instant::now();
+        self.entries
+            .iter()
+            .filter(|e| !e.is_expired(now) && visible(e))
+            .map(|e| (e.blob.clone(), e.policy.purpose))
             .collect()
     }
 }

@@ -2,6 +2,10 @@ complete -c mfa-add -s t -d 'Forget the added keys after LIFE' -r
 complete -c mfa-add -l forwarded -d 'What the added keys do for a request through a forwarded agent (ssh -A, ForwardAgent, ssh -R): sign (allow, the default, as OpenSSH), ask first (confirm), or refuse (deny: the keys sign only for programs on this machine)' -r -f -a "allow\t''
 confirm\t''
 deny\t''"
+complete -c mfa-add -l purpose -d 'What the added keys sign: CloudHSM tokens only (token, the default), SSH requests only (ssh, what ssh-add adds), or both (token,ssh: the key then signs any SHA-256 digest for whoever can reach the agent; avoid it)' -r -f -a "token\t''
+ssh\t''
+token\,ssh\t''
+ssh\,token\t''"
 complete -c mfa-add -l passphrase-file -d 'Read the passphrase from the first line of FILE' -r -F
 complete -c mfa-add -s s -d 'Load the RSA keys of the PKCS#11 provider\'s tokens (as ssh-add -s)' -r -F
 complete -c mfa-add -s e -d 'Remove the keys loaded from the PKCS#11 provider (as ssh-add -e)' -r -F

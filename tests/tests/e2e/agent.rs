@@ -255,7 +255,23 @@ fn mfa_add_list_matches_ssh_keygen() {
     assert!(out.status.success(), "{}", stderr(&out));
     let line = stdout(&out);
     assert_eq!(first_two_fields(&line), ssh_keygen_fingerprint(&key));
-    assert!(line.trim_end().ends_with("(RSA)"), "{line}");
+    assert!(line.trim_end().ends_with("(RSA) [token]"), "{line}");
+    // A key ssh-add adds is an SSH key, and -l says so; ssh-add -l lists both as OpenSSH does.
+    let ssh_key = genrsa(dir.path(), "ssh.key", 2048);
+    let added = Command::new("ssh-add")
+        .arg(&ssh_key)
+        .env("SSH_AUTH_SOCK", agent.socket())
+        .output()
+        .expect("ssh-add");
+    assert!(added.status.success(), "{}", stderr(&added));
+    let out = stdout(&agent.mfa_add(&["-l"]));
+    assert!(out.contains("ssh.key (RSA) [ssh]\n"), "{out}");
+    let openssh = Command::new("ssh-add")
+        .arg("-l")
+        .env("SSH_AUTH_SOCK", agent.socket())
+        .output()
+        .expect("ssh-add -l");
+    assert_eq!(stdout(&openssh).lines().count(), 2, "{}", stdout(&openssh));
 }
 
 #[test]
@@ -474,7 +490,11 @@ fn mfa_add_l_on_a_locked_agent_says_it_is_locked() {
     let dir = WorkDir::new();
     let agent = Agent::start(dir.path());
     let empty = agent.mfa_add(&["-l"]);
-    assert_eq!(stdout(&empty).trim(), "The agent has no identities.");
+    assert!(
+        stdout(&empty).starts_with("The agent has no identities: load one with mfa-add KEY"),
+        "{}",
+        stdout(&empty)
+    );
     agent.add_key(&genrsa(dir.path(), "locked.key", 2048));
     let pass = dir.write("lock-pass", "lock-me\n");
     let pass = path_str(&pass);

@@ -114,7 +114,7 @@ fn the_doctor_names_what_stops_a_login_and_passes_when_nothing_does() {
     let (ok, text) = doctor(&dir, Some(agent.socket()), true, &[]);
     assert!(!ok);
     assert!(
-        text.contains("mfa-agent holds 2 keys and nothing chooses one"),
+        text.contains("mfa-agent holds 2 keys for CloudHSM tokens and nothing chooses one"),
         "{text}"
     );
     let fingerprint = text
@@ -144,7 +144,8 @@ fn the_doctor_flags_forward_agent_lines_that_forward_nothing_or_another_agent() 
     dir.mkdir(".ssh", 0o700);
     dir.write(
         ".ssh/config",
-        "Host hsm-client\n  ForwardAgent ${MFA_AUTH_SOCK}\nHost other\n  ForwardAgent yes\n",
+        "Host hsm-client\n  ForwardAgent ${MFA_AUTH_SOCK}\nHost other\n  ForwardAgent yes\n\
+         Host bare\n  ForwardAgent $MFA_AUTH_SOCK\n",
     );
     let (_, text) = doctor(&dir, None, true, &[]);
     assert!(
@@ -153,6 +154,13 @@ fn the_doctor_flags_forward_agent_lines_that_forward_nothing_or_another_agent() 
     );
     assert!(
         text.contains("line 4: ForwardAgent yes forwards SSH_AUTH_SOCK's agent, not mfa-agent"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "line 6: ForwardAgent $MFA_AUTH_SOCK is read as a path, not the variable \
+                       (fix: write it with braces: ForwardAgent ${MFA_AUTH_SOCK})"
+        ),
         "{text}"
     );
     let agent = Agent::start(dir.path());

@@ -285,6 +285,8 @@ fn ssh_add_h_destination_constraints_hold_through_the_hop() {
     };
     let file = dir.join("t.json");
 
+    // mfa-add makes it a token key; ssh-add -h then constrains it and it keeps its purpose.
+    agent.add_key(&key);
     assert_ok(&ssh_add("elsewhere"), "ssh-add -h elsewhere");
     write_token_file(&file, 1);
     let out = forwarded(&sshd, &agent, &[], &remote_mfa_sign(&file));
@@ -416,4 +418,72 @@ fn a_forwarded_plain_ssh_agent_gives_the_one_line_hint() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("is not mfa-agent"), "{stderr}");
     assert!(!text(&out.stdout).contains(SUCCESS));
+}
+
+#[test]
+fn a_token_key_logs_in_nowhere_and_an_ssh_key_signs_no_token() {
+    let dir = WorkDir::new();
+    let Some(sshd) = sshd(&dir) else { return };
+    let agent = Agent::start(&dir.mkdir("agent", 0o700));
+    let key = genrsa(dir.path(), "purpose.key", 2048);
+    let public = Command::new("ssh-keygen")
+        .arg("-y")
+        .arg("-f")
+        .arg(&key)
+        .output()
+        .expect("ssh-keygen -y");
+    assert_ok(&public, "ssh-keygen -y");
+    // Only this RSA key may log in; ssh asks the agent for its signature.
+    let public_file = dir.write("purpose.key.pub", &public.stdout);
+    std::fs::write(dir.join("sshd/authorized_keys"), &public.stdout).expect("authorized_keys");
+    let login = || {
+        sshd.ssh()
+            .arg("-o")
+            .arg(format!("IdentityFile={}", public_file.display()))
+            .env("SSH_AUTH_SOCK", agent.socket())
+            .args(["127.0.0.1", "true"])
+            .output()
+            .expect("ssh")
+    };
+
+    agent.add_key(&key);
+    let out = login();
+    assert!(
+        !out.status.success(),
+        "a CloudHSM token key logged in over ssh"
+    );
+    assert!(
+        agent
+            .log_text()
+            .contains("the key is for CloudHSM tokens only"),
+        "{}",
+        agent.log_text()
+    );
+
+    // Added by ssh-add instead (after -D: a held key keeps its purpose): it logs in, and
+    // signs no token.
+    let ssh_add = |args: &[&OsStr]| {
+        Command::new("ssh-add")
+            .args(args)
+            .env("SSH_AUTH_SOCK", agent.socket())
+            .stdin(Stdio::null())
+            .output()
+            .expect("ssh-add")
+    };
+    assert_ok(&ssh_add(&["-D".as_ref()]), "ssh-add -D");
+    assert_ok(&ssh_add(&[key.as_os_str()]), "ssh-add");
+    assert_ok(&login(), "ssh login with an SSH key through the agent");
+    let file = dir.join("t.json");
+    write_token_file(&file, 1);
+    let out = Command::new(bin("mfa-sign"))
+        .arg(&file)
+        .env("MFA_AUTH_SOCK", agent.socket())
+        .output()
+        .expect("mfa-sign");
+    assert!(!out.status.success(), "an SSH key signed a token");
+    assert!(
+        text(&out.stderr).contains("no key for CloudHSM tokens, only 1 SSH key"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -304,3 +304,35 @@ fn readline_history_recall_and_mid_line_edits_are_signed_hands_free() {
     pty.assert_absent("mfa-login: error");
     assert_eq!(s.cluster.user(USER).failed_logins, 0);
 }
+
+#[test]
+fn one_mfa_key_beside_ssh_keys_needs_no_key_option() {
+    let s = Setup::new();
+    // Two SSH keys added the OpenSSH way, before and after nothing else: the token key is
+    // the only one mfa-login may choose.
+    for name in ["ssh-a.key", "ssh-b.key"] {
+        let added = Command::new("ssh-add")
+            .arg(genrsa(s.dir.path(), name, 2048))
+            .env("SSH_AUTH_SOCK", s.agent.socket())
+            .output()
+            .expect("ssh-add");
+        assert!(
+            added.status.success(),
+            "{}",
+            String::from_utf8_lossy(&added.stderr)
+        );
+    }
+    let listed = s.agent.mfa_add(&["-l"]);
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).lines().count(), 3);
+    let mut pty = Pty::spawn(s.mfa_login(
+        &s.cluster,
+        &s.password_option(),
+        &login_args("three-keys.json"),
+    ));
+    let key = pty.expect("; pressing Enter");
+    assert!(key.contains("crypto1.key"), "{key}");
+    pty.expect(SUCCESS);
+    assert_eq!(pty.wait(), Exit::Code(0));
+    assert_signed_by(&s.public, &s.dir.join("three-keys.json"), s.cluster.hsms);
+    pty.assert_absent("--key");
+}

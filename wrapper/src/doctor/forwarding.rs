@@ -81,10 +81,18 @@ impl Doctor {
                 continue;
             };
             let at = format!("{} line {}", path.display(), number + 1);
-            let variable = value
-                .strip_prefix("${")
-                .and_then(|v| v.strip_suffix('}'))
-                .or_else(|| value.strip_prefix('$'));
+            if let Some(bare) = value.strip_prefix('$').filter(|v| !v.starts_with('{')) {
+                // OpenSSH (9.2 tried) expands only ${VAR} there: $VAR is taken as a path,
+                // fails, and ssh forwards SSH_AUTH_SOCK's agent instead.
+                self.say(
+                    Level::Warning,
+                    "ssh",
+                    format!("{at}: ForwardAgent {value} is read as a path, not the variable"),
+                    Some(format!("write it with braces: ForwardAgent ${{{bare}}}")),
+                );
+                continue;
+            }
+            let variable = value.strip_prefix("${").and_then(|v| v.strip_suffix('}'));
             match variable {
                 Some(name) if std::env::var_os(name).is_none_or(|v| v.is_empty()) => self.say(
                     Level::Warning,

@@ -127,7 +127,7 @@ impl Session {
 
     /// Opens the connection the next token prompt will use (see [`WarmAgent`]), when the
     /// command will ask for one. For a login, an agent that cannot sign it (none, locked, no
-    /// key, several and no --key) is named now, at the password prompt, before the person
+    /// token key, several and no --key) is named now, at the password prompt, before the person
     /// types the password for a login mfa-login could not finish.
     pub(super) fn warm_agent(&mut self, choice: Option<&KeyChoice>) {
         if self.warm.is_some() {
@@ -135,20 +135,15 @@ impl Session {
         }
         let listed = self
             .agent()
-            .and_then(|mut connection| Ok((connection.keys()?, connection)));
-        let (keys, mut connection) = match listed {
+            .and_then(|mut connection| Ok((connection.token_keys()?, connection)));
+        let (keys, connection) = match listed {
             Ok(listed) => listed,
             Err(err) => return self.warn_unsignable(err, choice),
         };
         if let Some(choice) = choice {
-            let chosen = if keys.is_empty() {
-                // An empty list may be a locked agent or a plain one: ask it, for the hint.
-                connection.choose_key(None).map_err(Error::from)
-            } else {
-                client::keys::choose(keys.clone(), choice.selector.as_deref()).map_err(Error::from)
-            };
+            let chosen = client::keys::choose(keys.clone(), choice.selector.as_deref());
             if let Err(err) = chosen {
-                return self.warn_unsignable(err, Some(choice));
+                return self.warn_unsignable(err.into(), Some(choice));
             }
         }
         keys.iter().for_each(client::prepare_check);

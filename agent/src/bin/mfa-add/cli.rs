@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Parser};
 use proto::forwarding::ForwardedPolicy;
 use proto::message::{Constraint, KeyFilter};
+use proto::purpose::Purpose;
 
 use cloudhsm_mfa_agent::add::{Action, PassphraseSource};
 use cloudhsm_mfa_agent::lifetime::parse_lifetime;
@@ -19,6 +20,11 @@ terminal (three tries), else the program named by MFA_ASKPASS.
 PKCS#11 (-s PROVIDER, -e PROVIDER, as ssh-add): the token PIN is read from --pin-file, else
 the terminal; mfa-add tries it once before asking the agent, so a wrong PIN never reaches the
 agent. The agent loads only providers its -P allowlist names.
+
+Purpose: mfa-add adds keys for CloudHSM tokens only: the agent refuses them every SSH
+signature (logins, ssh-keygen -Y sign). Keys ssh-add adds are SSH keys and sign no token.
+mfa-login and mfa-sign choose among the token keys only, so one MFA key beside any number of
+SSH keys needs no --key. -l shows each key's purpose in brackets.
 
 LIFE: seconds, or a time like 90s, 10m, 1h30m, 2d, 1w.
 The agent is found through MFA_AUTH_SOCK (set by eval \"$(mfa-agent -s)\"), else through
@@ -85,6 +91,11 @@ pub struct AddConstraints {
     /// refuse (deny: the keys sign only for programs on this machine).
     #[arg(long, value_name = "POLICY", value_parser = ["allow", "confirm", "deny"])]
     pub forwarded: Option<String>,
+    /// What the added keys sign: CloudHSM tokens only (token, the default), SSH requests only
+    /// (ssh, what ssh-add adds), or both (token,ssh: the key then signs any SHA-256 digest
+    /// for whoever can reach the agent; avoid it).
+    #[arg(long, value_name = "PURPOSE", default_value = "token", value_parser = ["token", "ssh", "token,ssh", "ssh,token"])]
+    pub purpose: String,
 }
 
 /// With -s: the token's PIN and which of its keys.
@@ -195,9 +206,10 @@ impl Config {
     }
 }
 
-/// The -t, -c and --forwarded constraints of an add.
+/// The --purpose, -t, -c and --forwarded constraints of an add.
 fn constraints(args: &Args) -> Result<Vec<Constraint>> {
-    let mut constraints = Vec::new();
+    let purpose = Purpose::parse(&args.constraints.purpose)?;
+    let mut constraints = vec![Constraint::Purpose(purpose)];
     if let Some(life) = &args.constraints.lifetime {
         constraints.push(Constraint::Lifetime(parse_lifetime(life)?));
     }

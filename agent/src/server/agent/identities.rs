@@ -1,5 +1,6 @@
 //! Adding, listing and removing the agent's keys (`ssh-add`, `-l`, `-d`, `-D`), and the
-//! constraints an add carries (lifetime, confirm, forwarding and destinations).
+//! constraints an add carries (purpose, lifetime, confirm, forwarding and destinations); each
+//! key's purpose for the tools that sign tokens.
 
 use std::sync::Arc;
 
@@ -22,6 +23,13 @@ impl Agent {
         })))
     }
 
+    /// Each key this connection may see, with its purpose (our `key-purposes` extension).
+    pub(super) fn key_purposes(&self, route: &Route) -> Result<Response, Refusal> {
+        Ok(Response::KeyPurposes(self.keys().purposes_where(|e| {
+            decide(&e.policy, false, route, Use::See) == Verdict::Allow
+        })))
+    }
+
     /// `ssh-add`, `mfa-add`: a software key, with its constraints.
     pub(super) async fn add_identity(
         &self,
@@ -35,12 +43,14 @@ impl Agent {
         let (key, public) = spawn_blocking(move || SoftwareKey::from_material(&key))
             .await
             .map_err(|e| format!("key check failed: {e}"))??;
-        let (lifetime, confirm, policy) = self.constraints(constraints);
+        let blob = proto::key::public_key_blob(&public);
+        let (lifetime, confirm, policy) = self.constraints(&blob, constraints);
         let mut entry = KeyEntry::new(Arc::new(key), &public, comment, lifetime, confirm);
         self.log.audit(&format!(
-            "added {} {:?} lifetime={} confirm={} forwarded={} destinations={} by {} {}",
+            "added {} {:?} purpose={} lifetime={} confirm={} forwarded={} destinations={} by {} {}",
             entry.fingerprint,
             entry.comment,
+            policy.purpose,
             lifetime.map_or_else(|| "forever".to_owned(), |s| format!("{s}s")),
             confirm,
             policy.forwarded.as_str(),
@@ -84,20 +94,28 @@ impl Agent {
         Ok(Response::Success)
     }
 
-    /// The lifetime (else the default), confirm flag and use policy of an add's constraints.
+    /// The lifetime (else the default), confirm flag and use policy of an add's constraints
+    /// for the key with `blob`. Without a purpose constraint (ssh-add), a key the agent holds
+    /// keeps the purpose it has (`ssh-add -h HOST` after `mfa-add` keeps a token key for
+    /// tokens), and a new key is an SSH key.
     pub(super) fn constraints(
         &self,
+        blob: &[u8],
         constraints: Vec<Constraint>,
     ) -> (Option<u32>, bool, UsePolicy) {
         let mut lifetime = None;
         let mut confirm = false;
         let mut policy = UsePolicy::default();
+        if let Some(held) = self.keys().get(blob) {
+            policy.purpose = held.policy.purpose;
+        }
         for c in constraints {
             match c {
                 Constraint::Lifetime(secs) => lifetime = Some(secs),
                 Constraint::Confirm => confirm = true,
                 Constraint::Forwarded(forwarded) => policy.forwarded = forwarded,
                 Constraint::Destinations(d) => policy.destinations = d,
+                Constraint::Purpose(purpose) => policy.purpose = purpose,
             }
         }
         (lifetime.or(self.default_lifetime), confirm, policy)

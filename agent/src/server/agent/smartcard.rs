@@ -43,9 +43,10 @@ impl Agent {
             .await
             .map_err(|e| format!("loading the provider failed: {e}"))?
             .map_err(|e| e.to_string())?;
-        let (lifetime, confirm, policy) = self.constraints(constraints);
         let count = found.len();
         for key in found {
+            let blob = proto::key::public_key_blob(&key.public);
+            let (lifetime, confirm, policy) = self.constraints(&blob, constraints.clone());
             let origin = key.signer.origin();
             let mut entry = KeyEntry::new(
                 Arc::new(key.signer),
@@ -56,14 +57,15 @@ impl Agent {
             );
             entry.provider = Some(real.clone());
             self.log.audit(&format!(
-                "added {} ({origin}) lifetime={} confirm={confirm} forwarded={} destinations={} by {}",
+                "added {} ({origin}) purpose={} lifetime={} confirm={confirm} forwarded={} destinations={} by {}",
                 entry.fingerprint,
+                policy.purpose,
                 lifetime.map_or_else(|| "forever".to_owned(), |s| format!("{s}s")),
                 policy.forwarded.as_str(),
                 policy.destinations.len(),
                 peer.describe()
             ));
-            entry.policy = policy.clone();
+            entry.policy = policy;
             self.keys().add(entry);
         }
         self.log.audit(&format!(

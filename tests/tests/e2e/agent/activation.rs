@@ -103,6 +103,16 @@ fn wait_for(path: &Path, child: &mut Child, log: &Path) {
     }
 }
 
+/// `mfa-add ARGS` against the agent at `socket`: keys for CloudHSM tokens.
+fn mfa_add(socket: &Path, args: &[&str]) -> Output {
+    Command::new(bin("mfa-add"))
+        .args(args)
+        .env("MFA_AUTH_SOCK", socket)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run mfa-add")
+}
+
 fn ssh_add(socket: &Path, args: &[&str]) -> Output {
     Command::new("ssh-add")
         .args(args)
@@ -168,8 +178,8 @@ fn socket_activated_agent_serves_ssh_add_and_hides_the_variables() {
         "{}",
         stdout(&empty)
     );
-    let added = ssh_add(&socket, &["-c", path_str(&key)]);
-    assert!(added.status.success(), "ssh-add -c: {}", stderr(&added));
+    let added = mfa_add(&socket, &["-c", path_str(&key)]);
+    assert!(added.status.success(), "mfa-add -c: {}", stderr(&added));
     let list = ssh_add(&socket, &["-l"]);
     assert!(list.status.success(), "{}", stderr(&list));
     assert_eq!(
@@ -225,7 +235,7 @@ fn fds_for_another_pid_are_not_taken_and_fork_mode_refuses_them() {
     );
     wait_for(&own, &mut child, &log);
     let key = genrsa(dir.path(), "notours.key", 2048);
-    assert!(ssh_add(&own, &["-c", path_str(&key)]).status.success());
+    assert!(mfa_add(&own, &["-c", path_str(&key)]).status.success());
     let ids = identities_at(&own);
     let token = random_token();
     assert!(matches!(

@@ -167,7 +167,7 @@ fn command_runs_beside_the_agent_and_its_status_is_returned() {
         stderr(&out)
     );
     let text = stdout(&out);
-    assert!(text.contains("The agent has no identities."), "{text}");
+    assert!(text.contains("The agent has no identities"), "{text}");
     let sock = text
         .lines()
         .find_map(|l| l.strip_prefix("sock="))

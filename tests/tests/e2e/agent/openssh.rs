@@ -67,24 +67,43 @@ fn ssh_add_adds_lists_and_removes() {
 }
 
 #[test]
-fn ssh_keygen_signs_through_the_agent() {
+fn ssh_keygen_signs_through_the_agent_with_an_ssh_key_only() {
     let dir = WorkDir::new();
     let (agent, key) = agent_holding(&dir, "ysign.key");
     let pub_path = write_ssh_public_key(&key);
     let message = dir.write("message.txt", "sign me\n");
-    let out = run_with_agent(
-        &agent,
-        "ssh-keygen",
-        &[
-            "-Y",
-            "sign",
-            "-f",
-            path_str(&pub_path),
-            "-n",
-            "file",
-            path_str(&message),
-        ],
+    let sign = || {
+        run_with_agent(
+            &agent,
+            "ssh-keygen",
+            &[
+                "-Y",
+                "sign",
+                "-f",
+                path_str(&pub_path),
+                "-n",
+                "file",
+                path_str(&message),
+            ],
+        )
+    };
+    // mfa-add added it for CloudHSM tokens: no SSHSIG signature from it.
+    let refused = sign();
+    assert!(!refused.status.success(), "a token key signed an SSHSIG");
+    assert!(
+        stderr(&refused).contains("agent refused operation"),
+        "{}",
+        stderr(&refused)
     );
+    assert!(agent
+        .log_text()
+        .contains("the key is for CloudHSM tokens only"));
+    // Added again by ssh-add (after -D: a held key keeps its purpose), it is an SSH key.
+    assert!(run_with_agent(&agent, "ssh-add", &["-D"]).status.success());
+    assert!(run_with_agent(&agent, "ssh-add", &[path_str(&key)])
+        .status
+        .success());
+    let out = sign();
     assert!(out.status.success(), "ssh-keygen -Y sign: {}", stderr(&out));
     let sig = dir.join("message.txt.sig");
     let check = Command::new("ssh-keygen")
@@ -278,7 +297,9 @@ fn agent_answers_query_and_refuses_what_it_cannot_do() {
         }
         other => panic!("query answered {other:?}"),
     }
-    agent.add_key(&key);
+    // A key for both purposes: this test judges the signatures, not the purpose.
+    let added = agent.mfa_add(&["--purpose", "token,ssh", path_str(&key)]);
+    assert!(added.status.success(), "{}", stderr(&added));
     let blob = only_key(&agent);
     // Unknown key for the extension.
     let mut other_blob = blob.clone();

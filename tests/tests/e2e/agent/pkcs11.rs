@@ -168,7 +168,13 @@ fn ssh_add_s_and_e_work_against_mfa_agent() {
     assert!(out.status.success(), "ssh-add -s: {}", stderr(&out));
     let list = s.ssh_add(&["-l"], PIN);
     assert_eq!(first_two_fields(&stdout(&list)), s.ssh_keygen_fingerprint());
-    s.assert_token_signs();
+    // ssh-add loads SSH keys: the token key signs no CloudHSM token (mfa-add -s loads it for
+    // tokens), and signs SSH requests.
+    let tokens = [random_token()];
+    assert_eq!(
+        token_sign(s.agent.socket(), &only_key(&s.agent), &tokens),
+        Response::ExtensionFailure
+    );
     // ssh-keygen -Y signs through the token key (rsa-sha2-512), verified with ssh-keygen.
     let public = s.dir.write("agent.pub", s.ssh_add(&["-L"], PIN).stdout);
     let message = s.dir.write("message", "sign me\n");

@@ -1,0 +1,75 @@
+//! Our vendor extensions (SSH_AGENTC_EXTENSION, `name@domain`): token signing, each key's
+//! purpose, and the mark of a locked agent; and OpenSSH's `query`.
+
+use crate::purpose::{KeyPurposes, Purpose};
+use crate::signing::TOKEN_LEN;
+use crate::tokenfile::check_count;
+use crate::wire::{Reader, Writer};
+use crate::{Error, Result};
+
+/// The `query` extension: lists the extensions an agent supports.
+pub const QUERY_EXTENSION: &str = "query";
+
+/// Sign CloudHSM tokens by the raw-digest rule.
+pub const TOKEN_SIGN_EXTENSION: &str = "cloudhsm-token-sign@cloudhsm-mfa";
+
+/// Each key's purpose (see [`crate::purpose`]): mfa-login and mfa-sign choose among the
+/// `token` keys only; an identities answer lists every key, SSH keys too.
+pub const KEY_PURPOSES_EXTENSION: &str = "key-purposes@cloudhsm-mfa";
+
+/// Listed in mfa-agent's `query` reply while it is locked, and only then (it is a mark, not an
+/// extension to call): a locked mfa-agent lists no keys, like an empty one or a plain
+/// ssh-agent, and this tells them apart. A plain ssh-agent answers no `query`.
+pub const LOCKED_MARK: &str = "locked@cloudhsm-mfa";
+
+/// Sign these tokens, in order, with the key whose blob is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSignRequest {
+    pub key_blob: Vec<u8>,
+    pub tokens: Vec<[u8; TOKEN_LEN]>,
+}
+
+pub(crate) fn encode_token_sign(w: &mut Writer, req: &TokenSignRequest) {
+    w.string(TOKEN_SIGN_EXTENSION.as_bytes())
+        .string(&req.key_blob)
+        .u32(req.tokens.len() as u32);
+    for token in &req.tokens {
+        w.string(token);
+    }
+}
+
+pub(crate) fn decode_token_sign(r: &mut Reader<'_>) -> Result<TokenSignRequest> {
+    let key_blob = r.string()?.to_vec();
+    let count = r.u32()? as usize;
+    check_count(count)?;
+    let mut tokens = Vec::with_capacity(count);
+    for index in 1..=count {
+        let raw = r.string()?;
+        let token: [u8; TOKEN_LEN] = raw.try_into().map_err(|_| Error::TokenLength {
+            index,
+            len: raw.len(),
+        })?;
+        tokens.push(token);
+    }
+    Ok(TokenSignRequest { key_blob, tokens })
+}
+
+/// A count, then that many pairs of a key blob and its purpose as text.
+pub(crate) fn encode_key_purposes(w: &mut Writer, keys: &[(Vec<u8>, Purpose)]) {
+    w.u32(keys.len() as u32);
+    for (blob, purpose) in keys {
+        w.string(blob).string(purpose.as_str().as_bytes());
+    }
+}
+
+pub(crate) fn decode_key_purposes(r: &mut Reader<'_>) -> Result<KeyPurposes> {
+    let count = r.u32()? as usize;
+    // Each pair takes at least its two 4-byte lengths: the count cannot ask for more than is
+    // there.
+    let mut keys = Vec::with_capacity(count.min(r.remaining() / 8));
+    for _ in 0..count {
+        let blob = r.string()?.to_vec();
+        keys.push((blob, Purpose::parse(r.utf8()?)?));
+    }
+    Ok(keys)
+}
