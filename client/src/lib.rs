@@ -22,6 +22,7 @@ pub mod keys;
 pub mod report;
 pub mod secret;
 mod sys;
+mod untrusted;
 mod verify;
 
 pub use connection::{AgentKind, Connection};

@@ -12,7 +12,7 @@ use rustix::fs::{openat, renameat, statat, unlinkat, AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::safe_open::{open_folder, split, Folder, OwnFile, GO_WRITE};
-use crate::files::Unsafe;
+use crate::untrusted::Unsafe;
 
 /// A rewrite in progress: the temporary file exists (0600, `O_EXCL`) beside the file it will
 /// replace; dropped without [`Replacement::commit`], it is removed.

@@ -13,7 +13,7 @@ use std::path::{Component, Path, PathBuf};
 use rustix::fs::{openat, readlinkat, statat, AtFlags, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
-use crate::files::Unsafe;
+use crate::untrusted::Unsafe;
 
 /// How many symbolic links one walk follows (Linux's own limit).
 const MAX_LINKS: usize = 40;

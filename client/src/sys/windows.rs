@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::files::Unsafe;
+use crate::untrusted::Unsafe;
 
 pub(crate) type Stream = File;
 

@@ -101,7 +101,11 @@ pub fn run(config: Config) -> Status {
         }
     };
     let (tx, rx) = sync_channel(MESSAGES_QUEUED);
-    output::start(spawned.output, config.transcript.enabled(), tx.clone());
+    let output_tx = tx.clone();
+    output::start(spawned.output, config.transcript.enabled(), move |seen| {
+        let message = seen.map_or(Message::OutputEnd, Message::Output);
+        output_tx.send(message).is_ok()
+    });
     start_threads(&tx, spawned.process.reaper());
     let mut session = Session::new(config, spawned.process, raw.is_some());
     let code = session.run(&rx);

@@ -9,10 +9,8 @@
 //! shown. Now the matcher takes plain text in bulk, and nothing waits for the loop.
 
 use std::io::Read;
-use std::sync::mpsc::SyncSender;
 use std::time::{Duration, Instant};
 
-use super::Message;
 use crate::prompt::{Prompt, PromptMatcher};
 use crate::sys;
 
@@ -60,9 +58,14 @@ impl Seen {
     }
 }
 
-/// Starts the thread that shows, matches and reports the child's output, then
-/// [`Message::OutputEnd`] once the child side is gone.
-pub(super) fn start(mut output: Box<dyn Read + Send>, transcript: bool, tx: SyncSender<Message>) {
+/// Starts the thread that shows and matches the child's output and gives `report` each piece
+/// that says something, then `None` once the child side is gone. `report` returns false when
+/// nobody listens any more.
+pub(super) fn start(
+    mut output: Box<dyn Read + Send>,
+    transcript: bool,
+    report: impl Fn(Option<Seen>) -> bool + Send + 'static,
+) {
     let _ = std::thread::Builder::new()
         .name("child-output".into())
         .spawn(move || {
@@ -80,12 +83,12 @@ pub(super) fn start(mut output: Box<dyn Read + Send>, transcript: bool, tx: Sync
                 let now = Instant::now();
                 if seen.says_something() || reported.is_none_or(|at| now - at >= HEARTBEAT) {
                     reported = Some(now);
-                    if tx.send(Message::Output(seen)).is_err() {
+                    if !report(Some(seen)) {
                         return;
                     }
                 }
             }
-            let _ = tx.send(Message::OutputEnd);
+            report(None);
         });
 }
 
