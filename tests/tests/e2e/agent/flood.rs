@@ -6,6 +6,7 @@
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -179,6 +180,8 @@ fn a_signature_flood_grows_the_log_by_a_bounded_amount_and_the_owner_gets_throug
     let blob = only_key(&agent);
     let before = agent.log_text().len();
     let socket = agent.socket().to_path_buf();
+    let replies = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&replies);
     let flood = thread::spawn(move || {
         let mut stream = UnixStream::connect(&socket).expect("connect");
         stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
@@ -191,10 +194,16 @@ fn a_signature_flood_grows_the_log_by_a_bounded_amount_and_the_owner_gets_throug
             proto::client::send(&mut stream, &request).expect("send");
             let reply = proto::client::receive(&mut stream).expect("reply");
             assert!(matches!(reply, Response::TokenSign(_)), "{reply:?}");
+            counted.fetch_add(1, Ordering::Relaxed);
         }
         proto::client::receive(&mut stream).expect("last reply");
     });
-    thread::sleep(Duration::from_millis(200));
+    // The owner asks while the flood is under way.
+    let deadline = Instant::now() + DEADLINE;
+    while replies.load(Ordering::Relaxed) < 100 {
+        assert!(Instant::now() < deadline, "the flood did not start");
+        thread::yield_now();
+    }
     owner_lists(&agent, &key, "a signature flood");
     flood.join().expect("the flood");
     assert!(agent.stop(), "the agent did not stop");

@@ -59,10 +59,12 @@ fn parallel_wrong_unlocks_take_as_long_as_the_same_guesses_in_a_row() {
 
     lock(&agent);
     let barrier = Arc::new(Barrier::new(GUESSES + 1));
+    let (answered, first_answer) = std::sync::mpsc::channel();
     let guesses: Vec<_> = (0..GUESSES)
         .map(|i| {
             let socket = agent.socket().to_path_buf();
             let barrier = barrier.clone();
+            let answered = answered.clone();
             thread::spawn(move || {
                 let mut stream = std::os::unix::net::UnixStream::connect(&socket).expect("connect");
                 stream
@@ -70,16 +72,20 @@ fn parallel_wrong_unlocks_take_as_long_as_the_same_guesses_in_a_row() {
                     .expect("read timeout");
                 let passphrase = format!("wrong guess {i}").into_bytes().into();
                 barrier.wait();
-                proto::client::call(&mut stream, &Request::Unlock { passphrase }).expect("reply")
+                let reply = proto::client::call(&mut stream, &Request::Unlock { passphrase })
+                    .expect("reply");
+                let _ = answered.send(());
+                reply
             })
         })
         .collect();
     barrier.wait();
     let start = Instant::now();
 
-    // While the guesses queue, other clients are answered at once: ssh-add -l (the locked
-    // agent lists nothing) and a token signature (refused as locked, not queued).
-    thread::sleep(Duration::from_millis(300));
+    // While the guesses queue (all sent; the first answered, the others waiting their turn),
+    // other clients are answered at once: ssh-add -l (the locked agent lists nothing) and a
+    // token signature (refused as locked, not queued).
+    first_answer.recv().expect("a guess answered");
     let asked = Instant::now();
     let listed = Command::new("ssh-add")
         .arg("-l")
