@@ -135,13 +135,13 @@ fn a_login_is_signed_with_key_and_its_own_token_file_unless_token_file_says() {
         }
     );
     let mut p = session(Options {
-        token_file: Some("mine.json".into()),
+        token_file: Some("./t.json".into()),
         ..options()
     });
     at(&mut p, ME);
     assert!(matches!(
         p.on_prompt(Prompt::SignedTokenFile),
-        Decision::SignTokens { file, cli_file: Some(_), .. } if file == Path::new("mine.json")
+        Decision::SignTokens { file, cli_file: Some(_), .. } if file == Path::new("./t.json")
     ));
     at(
         &mut p,
@@ -149,8 +149,27 @@ fn a_login_is_signed_with_key_and_its_own_token_file_unless_token_file_says() {
     );
     assert!(matches!(
         p.on_prompt(Prompt::SignedTokenFile),
-        Decision::SignTokens { cli_file: None, .. }
+        Decision::SignTokens { file, cli_file: None, .. } if file == Path::new("./t.json")
     ));
+}
+
+#[test]
+fn a_token_file_option_that_names_another_file_than_the_command_is_not_signed() {
+    let mut p = session(Options {
+        token_file: Some("mine.json".into()),
+        ..options()
+    });
+    at(&mut p, ME);
+    match p.on_prompt(Prompt::SignedTokenFile) {
+        Decision::Refuse { message, hint } => {
+            assert!(
+                message.contains("--token-file mine.json and the command's --token t.json"),
+                "{message}"
+            );
+            assert!(hint.contains("mfa-sign t.json"), "the CLI's own file: {hint}");
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
