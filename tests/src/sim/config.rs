@@ -8,6 +8,7 @@
 //! | `CLOUDHSM_SIM_STYLE` | `plain`, `slow`, `color`, `crlf` or `readline` (see [`Style`]) | `plain` |
 //! | `CLOUDHSM_SIM_NO_SPACE` | `1`: no space after prompts (`aws-cloudhsm>`) | unset |
 //! | `CLOUDHSM_SIM_ORDER` | `password-first` or `tokens-first` (see [`Order`]) | `password-first` |
+//! | `CLOUDHSM_SIM_TOKEN_FAULT` | tests only: `content:TEXT` writes TEXT as the token file, `stale` dates it an hour back | unset |
 //! | `CLOUDHSM_SIM_PASSWORD_LOG` | where every password given is recorded (see [`super::record`]) | `cloudhsm-sim-passwords.jsonl` beside the state file |
 //! | `CLOUDHSM_PIN`, `CLOUDHSM_ROLE` | `user:password` and role: the session of a single command, as the real CLI reads them | unset |
 

@@ -27,9 +27,22 @@ pub fn issue(path: &Path, hsms: usize) -> Result<Vec<Token>> {
         .iter()
         .map(|t| json!({"unsigned": STANDARD.encode(t), "signed": ""}))
         .collect();
-    let text = serde_json::to_string_pretty(&json!({"version": "2.0", "tokens": entries}))?;
+    let mut text = serde_json::to_string_pretty(&json!({"version": "2.0", "tokens": entries}))?;
+    // Test faults (see `config`): a file of other content, or one an hour old.
+    let fault = std::env::var("CLOUDHSM_SIM_TOKEN_FAULT").unwrap_or_default();
+    if let Some(content) = fault.strip_prefix("content:") {
+        text = content.to_owned();
+    }
     fs::write(path, text)
         .with_context(|| format!("cannot write the token file {}", path.display()))?;
+    if fault == "stale" {
+        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        fs::File::options()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_modified(an_hour_ago))
+            .with_context(|| format!("cannot age {}", path.display()))?;
+    }
     Ok(tokens)
 }
 

@@ -166,7 +166,10 @@ fn a_token_file_option_that_names_another_file_than_the_command_is_not_signed() 
                 message.contains("--token-file mine.json and the command's --token t.json"),
                 "{message}"
             );
-            assert!(hint.contains("mfa-sign t.json"), "the CLI's own file: {hint}");
+            assert!(
+                hint.contains("mfa-sign t.json"),
+                "the CLI's own file: {hint}"
+            );
         }
         other => panic!("{other:?}"),
     }

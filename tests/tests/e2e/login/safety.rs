@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::process::Command;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use cloudhsm_mfa_tests::harness::bins::bin;
 use cloudhsm_mfa_tests::harness::openssl::{
@@ -142,6 +142,8 @@ enum Scene {
     TokenFile(&'static str),
     /// A well-formed unsigned file, but an hour old: left over from another login.
     StaleFile,
+    /// `--token-file` names another file than the command's `--token`.
+    OtherFile,
     AgentKilled,
 }
 
@@ -160,6 +162,7 @@ fn each_failure_is_one_line_and_leaves_the_prompt_and_the_file_alone() {
         (Scene::TokenFile("{not json"), "the token file is not JSON"),
         (Scene::TokenFile(short_token), "token 1 is 31 bytes, not 32"),
         (Scene::StaleFile, "was not written for this login"),
+        (Scene::OtherFile, "name different files; not signing either"),
         (Scene::AgentKilled, "cannot reach mfa-agent at"),
     ];
     for (i, (scene, expected)) in cases.into_iter().enumerate() {
@@ -168,6 +171,7 @@ fn each_failure_is_one_line_and_leaves_the_prompt_and_the_file_alone() {
         let token = format!("failure-{i}.json");
         let mut options: Vec<String> = Vec::new();
         let mut own_file = None;
+        let mut fault = String::new();
         let mut agents = Vec::new();
         let socket = match &scene {
             Scene::NoAgent => s.dir.join("nobody.sock"),
@@ -182,21 +186,20 @@ fn each_failure_is_one_line_and_leaves_the_prompt_and_the_file_alone() {
                 agents.push(agent);
                 agents[0].socket().to_path_buf()
             }
+            // The CLI (the simulator, told so) writes a file that is not what it should be.
             Scene::TokenFile(contents) => {
-                let path = s.dir.write(format!("own-{i}.json"), contents);
-                options.push(format!("--token-file={}", path.display()));
-                own_file = Some((path, contents.as_bytes().to_vec()));
+                fault = format!("content:{contents}");
+                own_file = Some((s.dir.join(&token), contents.as_bytes().to_vec()));
                 s.agent.socket().to_path_buf()
             }
             Scene::StaleFile => {
-                let path = s.dir.join(format!("stale-{i}.json"));
+                fault = "stale".to_owned();
+                s.agent.socket().to_path_buf()
+            }
+            // --token-file names another file than the command's --token: neither is signed.
+            Scene::OtherFile => {
+                let path = s.dir.join(format!("other-{i}.json"));
                 write_token_file(&path, 3);
-                let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
-                fs::File::options()
-                    .write(true)
-                    .open(&path)
-                    .and_then(|f| f.set_modified(an_hour_ago))
-                    .expect("age the file");
                 options.push(format!("--token-file={}", path.display()));
                 own_file = Some((path.clone(), fs::read(&path).expect("read")));
                 s.agent.socket().to_path_buf()
@@ -238,7 +241,9 @@ fn each_failure_is_one_line_and_leaves_the_prompt_and_the_file_alone() {
             login_args(&token).to_vec()
         };
         let mut command = s.mfa_login(&s.cluster, &options, &sim_args);
-        command.env("MFA_AUTH_SOCK", &socket);
+        command
+            .env("MFA_AUTH_SOCK", &socket)
+            .env("CLOUDHSM_SIM_TOKEN_FAULT", &fault);
         let mut pty = Pty::spawn(command);
         if typed {
             pty.expect("aws-cloudhsm > ");
@@ -273,6 +278,7 @@ fn each_failure_is_one_line_and_leaves_the_prompt_and_the_file_alone() {
         };
         let finish = match scene {
             Scene::TokenFile(_) => "press ^C and start the login again".to_owned(),
+            Scene::OtherFile => format!("mfa-sign {token}) and press Enter"),
             _ => format!(" {}, and press Enter", file.display()),
         };
         assert!(
