@@ -159,7 +159,7 @@ impl Policy {
                     cli_file: login.token.clone(),
                     key: self.login_key(login.user.as_ref()),
                 },
-                Err(refusal) => refusal,
+                Err(refusal) => *refusal,
             },
             Command::ChangeMfa(change) => match self.registration(change) {
                 Ok(key) => match self.token_file(change.token.as_deref(), " with the new key") {
@@ -168,7 +168,7 @@ impl Policy {
                         cli_file: change.token.clone(),
                         key,
                     },
-                    Err(refusal) => refusal,
+                    Err(refusal) => *refusal,
                 },
                 Err(refusal) => *refusal,
             },
@@ -179,9 +179,9 @@ impl Policy {
     /// The token file to sign: `--token-file`, else the command's `--token` (`cli`). When
     /// both name a file and not the same one, neither is signed: the CLI reads its own, and a
     /// signed other file would be a wrong answer. `how` completes the hint's `mfa-sign`.
-    fn token_file(&self, cli: Option<&Path>, how: &str) -> Result<PathBuf, Decision> {
+    fn token_file(&self, cli: Option<&Path>, how: &str) -> Result<PathBuf, Box<Decision>> {
         match (&self.options.token_file, cli) {
-            (Some(ours), Some(theirs)) if !same_path(ours, theirs) => Err(refuse(
+            (Some(ours), Some(theirs)) if !same_path(ours, theirs) => Err(Box::new(refuse(
                 &format!(
                     "--token-file {} and the command's --token {} name different files; not \
                      signing either",
@@ -193,16 +193,16 @@ impl Policy {
                      Enter; next time leave out --token-file when the command names --token",
                     theirs.display()
                 ),
-            )),
+            ))),
             (Some(file), _) => Ok(file.clone()),
             (None, Some(file)) => Ok(file.to_path_buf()),
-            (None, None) => Err(refuse(
+            (None, None) => Err(Box::new(refuse(
                 "cannot tell which token file to sign",
                 &format!(
                     "sign it yourself{how}: mfa-sign FILE (FILE is the command's --token), and \
                      press Enter; next time run mfa-login --token-file FILE"
                 ),
-            )),
+            ))),
         }
     }
 
