@@ -49,6 +49,8 @@ pub enum Error {
     ActivationSocketUnfit(String),
     #[error("{0}")]
     AgentNotReady(String),
+    #[error("mfa-agent has no askpass program to ask with, so it would refuse every use of a key that needs confirmation; not added")]
+    CannotConfirm,
     #[error("neither XDG_RUNTIME_DIR nor HOME is set: there is no per-user socket")]
     NoPerUserSocket,
     #[error("cannot tell the pid of the agent at {}", .0.display())]
@@ -120,6 +122,11 @@ impl Error {
             }
             Error::Client(e) => return Some(e.hint()),
             Error::NoPerUserSocket => "name the socket with -a PATH",
+            Error::CannotConfirm => {
+                "start mfa-agent with MFA_ASKPASS (or SSH_ASKPASS) naming a program that asks, \
+                 e.g. MFA_ASKPASS=/usr/bin/ssh-askpass, and a display it can use; or add the key \
+                 without -c / --forwarded confirm"
+            }
             Error::NoAgentPidAt(_) => "start a new agent instead: mfa-agent (without --reuse)",
             Error::NotMfaAgentAt(_) => {
                 "stop that agent, or give mfa-agent its own socket with -a PATH"

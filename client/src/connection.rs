@@ -3,7 +3,7 @@
 
 use proto::key::RsaKeyMaterial;
 use proto::message::{Constraint, Identity, Request, Response, TokenSignRequest};
-use proto::message::{LOCKED_MARK, TOKEN_SIGN_EXTENSION};
+use proto::message::{LOCKED_MARK, NO_ASKPASS_MARK, TOKEN_SIGN_EXTENSION};
 use proto::purpose::KeyPurposes;
 use proto::signing::Token;
 use zeroize::Zeroizing;
@@ -85,6 +85,13 @@ impl Connection {
         } else {
             AgentKind::MfaAgent
         })
+    }
+
+    /// False when mfa-agent says it has no askpass program, so it could never confirm a use
+    /// (`mfa-add -c`, `--forwarded confirm`).
+    pub fn can_confirm(&mut self) -> Result<bool> {
+        let names = self.extensions()?.unwrap_or_default();
+        Ok(!names.iter().any(|n| n == NO_ASKPASS_MARK))
     }
 
     /// True when the agent is a locked mfa-agent.

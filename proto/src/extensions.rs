@@ -22,6 +22,11 @@ pub const KEY_PURPOSES_EXTENSION: &str = "key-purposes@cloudhsm-mfa";
 /// ssh-agent, and this tells them apart. A plain ssh-agent answers no `query`.
 pub const LOCKED_MARK: &str = "locked@cloudhsm-mfa";
 
+/// Listed in mfa-agent's `query` reply when it has no askpass program (neither
+/// `MFA_ASKPASS` nor `SSH_ASKPASS` where it runs): every use of a confirm-on-use key would be
+/// refused, so `mfa-add -c` says so before adding one.
+pub const NO_ASKPASS_MARK: &str = "no-askpass@cloudhsm-mfa";
+
 /// Sign these tokens, in order, with the key whose blob is given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenSignRequest {

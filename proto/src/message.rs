@@ -15,7 +15,8 @@ use crate::extensions::{
     decode_key_purposes, decode_token_sign, encode_key_purposes, encode_token_sign,
 };
 pub use crate::extensions::{
-    TokenSignRequest, KEY_PURPOSES_EXTENSION, LOCKED_MARK, QUERY_EXTENSION, TOKEN_SIGN_EXTENSION,
+    TokenSignRequest, KEY_PURPOSES_EXTENSION, LOCKED_MARK, NO_ASKPASS_MARK, QUERY_EXTENSION,
+    TOKEN_SIGN_EXTENSION,
 };
 use crate::forwarding::{SessionBind, SESSION_BIND_EXTENSION};
 use crate::key::{RsaKeyMaterial, SSH_RSA};

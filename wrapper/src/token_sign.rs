@@ -7,6 +7,7 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, SystemTime};
 
 use client::files::{self, OwnFile, Replacement, Unsafe};
@@ -36,6 +37,28 @@ pub struct SignedFile {
     pub path: PathBuf,
     pub kind: TokenFileKind,
     pub tokens: usize,
+}
+
+/// How long the agent may take to sign before the person is told why it may be waiting.
+const SLOW_ANSWER: Duration = Duration::from_secs(2);
+
+/// Runs `sign`; if it takes longer than [`SLOW_ANSWER`], says once that the agent may be
+/// asking for a confirmation (the person may not see the dialog, or it is on another host).
+fn while_waiting_say_why<T>(sign: impl FnOnce() -> T) -> T {
+    let (answered, wait) = mpsc::channel::<()>();
+    let notice = std::thread::spawn(move || {
+        if wait.recv_timeout(SLOW_ANSWER) == Err(RecvTimeoutError::Timeout) {
+            crate::sys::notice(&format!(
+                "waiting for mfa-agent: if it asks to confirm this use (a key added with -c or \
+                 --forwarded confirm), answer it where the agent runs; it waits up to {} s",
+                client::CONFIRM_TIMEOUT.as_secs()
+            ));
+        }
+    });
+    let result = sign();
+    drop(answered);
+    let _ = notice.join();
+    result
 }
 
 impl LoadedTokenFile {
@@ -137,7 +160,7 @@ impl LoadedTokenFile {
                 });
             }
         }
-        let signatures = agent.sign_tokens(key, self.file.tokens())?;
+        let signatures = while_waiting_say_why(|| agent.sign_tokens(key, self.file.tokens()))?;
         let mut file = self.file.clone();
         if fill.public_key {
             file.fill_public_key(&pem);

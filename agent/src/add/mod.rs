@@ -61,6 +61,20 @@ pub fn run(action: &Action, passphrases: &PassphraseSource, any_agent: bool) -> 
         // forwarded anywhere that agent is.
         return Err(Error::AddToPlainAgent);
     }
+    let asks = |constraints: &[Constraint]| {
+        constraints.iter().any(|c| {
+            matches!(
+                c,
+                Constraint::Confirm | Constraint::Forwarded(ForwardedPolicy::Confirm)
+            )
+        })
+    };
+    if let Action::Add { constraints, .. } | Action::AddProvider { constraints, .. } = action {
+        // A key every use of which would be refused is not added: said now, not at a login.
+        if !plain && asks(constraints) && !agent.can_confirm()? {
+            return Err(Error::CannotConfirm);
+        }
+    }
     match action {
         Action::Add { files, constraints } => {
             // A plain agent refuses a constraint it does not know, and signs no token anyway.

@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use proto::forwarding::{SessionBind, SESSION_BIND_EXTENSION};
 use proto::message::{
-    Request, Response, KEY_PURPOSES_EXTENSION, LOCKED_MARK, QUERY_EXTENSION, TOKEN_SIGN_EXTENSION,
+    Request, Response, KEY_PURPOSES_EXTENSION, LOCKED_MARK, NO_ASKPASS_MARK, QUERY_EXTENSION,
+    TOKEN_SIGN_EXTENSION,
 };
 
 use super::keys::KeyStore;
@@ -170,7 +171,7 @@ impl Agent {
             Request::RemoveAllIdentities => self.remove_all(peer),
             Request::Lock { passphrase } => self.lock(passphrase, peer).await,
             Request::Unlock { .. } => not_locked(),
-            Request::Query => query(false),
+            Request::Query => query(false, self.confirmer.can_ask()),
             Request::UnknownExtension { name } => unknown_extension(&name),
         }
     }
@@ -181,7 +182,7 @@ impl Agent {
             Request::RequestIdentities => no_identities(),
             Request::KeyPurposes => Ok(Response::KeyPurposes(Vec::new())),
             Request::Unlock { passphrase } => self.unlock(passphrase).await,
-            Request::Query => query(true),
+            Request::Query => query(true, self.confirmer.can_ask()),
             _ => locked(),
         }
     }
@@ -202,23 +203,29 @@ impl Agent {
 
 /// The query extension's answer. A locked agent names only its own extensions and the mark,
 /// so a client can tell a locked mfa-agent from a plain ssh-agent.
-fn query(locked: bool) -> Result<Response, Refusal> {
-    let names = if locked {
-        [
+/// `no-askpass` is added when the agent cannot ask for a confirmation.
+fn query(locked: bool, can_ask: bool) -> Result<Response, Refusal> {
+    let mut names = if locked {
+        vec![
             QUERY_EXTENSION,
             TOKEN_SIGN_EXTENSION,
             KEY_PURPOSES_EXTENSION,
             LOCKED_MARK,
         ]
     } else {
-        [
+        vec![
             QUERY_EXTENSION,
             SESSION_BIND_EXTENSION,
             TOKEN_SIGN_EXTENSION,
             KEY_PURPOSES_EXTENSION,
         ]
     };
-    Ok(Response::Query(names.map(str::to_owned).to_vec()))
+    if !can_ask {
+        names.push(NO_ASKPASS_MARK);
+    }
+    Ok(Response::Query(
+        names.into_iter().map(str::to_owned).collect(),
+    ))
 }
 
 /// A locked agent's key list: empty.

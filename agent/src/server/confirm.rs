@@ -57,6 +57,11 @@ impl Confirmer {
         }
     }
 
+    /// There is a program to ask with.
+    pub fn can_ask(&self) -> bool {
+        self.program.is_some()
+    }
+
     /// `MFA_ASKPASS`, else `SSH_ASKPASS`, from the agent's environment.
     pub fn from_env() -> Self {
         let program = ["MFA_ASKPASS", "SSH_ASKPASS"]

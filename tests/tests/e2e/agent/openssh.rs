@@ -265,23 +265,40 @@ fn confirm_on_use_asks_the_askpass_program() {
 
     let dir2 = WorkDir::new();
     let agent = Agent::start_with_env(dir2.path(), &[], &[("SSH_ASKPASS", no.as_os_str())]);
-    let out = run_with_agent(&agent, "ssh-add", &["-c", path_str(&key)]);
-    assert!(out.status.success(), "ssh-add -c: {}", stderr(&out));
+    // A token key (mfa-add), so the "no" is what refuses it.
+    let out = agent.mfa_add(&["-c", path_str(&key)]);
+    assert!(out.status.success(), "mfa-add -c: {}", stderr(&out));
     let blob = only_key(&agent);
     assert_eq!(
         token_sign(agent.socket(), &blob, &[random_token()]),
         Response::ExtensionFailure
     );
+    assert!(
+        agent.log_text().contains("confirmation"),
+        "{}",
+        agent.log_text()
+    );
     drop(agent);
 
-    // Nothing to ask: refuse.
+    // Nothing to ask: ssh-add -c is taken (as OpenSSH's agent takes it) and every use refused.
     let dir3 = WorkDir::new();
     let agent = Agent::start(dir3.path());
-    assert!(agent.mfa_add(&["-c", path_str(&key)]).status.success());
+    let out = run_with_agent(&agent, "ssh-add", &["-c", path_str(&key)]);
+    assert!(out.status.success(), "ssh-add -c: {}", stderr(&out));
     let blob = only_key(&agent);
-    assert_eq!(
-        token_sign(agent.socket(), &blob, &[random_token()]),
-        Response::ExtensionFailure
+    let refused = call(
+        agent.socket(),
+        &Request::Sign {
+            key_blob: blob,
+            data: b"data".to_vec(),
+            flags: proto::message::SIGN_RSA_SHA2_256,
+        },
+    );
+    assert_eq!(refused, Response::Failure);
+    assert!(
+        agent.log_text().contains("no MFA_ASKPASS or SSH_ASKPASS"),
+        "{}",
+        agent.log_text()
     );
 }
 

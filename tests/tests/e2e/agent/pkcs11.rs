@@ -299,14 +299,27 @@ fn a_token_gone_under_the_agent_gives_one_line_and_the_agent_stays_up() {
 fn lifetime_and_confirm_constraints_apply_to_token_keys() {
     let s = TokenSetup::new(&[]);
     let pin = path_str(&s.pin_file);
-    // -c with no MFA_ASKPASS where the agent runs: every use is refused.
+    // -c with no MFA_ASKPASS where the agent runs: refused before anything is loaded.
     let out = s.mfa_add(&["-c", "-s", MODULE, "--pin-file", pin]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let blob = only_key(&s.agent);
-    assert_eq!(
-        token_sign(s.agent.socket(), &blob, &[random_token()]),
-        Response::ExtensionFailure
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no askpass program"),
+        "{}",
+        stderr(&out)
     );
+    assert!(identities(&s.agent).is_empty());
+    // ssh-add -c -s loads them all the same (as OpenSSH's agent), and every use is refused.
+    let out = s.ssh_add(&["-c", "-s", MODULE], PIN);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let refused = super::call(
+        s.agent.socket(),
+        &proto::message::Request::Sign {
+            key_blob: only_key(&s.agent),
+            data: b"data".to_vec(),
+            flags: proto::message::SIGN_RSA_SHA2_256,
+        },
+    );
+    assert_eq!(refused, Response::Failure);
     assert!(
         s.agent.log_text().contains("confirmation"),
         "{}",
