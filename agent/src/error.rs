@@ -21,7 +21,7 @@ pub enum Error {
         message: String,
         hint: Option<String>,
     },
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", client::report::plain(source))]
     Io {
         context: String,
         #[source]
@@ -31,7 +31,7 @@ pub enum Error {
     BadLifetime(String),
 
     // Starting and stopping the agent.
-    #[error("cannot {what}: {source}")]
+    #[error("cannot {what}: {}", client::report::plain(source))]
     Hardening {
         what: &'static str,
         #[source]
@@ -72,7 +72,7 @@ pub enum Error {
     BadAgentPid(String),
     #[error("no mfa-agent runs as pid {pid}: {why}")]
     StaleAgentPid { pid: u32, why: String },
-    #[error("cannot stop agent pid {pid}: {source}")]
+    #[error("cannot stop agent pid {pid}: {}", client::report::plain(source))]
     KillFailed {
         pid: u32,
         #[source]

@@ -12,7 +12,7 @@ use crate::discover::{SOCKET_VARIABLE, SSH_SOCKET_VARIABLE};
 pub enum Error {
     #[error("{SOCKET_VARIABLE} is not set, so there is no agent to talk to")]
     NoAgentVariable,
-    #[error("cannot reach mfa-agent at {path}: {source}")]
+    #[error("cannot reach mfa-agent at {path}: {}", crate::report::plain(source))]
     NoAgent {
         path: PathBuf,
         source: std::io::Error,
@@ -26,13 +26,13 @@ pub enum Error {
     NotMfaAgent { path: PathBuf },
     #[error("the agent at this socket is a plain ssh-agent, not mfa-agent: it cannot sign CloudHSM tokens")]
     PlainAgent,
-    #[error("mfa-agent did not answer: {0}")]
+    #[error("mfa-agent did not answer: {}", crate::report::plain(.0))]
     AgentIo(#[source] proto::Error),
     #[error("mfa-agent holds no RSA key")]
     NoKeys,
     #[error("mfa-agent is locked")]
     Locked,
-    #[error("mfa-agent holds no key for CloudHSM tokens, only {0} SSH key(s)")]
+    #[error("mfa-agent holds no key for CloudHSM tokens, only {}", crate::report::count(*.0, "SSH key"))]
     OnlySshKeys(usize),
     #[error("mfa-agent holds {count} RSA keys and --key does not choose one")]
     SeveralKeys {
@@ -62,7 +62,7 @@ pub enum Error {
 /// What is wrong with a secret file.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretProblem {
-    #[error("cannot read it: {0}")]
+    #[error("cannot read it: {}", crate::report::plain(.0))]
     Unreadable(#[source] std::io::Error),
     #[error("{0}")]
     Untrusted(#[source] crate::files::Unsafe),
@@ -83,8 +83,8 @@ impl Error {
     pub fn hint(&self) -> String {
         match self {
             Error::NoAgentVariable | Error::NoAgent { .. } => {
-                "start an agent and load your key: eval \"$(mfa-agent)\"; mfa-add KEY (on a \
-                 remote host, forward it: ssh -o 'ForwardAgent=${MFA_AUTH_SOCK}' HOST)"
+                "start an agent and load your key: eval \"$(mfa-agent --reuse)\"; mfa-add KEY (on \
+                 a remote host, forward it: ssh -o 'ForwardAgent=${MFA_AUTH_SOCK}' HOST)"
                     .to_owned()
             }
             Error::ForeignAgent { .. } => "someone else may have taken that socket name: \

@@ -69,6 +69,25 @@ fn clap_message(rendered: &str, program: &str) -> (String, String) {
     (message, hints.join("; "))
 }
 
+/// An error's text without Rust's ` (os error N)` after the system's words: `No such file or
+/// directory`, as the other tools on the machine say it.
+pub fn plain(err: &dyn Display) -> String {
+    let text = err.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_owned(),
+        _ => text,
+    }
+}
+
+/// `1 token`, `3 tokens`: a count and its noun, as every message says one.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// The lines [`report`] prints, without the newline after the last.
 pub fn layout(program: &str, message: &dyn Display, hint: Option<&str>) -> String {
     match hint {
@@ -93,6 +112,13 @@ impl Hinted for crate::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn os_errors_read_without_their_number() {
+        let gone = std::io::Error::from_raw_os_error(2);
+        assert_eq!(plain(&gone), "No such file or directory");
+        assert_eq!(plain(&"a (parenthesis)"), "a (parenthesis)");
+    }
 
     #[test]
     fn the_layout_is_an_error_line_then_a_hint_line() {

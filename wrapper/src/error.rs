@@ -11,7 +11,7 @@ pub enum Error {
     /// Finding the agent, talking to it or choosing its key.
     #[error(transparent)]
     Agent(#[from] client::Error),
-    #[error("cannot read the token file {path}: {source}")]
+    #[error("cannot read the token file {path}: {}", client::report::plain(source))]
     ReadTokenFile {
         path: PathBuf,
         source: std::io::Error,
@@ -25,7 +25,7 @@ pub enum Error {
     StaleTokenFile { path: PathBuf },
     #[error("{path} is already signed")]
     AlreadySigned { path: PathBuf },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {}", client::report::plain(source))]
     WriteTokenFile {
         path: PathBuf,
         source: std::io::Error,
@@ -34,7 +34,7 @@ pub enum Error {
     AuthDataKeyMismatch { path: PathBuf, fingerprint: String },
     #[error("cannot tell which token file to sign")]
     NoTokenFile,
-    #[error("cannot write the public key file for change-mfa: {0}")]
+    #[error("cannot write the public key file for change-mfa: {}", client::report::plain(.0))]
     PublicKeyFile(#[source] std::io::Error),
 }
 

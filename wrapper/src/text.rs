@@ -13,11 +13,4 @@ pub fn pop_char(text: &mut Vec<u8>) {
     }
 }
 
-/// `1 token`, `3 tokens`.
-pub fn count(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
-}
+pub use client::report::count;

@@ -42,7 +42,11 @@ pub(super) fn add_provider(
         Response::Success => {}
         _ => return Err(Error::ProviderRefused(real.display().to_string())),
     }
-    eprintln!("Card added: {} ({} keys)", real.display(), found.len());
+    eprintln!(
+        "Card added: {} ({})",
+        real.display(),
+        client::report::count(found.len(), "key")
+    );
     Ok(())
 }
 

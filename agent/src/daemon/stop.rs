@@ -39,7 +39,10 @@ pub(super) async fn stop_condition(
                 Caught::Stop(name) => return name,
                 Caught::WipeKeys => {
                     let n = agent.keys().clear();
-                    agent.log.audit(&format!("removed all {n} keys on SIGUSR1"));
+                    agent.log.audit(&format!(
+                        "removed all {} on SIGUSR1",
+                        client::report::count(n, "key")
+                    ));
                 }
             },
         }

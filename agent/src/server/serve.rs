@@ -104,9 +104,10 @@ pub(crate) async fn serve<L: ListeningSocket>(
         }
     };
     let n = agent.keys().clear();
-    agent
-        .log
-        .info(&format!("stopping on {stopped_by}; wiped {n} keys"));
+    agent.log.info(&format!(
+        "stopping on {stopped_by}; wiped {}",
+        client::report::count(n, "key")
+    ));
     Ok(stopped_by)
 }
 

@@ -273,7 +273,7 @@ impl Session {
         self.config
             .transcript
             .event(&format!("{line} ({})", signed.path.display()));
-        crate::sys::notice(&line);
+        crate::sys::notice(&crate::sys::dim(&line));
         Ok((typed(&signed.path), Some(key.fingerprint)))
     }
 
@@ -291,10 +291,10 @@ impl Session {
             path.display(),
             key.fingerprint
         ));
-        crate::sys::notice(&format!(
+        crate::sys::notice(&crate::sys::dim(&format!(
             "mfa-login: registering {} as the new MFA key",
             key_name(&key)
-        ));
+        )));
         let mut typed = path.into_os_string().into_encoded_bytes();
         typed.push(b'\r');
         Ok((Zeroizing::new(typed), Some(key.fingerprint)))

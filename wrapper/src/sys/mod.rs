@@ -25,7 +25,7 @@ pub(crate) use pty::{spawn, PtyProcess, Reaper, SpawnError};
 pub(crate) use signals::watch as watch_signals;
 #[cfg(unix)]
 pub(crate) use terminal::{
-    newline, notice, stdin_settings, window_size, OutputWriter, RawMode, TerminalSettings,
+    dim, newline, notice, stdin_settings, window_size, OutputWriter, RawMode, TerminalSettings,
 };
 
 /// A signal mfa-login sends to COMMAND.

@@ -152,6 +152,18 @@ pub(crate) fn notice(line: &str) {
     let _ = err.flush();
 }
 
+/// `line` dimmed for a terminal that shows colour (stderr is one, and `NO_COLOR` is unset):
+/// what mfa-login did, set apart from what the CLI says.
+pub(crate) fn dim(line: &str) -> String {
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    if colour {
+        format!("\x1b[2m{line}\x1b[0m")
+    } else {
+        line.to_owned()
+    }
+}
+
 /// Line ends for text mfa-login writes itself: `\r\n` while raw mode is on.
 pub(crate) fn newline() -> &'static str {
     if raw_mode_on() {

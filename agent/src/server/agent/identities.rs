@@ -89,8 +89,11 @@ impl Agent {
     /// `ssh-add -D`: every key.
     pub(super) fn remove_all(&self, peer: &Peer) -> Result<Response, Refusal> {
         let n = self.keys().clear();
-        self.log
-            .audit(&format!("removed all {n} keys by {}", peer.describe()));
+        self.log.audit(&format!(
+            "removed all {} by {}",
+            client::report::count(n, "key"),
+            peer.describe()
+        ));
         Ok(Response::Success)
     }
 

@@ -84,7 +84,7 @@ fn eval_add_and_kill_in_sh_leave_no_socket() {
     let text = dir.read_string(&log);
     assert!(text.contains("listening on"), "{text}");
     // mfa-agent -k: the agent wiped the key before it exited.
-    assert!(text.contains("stopping on SIGTERM; wiped 1 keys"), "{text}");
+    assert!(text.contains("stopping on SIGTERM; wiped 1 key\n"), "{text}");
 }
 
 #[test]
@@ -191,7 +191,7 @@ fn stop_signals_wipe_the_keys_and_remove_the_socket_and_a_stale_socket_is_replac
         assert!(agent.stop(), "the agent did not exit on {signal}");
         assert!(!agent.socket().exists(), "socket left after {signal}");
         let log = agent.log_text();
-        assert!(log.contains("wiped 1 keys"), "{signal}:\n{log}");
+        assert!(log.contains("wiped 1 key\n"), "{signal}:\n{log}");
     }
 
     let dir = WorkDir::new();
@@ -326,7 +326,7 @@ fn sigusr1_wipes_every_key_and_the_agent_goes_on() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    assert!(agent.log_text().contains("removed all 1 keys on SIGUSR1"));
+    assert!(agent.log_text().contains("removed all 1 key on SIGUSR1"));
     // Still serving: a key can be added again.
     agent.add_key(&genrsa(dir.path(), "usr1.key", 2048));
     assert_eq!(identities(&agent).len(), 1);
