@@ -31,6 +31,17 @@ impl Connection {
         Connection { stream }
     }
 
+    /// Why the agent refused the last request on this connection, when it says (mfa-agent
+    /// does; other agents answer `why` with FAILURE).
+    pub fn why(&mut self) -> Option<crate::error::Refusal> {
+        match self.call(&Request::Why).ok()? {
+            Response::Why { code, text } if !code.is_empty() => {
+                Some(crate::error::Refusal { code, text })
+            }
+            _ => None,
+        }
+    }
+
     /// The pid of the agent's process, when the platform tells it.
     pub fn server_pid(&self) -> Option<u32> {
         sys::server_pid(&self.stream)
@@ -149,7 +160,7 @@ impl Connection {
         });
         let signatures = match self.call(&request)? {
             Response::TokenSign(signatures) if signatures.len() == tokens.len() => signatures,
-            _ => return Err(Error::SignRefused),
+            _ => return Err(Error::SignRefused(self.why())),
         };
         let mut verifier = key.check().ok_or(Error::BadSignature)?;
         for (token, signature) in tokens.iter().zip(&signatures) {

@@ -44,8 +44,8 @@ pub enum Error {
     NoSuchKey(String),
     #[error("--key {0} matches more than one key in mfa-agent")]
     AmbiguousKey(String),
-    #[error("mfa-agent refused to sign the tokens")]
-    SignRefused,
+    #[error("mfa-agent refused to sign the tokens{}", .0.as_ref().map_or(String::new(), |r| format!(": {}", r.text)))]
+    SignRefused(Option<Refusal>),
     /// The agent answered FAILURE to a request other than token signing.
     #[error("the agent refused to {0}")]
     Refused(String),
@@ -114,7 +114,8 @@ impl Error {
             Error::NoSuchKey(_) | Error::AmbiguousKey(_) => {
                 "list the loaded keys with `mfa-add -l`".to_owned()
             }
-            Error::SignRefused => format!(
+            Error::SignRefused(Some(refusal)) => refusal.hint(),
+            Error::SignRefused(None) => format!(
                 "the agent is locked (unlock it: mfa-add -X), the key is gone, its use was \
                  not confirmed (a mfa-add -c key needs MFA_ASKPASS where the agent runs), or it \
                  may not be used through this forwarded agent (mfa-add --forwarded, ssh-add -h); \
@@ -132,6 +133,41 @@ impl Error {
                     "check the path and its permissions".to_owned()
                 }
             },
+        }
+    }
+}
+
+/// Why mfa-agent refused a request, as it says when asked on the same connection
+/// (`why@cloudhsm-mfa`): the cause's name and its words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: String,
+    pub text: String,
+}
+
+impl Refusal {
+    /// What to do about this cause.
+    pub fn hint(&self) -> String {
+        match self.code.as_str() {
+            "locked" => "unlock it: mfa-add -X".to_owned(),
+            "no-key" => "the key is gone (removed, or its lifetime ran out): load it again with \
+                         mfa-add KEY"
+                .to_owned(),
+            "purpose" => "that key is an SSH key (ssh-add adds keys so): load your MFA key with \
+                          mfa-add KEY"
+                .to_owned(),
+            "forwarding" => "the key may not be used through this forwarded agent (its mfa-add \
+                             --forwarded policy or ssh-add -h hosts): sign where the agent runs, \
+                             or add it with the policy you need"
+                .to_owned(),
+            "confirmation" => "the use needed your confirmation where the agent runs: answer its \
+                               askpass question (the agent needs MFA_ASKPASS or SSH_ASKPASS and \
+                               a display), then try again"
+                .to_owned(),
+            "signing" => "the key's token or device failed (removed?): mfa-add -e PROVIDER, then \
+                          mfa-add -s PROVIDER"
+                .to_owned(),
+            _ => AGENT_LOG_SAYS.to_owned(),
         }
     }
 }

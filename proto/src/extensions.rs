@@ -22,6 +22,10 @@ pub const KEY_PURPOSES_EXTENSION: &str = "key-purposes@cloudhsm-mfa";
 /// ssh-agent, and this tells them apart. A plain ssh-agent answers no `query`.
 pub const LOCKED_MARK: &str = "locked@cloudhsm-mfa";
 
+/// Why the agent refused this connection's last request: a cause's name and its words (both
+/// empty when the last request was not refused). FAILURE carries no reason; our clients ask.
+pub const WHY_EXTENSION: &str = "why@cloudhsm-mfa";
+
 /// Listed in mfa-agent's `query` reply when it has no askpass program (neither
 /// `MFA_ASKPASS` nor `SSH_ASKPASS` where it runs): every use of a confirm-on-use key would be
 /// refused, so `mfa-add -c` says so before adding one.

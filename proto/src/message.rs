@@ -16,7 +16,7 @@ use crate::extensions::{
 };
 pub use crate::extensions::{
     TokenSignRequest, KEY_PURPOSES_EXTENSION, LOCKED_MARK, NO_ASKPASS_MARK, QUERY_EXTENSION,
-    TOKEN_SIGN_EXTENSION,
+    TOKEN_SIGN_EXTENSION, WHY_EXTENSION,
 };
 use crate::forwarding::{SessionBind, SESSION_BIND_EXTENSION};
 use crate::key::{RsaKeyMaterial, SSH_RSA};
@@ -97,6 +97,8 @@ pub enum Request {
     TokenSign(TokenSignRequest),
     /// Our extension: each key's purpose.
     KeyPurposes,
+    /// Our extension: why the last request on this connection was refused.
+    Why,
     /// An extension we do not implement; the agent answers FAILURE.
     UnknownExtension {
         name: String,
@@ -127,6 +129,11 @@ pub enum Response {
     TokenSign(Vec<Vec<u8>>),
     /// Each listed key's blob and purpose, in the agent's order.
     KeyPurposes(KeyPurposes),
+    /// The cause's name and words; empty when nothing was refused.
+    Why {
+        code: String,
+        text: String,
+    },
 }
 
 impl Request {
@@ -149,6 +156,7 @@ impl Request {
             | Request::SessionBind(_)
             | Request::TokenSign(_)
             | Request::KeyPurposes
+            | Request::Why
             | Request::UnknownExtension { .. } => id::EXTENSION,
         }
     }
@@ -224,6 +232,7 @@ impl Request {
                     SESSION_BIND_EXTENSION => Request::SessionBind(SessionBind::decode(&mut r)?),
                     TOKEN_SIGN_EXTENSION => Request::TokenSign(decode_token_sign(&mut r)?),
                     KEY_PURPOSES_EXTENSION => Request::KeyPurposes,
+                    WHY_EXTENSION => Request::Why,
                     other => {
                         // The contents of an unknown extension have no shape we can check.
                         return Ok(Request::UnknownExtension {
@@ -296,6 +305,9 @@ impl Request {
             Request::KeyPurposes => {
                 w.string(KEY_PURPOSES_EXTENSION.as_bytes());
             }
+            Request::Why => {
+                w.string(WHY_EXTENSION.as_bytes());
+            }
             Request::UnknownExtension { name } => {
                 w.string(name.as_bytes());
             }
@@ -312,9 +324,10 @@ impl Response {
             Response::Identities(_) => id::IDENTITIES_ANSWER,
             Response::Sign { .. } => id::SIGN_RESPONSE,
             Response::ExtensionFailure => id::EXTENSION_FAILURE,
-            Response::Query(_) | Response::TokenSign(_) | Response::KeyPurposes(_) => {
-                id::EXTENSION_RESPONSE
-            }
+            Response::Query(_)
+            | Response::TokenSign(_)
+            | Response::KeyPurposes(_)
+            | Response::Why { .. } => id::EXTENSION_RESPONSE,
         }
     }
 
@@ -358,6 +371,10 @@ impl Response {
                     Response::TokenSign(signatures)
                 }
                 KEY_PURPOSES_EXTENSION => Response::KeyPurposes(decode_key_purposes(&mut r)?),
+                WHY_EXTENSION => Response::Why {
+                    code: r.utf8()?.to_owned(),
+                    text: r.utf8()?.to_owned(),
+                },
                 _ => return Err(Error::UnexpectedResponse("reply to an unknown extension")),
             },
             other => return Err(Error::Unsupported { id: other }),
@@ -398,6 +415,11 @@ impl Response {
             Response::KeyPurposes(keys) => {
                 w.string(KEY_PURPOSES_EXTENSION.as_bytes());
                 encode_key_purposes(&mut w, keys);
+            }
+            Response::Why { code, text } => {
+                w.string(WHY_EXTENSION.as_bytes())
+                    .string(code.as_bytes())
+                    .string(text.as_bytes());
             }
         }
         w.into_vec()

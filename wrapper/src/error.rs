@@ -202,7 +202,7 @@ mod tests {
             .into(),
             client::Error::NoSuchKey("x".into()).into(),
             client::Error::AmbiguousKey("x".into()).into(),
-            client::Error::SignRefused.into(),
+            client::Error::SignRefused(None).into(),
             client::Error::BadSignature.into(),
             Error::ReadTokenFile {
                 path: path(),

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use proto::forwarding::{SessionBind, SESSION_BIND_EXTENSION};
 use proto::message::{
     Request, Response, KEY_PURPOSES_EXTENSION, LOCKED_MARK, NO_ASKPASS_MARK, QUERY_EXTENSION,
-    TOKEN_SIGN_EXTENSION,
+    TOKEN_SIGN_EXTENSION, WHY_EXTENSION,
 };
 
 use super::keys::KeyStore;
@@ -34,8 +34,25 @@ mod signing;
 // Loading and removing the keys of PKCS#11 providers.
 mod smartcard;
 
-/// Why a request was refused; logged, never sent.
-type Refusal = String;
+pub(crate) use super::refusal::Refusal;
+
+/// What the agent keeps about one connection between its requests.
+#[derive(Debug, Default)]
+pub(crate) struct ConnectionState {
+    /// Where the connection comes from (its session bindings).
+    pub(crate) route: Route,
+    /// Why its last request was refused, for `why@cloudhsm-mfa`.
+    refused: Option<Refusal>,
+}
+
+impl ConnectionState {
+    pub(crate) fn new(route: Route) -> Self {
+        ConnectionState {
+            route,
+            refused: None,
+        }
+    }
+}
 
 /// Everything the agent shares between connections.
 #[derive(Debug)]
@@ -89,17 +106,26 @@ impl Agent {
     /// Answers one request from `peer` on a local connection no ssh bound.
     #[cfg(test)]
     pub(crate) async fn handle(self: &Arc<Self>, request: Request, peer: &Peer) -> Response {
-        self.handle_on(request, peer, &mut Route::default()).await
+        self.handle_on(request, peer, &mut ConnectionState::default())
+            .await
     }
 
-    /// Answers one request from `peer` on a connection that came `route` (its session
-    /// bindings, which a `session-bind@openssh.com` request adds to).
+    /// Answers one request from `peer` on a connection in `state` (its route, which a
+    /// `session-bind@openssh.com` request adds to, and its last refusal, which `why` tells).
     pub(crate) async fn handle_on(
         self: &Arc<Self>,
         request: Request,
         peer: &Peer,
-        route: &mut Route,
+        state: &mut ConnectionState,
     ) -> Response {
+        if let Request::Why = request {
+            let refused = state.refused.take();
+            return Response::Why {
+                code: refused.as_ref().map_or("", Refusal::code).to_owned(),
+                text: refused.map(|r| r.to_string()).unwrap_or_default(),
+            };
+        }
+        let route = &mut state.route;
         let name = request_name(&request);
         // A failure of an extension we know is SSH_AGENT_EXTENSION_FAILURE, of any other
         // request (an unknown extension among them) plain FAILURE (PROTOCOL.agent).
@@ -110,7 +136,10 @@ impl Agent {
         self.log
             .debug(|| format!("{name} from {}", peer.describe()));
         match self.dispatch(request, peer, route).await {
-            Ok(response) => response,
+            Ok(response) => {
+                state.refused = None;
+                response
+            }
             Err(why) => {
                 self.log.bad_request(peer, || {
                     format!(
@@ -119,6 +148,7 @@ impl Agent {
                         route.describe()
                     )
                 });
+                state.refused = Some(why);
                 if extension {
                     Response::ExtensionFailure
                 } else {
@@ -173,6 +203,8 @@ impl Agent {
             Request::Unlock { .. } => not_locked(),
             Request::Query => query(false, self.confirmer.can_ask()),
             Request::UnknownExtension { name } => unknown_extension(&name),
+            // Answered by `handle_on`, which keeps the connection's last refusal.
+            Request::Why => unknown_extension("why"),
         }
     }
 
@@ -218,6 +250,7 @@ fn query(locked: bool, can_ask: bool) -> Result<Response, Refusal> {
             SESSION_BIND_EXTENSION,
             TOKEN_SIGN_EXTENSION,
             KEY_PURPOSES_EXTENSION,
+            WHY_EXTENSION,
         ]
     };
     if !can_ask {
@@ -234,15 +267,15 @@ fn no_identities() -> Result<Response, Refusal> {
 }
 
 fn locked() -> Result<Response, Refusal> {
-    Err("the agent is locked".into())
+    Err(Refusal::Locked)
 }
 
 fn not_locked() -> Result<Response, Refusal> {
-    Err("the agent is not locked".into())
+    Err(Refusal::NotLocked)
 }
 
 fn unknown_extension(name: &str) -> Result<Response, Refusal> {
-    Err(format!("unknown extension {name:?}"))
+    Err(Refusal::Request(format!("unknown extension {name:?}")))
 }
 
 /// A short name for the log; never the request's contents.
@@ -261,6 +294,7 @@ fn request_name(request: &Request) -> &'static str {
         Request::SessionBind(_) => "session-bind",
         Request::TokenSign(_) => "token-sign",
         Request::KeyPurposes => "key-purposes",
+        Request::Why => "why",
         Request::UnknownExtension { .. } => "unknown-extension",
     }
 }

@@ -208,7 +208,7 @@ async fn a_binding_that_does_not_verify_fails_and_a_deny_key_then_refuses_the_co
         add(&agent, vec![Constraint::Forwarded(ForwardedPolicy::Deny)]).await,
         Response::Success
     );
-    let mut route = Route::default();
+    let mut route = ConnectionState::default();
     let forged = Request::SessionBind(SessionBind {
         host_key: b"not a host key".to_vec(),
         session_id: vec![1; 32],
@@ -279,12 +279,12 @@ async fn a_locked_agent_verifies_session_bindings_and_extensions_fail_as_openssh
         signature: Vec::<u8>::try_from(signature).expect("signature blob"),
         forwarding: false,
     });
-    let mut route = Route::default();
+    let mut route = ConnectionState::default();
     assert_eq!(
         agent.handle_on(bind, &peer(), &mut route).await,
         Response::Success
     );
-    assert_eq!(route.hops().len(), 1);
+    assert_eq!(route.route.hops().len(), 1);
     // A known extension that fails: EXTENSION_FAILURE; an unknown one: FAILURE.
     assert_eq!(
         agent
@@ -352,5 +352,50 @@ async fn purposes_keep_each_key_to_its_use() {
     assert_eq!(
         ssh.handle(Request::KeyPurposes, &peer()).await,
         Response::KeyPurposes(vec![(public_key_blob(&public()), Purpose::SSH)])
+    );
+}
+
+#[tokio::test]
+async fn why_tells_the_cause_of_the_connections_last_refusal_once() {
+    let agent = agent();
+    let request = Request::AddIdentity {
+        key: material_of(&crate::test_key()),
+        comment: "ssh-add".into(),
+        constraints: vec![],
+    };
+    assert_eq!(agent.handle(request, &peer()).await, Response::Success);
+    let mut connection = ConnectionState::default();
+    let mut other = ConnectionState::default();
+    assert_eq!(
+        agent
+            .handle_on(token_sign_request(vec![[1; 32]]), &peer(), &mut connection)
+            .await,
+        Response::ExtensionFailure
+    );
+    let nothing = Response::Why {
+        code: String::new(),
+        text: String::new(),
+    };
+    assert_eq!(
+        agent.handle_on(Request::Why, &peer(), &mut other).await,
+        nothing,
+        "another connection's refusal is not told"
+    );
+    match agent
+        .handle_on(Request::Why, &peer(), &mut connection)
+        .await
+    {
+        Response::Why { code, text } => {
+            assert_eq!(code, "purpose");
+            assert!(text.contains("it signs no CloudHSM token"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        agent
+            .handle_on(Request::Why, &peer(), &mut connection)
+            .await,
+        nothing,
+        "told once"
     );
 }

@@ -9,6 +9,7 @@
 use proto::forwarding::{parse_userauth_request, DestinationConstraint, ForwardedPolicy, Hop};
 use proto::purpose::Purpose;
 
+use super::refusal::Refusal;
 use super::route::Route;
 use crate::glob::glob;
 
@@ -41,30 +42,34 @@ pub(crate) enum Verdict {
     /// Ask the user first; the line says where the request comes from.
     Ask(String),
     /// Refuse, for this reason (logged, never sent).
-    Refuse(String),
+    Refuse(Refusal),
 }
 
 /// Decides one use of a key (with `confirm` from `-c`) over a connection's route.
 pub(crate) fn decide(policy: &UsePolicy, confirm: bool, route: &Route, usage: Use<'_>) -> Verdict {
     match usage {
         Use::Ssh { .. } if !policy.purpose.ssh => {
-            return Verdict::Refuse(
+            return Verdict::Refuse(Refusal::Purpose(
                 "the key is for CloudHSM tokens only (purpose token): it signs no SSH request"
                     .to_owned(),
-            )
+            ))
         }
         Use::Token if !policy.purpose.token => {
-            return Verdict::Refuse(
+            return Verdict::Refuse(Refusal::Purpose(
                 "the key is an SSH key (purpose ssh: ssh-add adds keys so): it signs no CloudHSM \
                  token"
                     .to_owned(),
-            )
+            ))
         }
         _ => {}
     }
     let host = match destination_host(&policy.destinations, route, usage) {
         Ok(host) => host,
-        Err(why) => return Verdict::Refuse(format!("destination constraint: {why}")),
+        Err(why) => {
+            return Verdict::Refuse(Refusal::Forwarding(format!(
+                "destination constraint: {why}"
+            )))
+        }
     };
     if matches!(usage, Use::See) {
         return Verdict::Allow;
@@ -76,10 +81,10 @@ pub(crate) fn decide(policy: &UsePolicy, confirm: bool, route: &Route, usage: Us
     line.push('.');
     let forwarded = route.is_forwarded();
     match policy.forwarded {
-        ForwardedPolicy::Deny if forwarded => Verdict::Refuse(format!(
+        ForwardedPolicy::Deny if forwarded => Verdict::Refuse(Refusal::Forwarding(format!(
             "the key is --forwarded deny and the request came through {}",
             route_words(route)
-        )),
+        ))),
         ForwardedPolicy::Confirm if forwarded => Verdict::Ask(line),
         _ if confirm => Verdict::Ask(line),
         _ => Verdict::Allow,

@@ -80,7 +80,7 @@ fn allow_signs_everywhere_and_deny_only_locally() {
     assert_eq!(decide(&deny, false, &local(), Use::Token), Verdict::Allow);
     let v = decide(&deny, false, &forwarded_to(b"H"), Use::Token);
     assert!(
-        matches!(&v, Verdict::Refuse(why) if why.contains("SHA256:H")),
+        matches!(&v, Verdict::Refuse(why) if why.to_string().contains("SHA256:H")),
         "{v:?}"
     );
     // SSH signatures alike, and a connection ssh bound for authentication is not forwarded.
@@ -271,7 +271,7 @@ fn a_token_key_signs_no_ssh_request_and_an_ssh_key_no_token() {
     };
     assert!(matches!(
         decide(&with(Purpose::TOKEN), false, &local, ssh),
-        Verdict::Refuse(why) if why.contains("CloudHSM tokens only")
+        Verdict::Refuse(why) if why.to_string().contains("CloudHSM tokens only")
     ));
     assert_eq!(
         decide(&with(Purpose::TOKEN), false, &local, Use::Token),
@@ -279,7 +279,7 @@ fn a_token_key_signs_no_ssh_request_and_an_ssh_key_no_token() {
     );
     assert!(matches!(
         decide(&with(Purpose::SSH), false, &local, Use::Token),
-        Verdict::Refuse(why) if why.contains("signs no CloudHSM token")
+        Verdict::Refuse(why) if why.to_string().contains("signs no CloudHSM token")
     ));
     assert_eq!(
         decide(&with(Purpose::SSH), false, &local, ssh),

@@ -7,6 +7,7 @@ mod confirm;
 mod forwarding;
 mod keys;
 mod lock;
+mod refusal;
 mod route;
 mod serve;
 mod slots;

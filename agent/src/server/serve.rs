@@ -22,6 +22,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::timeout;
 use zeroize::Zeroizing;
 
+use super::agent::ConnectionState;
 use super::route::Route;
 use super::slots::{Admission, Slot, Slots};
 use super::Agent;
@@ -191,7 +192,9 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
         .debug(|| format!("connection from {}", peer.describe()));
     // What ssh bound this connection to (session-bind@openssh.com); empty: local, unless the
     // peer is ssh itself (ssh -R).
-    let mut route = Route::for_peer(super::route::is_ssh_client(peer.exe.as_deref()));
+    let mut state = ConnectionState::new(Route::for_peer(super::route::is_ssh_client(
+        peer.exe.as_deref(),
+    )));
     loop {
         // Waiting for a request has no limit but the cap: at the cap, the connection that has
         // waited longest (idle, or stalled in a frame) makes way for a new one. Once a
@@ -231,7 +234,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
         };
         let response = match body.as_deref().map(|b| Request::decode(b)) {
             None => Response::Failure,
-            Some(Ok(request)) => agent.handle_on(request, &peer, &mut route).await,
+            Some(Ok(request)) => agent.handle_on(request, &peer, &mut state).await,
             // Old clients probe with SSH-1 messages (ssh-add -D sends id 9): not worth a line.
             Some(Err(e @ proto::Error::Unsupported { .. })) => {
                 agent

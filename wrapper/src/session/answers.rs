@@ -251,7 +251,7 @@ impl Session {
                     // and lists none); a refusal of a key the agent still holds (a declined
                     // confirmation, `--forwarded deny`) is the answer, and asking again would
                     // ask the person to confirm twice.
-                    Err(Error::Agent(client::Error::SignRefused)) if !self.holds(&blob) => None,
+                    Err(Error::Agent(client::Error::SignRefused(_))) if !self.holds(&blob) => None,
                     done => Some(done),
                 }
             }

@@ -82,7 +82,7 @@ impl Agent {
             ));
             Ok(Response::Success)
         } else {
-            Err("no such key".into())
+            Err(Refusal::NoKey("no such key".to_owned()))
         }
     }
 

@@ -23,7 +23,7 @@ impl Agent {
             self.log.audit(&format!("locked by {}", peer.describe()));
             Ok(Response::Success)
         } else {
-            Err("already locked".into())
+            Err(Refusal::Request("already locked".to_owned()))
         }
     }
 
@@ -35,7 +35,7 @@ impl Agent {
         // Read after the wait: an attempt queued behind the right passphrase finds it unlocked.
         // The hash cannot change during the turn: a locked agent refuses to lock again.
         let Some(hash) = guard(&self.lock).hash().cloned() else {
-            return Err("the agent is not locked".into());
+            return Err(Refusal::NotLocked);
         };
         // Hashing takes the salt from the stored hash; the check runs off the async threads.
         let ok = spawn_blocking(move || hash.matches(&passphrase))
@@ -48,7 +48,9 @@ impl Agent {
             Ok(Response::Success)
         } else {
             let delay = turn.failed().await;
-            Err(format!("wrong passphrase (answered after {delay:?})"))
+            Err(Refusal::Passphrase(format!(
+                "wrong passphrase (answered after {delay:?})"
+            )))
         }
     }
 }

@@ -26,29 +26,32 @@ impl Agent {
         what: &str,
     ) -> Result<Arc<KeyEntry>, Refusal> {
         let (fingerprint, comment, verdict) = {
-            let entry = self
-                .keys()
-                .get(blob)
-                .ok_or_else(|| format!("no key {}", proto::key::fingerprint(blob)))?;
+            let entry = self.keys().get(blob).ok_or_else(|| {
+                Refusal::NoKey(format!("no key {}", proto::key::fingerprint(blob)))
+            })?;
             let verdict = decide(&entry.policy, entry.confirm, route, usage);
             (entry.fingerprint.clone(), entry.comment.clone(), verdict)
         };
         match verdict {
             Verdict::Allow => {}
-            Verdict::Refuse(why) => return Err(format!("{fingerprint}: {why}")),
+            Verdict::Refuse(why) => return Err(why.about(&fingerprint)),
             Verdict::Ask(through) => self
                 .confirmer
                 .ask(&fingerprint, &comment, what, peer, &through)
                 .await
-                .map_err(|why| format!("confirmation for {fingerprint}: {why}"))?,
+                .map_err(|why| {
+                    Refusal::Confirmation(format!("confirmation for {fingerprint}: {why}"))
+                })?,
         }
         // The user may have locked the agent while the question was open.
         if self.is_locked() {
-            return Err("the agent is locked".into());
+            return Err(Refusal::Locked);
         }
-        self.keys()
-            .get(blob)
-            .ok_or_else(|| format!("{fingerprint} was removed or expired while being confirmed"))
+        self.keys().get(blob).ok_or_else(|| {
+            Refusal::NoKey(format!(
+                "{fingerprint} was removed or expired while being confirmed"
+            ))
+        })
     }
 
     /// `ssh`: an SSH signature, SHA-2 only.
@@ -68,9 +71,9 @@ impl Agent {
         } else if flags & SIGN_RSA_SHA2_512 != 0 {
             SshHash::Sha512
         } else {
-            return Err(format!(
+            return Err(Refusal::Request(format!(
                 "ssh-rsa (SHA-1) signatures are not offered (flags {flags})"
-            ));
+            )));
         };
         let usage = Use::Ssh {
             data: &data,
@@ -80,7 +83,7 @@ impl Agent {
         let entry = self.key_for_use(blob, peer, route, usage, &what).await?;
         let signature = backend::sign_ssh(&entry.signer, hash, data)
             .await
-            .map_err(|e| format!("signing failed: {e}"))?;
+            .map_err(|e| Refusal::Signing(format!("signing failed: {e}")))?;
         let origin = entry.signer.origin();
         self.log.signature(
             hash.algorithm(),
@@ -112,7 +115,7 @@ impl Agent {
             .await?;
         let signatures = backend::sign_tokens(&entry.signer, req.tokens)
             .await
-            .map_err(|e| format!("signing failed: {e}"))?;
+            .map_err(|e| Refusal::Signing(format!("signing failed: {e}")))?;
         let origin = entry.signer.origin();
         self.log.signature(
             "token",

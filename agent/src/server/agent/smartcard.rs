@@ -26,23 +26,23 @@ impl Agent {
         peer: &Peer,
         route: &Route,
     ) -> Result<Response, Refusal> {
-        may_load_provider(route)?;
-        let real =
-            std::fs::canonicalize(&provider).map_err(|e| format!("provider {provider}: {e}"))?;
+        may_load_provider(route).map_err(Refusal::Forwarding)?;
+        let real = std::fs::canonicalize(&provider)
+            .map_err(|e| Refusal::Provider(format!("provider {provider}: {e}")))?;
         if !provider_allowed(&self.provider_allowlist, &real.to_string_lossy()) {
-            return Err(format!(
+            return Err(Refusal::Provider(format!(
                 "provider {} is not in the allowlist {:?} (mfa-agent -P)",
                 real.display(),
                 self.provider_allowlist
-            ));
+            )));
         }
         let pin = Zeroizing::new(String::from_utf8_lossy(&pin).into_owned());
         let agent = Arc::clone(self);
         let path = real.clone();
         let found = spawn_blocking(move || agent.providers.load_keys(&path, pin, filter.as_ref()))
             .await
-            .map_err(|e| format!("loading the provider failed: {e}"))?
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Refusal::Provider(format!("loading the provider failed: {e}")))?
+            .map_err(|e| Refusal::Provider(e.to_string()))?;
         let count = found.len();
         for key in found {
             let blob = proto::key::public_key_blob(&key.public);
@@ -85,7 +85,7 @@ impl Agent {
             std::fs::canonicalize(provider).map_err(|e| format!("provider {provider}: {e}"))?;
         let n = self.keys().remove_provider(&real);
         if n == 0 {
-            return Err(format!("no keys from provider {provider}"));
+            return Err(Refusal::NoKey(format!("no keys from provider {provider}")));
         }
         self.log.audit(&format!(
             "removed {n} keys of provider {} by {}",

@@ -83,3 +83,59 @@ fn a_signature_that_waits_for_a_confirmation_says_so() {
         );
     }
 }
+
+#[test]
+fn a_refused_signature_names_its_cause_and_the_fix_for_it() {
+    let dir = WorkDir::new();
+    let key = genrsa(dir.path(), "declined.key", 2048);
+    let no = dir.write_mode("no", "#!/bin/sh\nexit 1\n", 0o755);
+    let agent = Agent::start_with_env(dir.path(), &[], &[("MFA_ASKPASS", no.as_os_str())]);
+    assert!(agent.mfa_add(&["-c", path_str(&key)]).status.success());
+    let file = dir.join("t.json");
+    write_token_file(&file, 1);
+    let sign = || {
+        Command::new(bin("mfa-sign"))
+            .arg(&file)
+            .env("MFA_AUTH_SOCK", agent.socket())
+            .output()
+            .expect("mfa-sign")
+    };
+    let text = stderr(&sign());
+    assert!(
+        text.contains(
+            "mfa-sign: error: mfa-agent refused to sign the tokens: confirmation for SHA256:"
+        ) && text.contains("the user declined"),
+        "the agent's own cause: {text}"
+    );
+    assert!(
+        text.contains("hint: the use needed your confirmation where the agent runs"),
+        "{text}"
+    );
+    assert!(read_signatures(&file).iter().all(Vec::is_empty));
+
+    // An SSH key (ssh-add) beside a token key that is gone: the cause is the purpose.
+    let plain = WorkDir::new();
+    let agent2 = Agent::start(plain.path());
+    let ssh_key = genrsa(plain.path(), "ssh.key", 2048);
+    let added = Command::new("ssh-add")
+        .arg(&ssh_key)
+        .env("SSH_AUTH_SOCK", agent2.socket())
+        .output()
+        .expect("ssh-add");
+    assert!(added.status.success());
+    let mut agent_conn = std::os::unix::net::UnixStream::connect(agent2.socket()).expect("connect");
+    let blob = identities(&agent2)[0].key_blob.clone();
+    let refused = proto::client::call(
+        &mut agent_conn,
+        &proto::message::Request::TokenSign(proto::message::TokenSignRequest {
+            key_blob: blob,
+            tokens: vec![[5; 32]],
+        }),
+    )
+    .expect("reply");
+    assert_eq!(refused, proto::message::Response::ExtensionFailure);
+    match proto::client::call(&mut agent_conn, &proto::message::Request::Why).expect("why") {
+        proto::message::Response::Why { code, .. } => assert_eq!(code, "purpose"),
+        other => panic!("{other:?}"),
+    }
+}

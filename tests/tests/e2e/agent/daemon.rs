@@ -84,7 +84,10 @@ fn eval_add_and_kill_in_sh_leave_no_socket() {
     let text = dir.read_string(&log);
     assert!(text.contains("listening on"), "{text}");
     // mfa-agent -k: the agent wiped the key before it exited.
-    assert!(text.contains("stopping on SIGTERM; wiped 1 key\n"), "{text}");
+    assert!(
+        text.contains("stopping on SIGTERM; wiped 1 key\n"),
+        "{text}"
+    );
 }
 
 #[test]
