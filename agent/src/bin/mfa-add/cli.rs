@@ -61,12 +61,6 @@ pub struct Args {
     /// Unlock the agent.
     #[arg(short = 'X')]
     pub unlock: bool,
-    /// Load the RSA keys of the PKCS#11 provider's tokens (as ssh-add -s).
-    #[arg(short = 's', value_name = "PROVIDER")]
-    pub provider: Option<PathBuf>,
-    /// Remove the keys loaded from the PKCS#11 provider (as ssh-add -e).
-    #[arg(short = 'e', value_name = "PROVIDER")]
-    pub remove_provider: Option<PathBuf>,
     #[command(flatten)]
     pub token: TokenKeys,
     /// Add keys to an agent that is not mfa-agent (a plain ssh-agent) all the same.
@@ -98,9 +92,15 @@ pub struct AddConstraints {
     pub purpose: String,
 }
 
-/// With -s: the token's PIN and which of its keys.
+/// PKCS#11 providers (-s, -e), and with -s the token's PIN and which of its keys.
 #[derive(Debug, clap::Args)]
 pub struct TokenKeys {
+    /// Load the RSA keys of the PKCS#11 provider's tokens (as ssh-add -s).
+    #[arg(short = 's', value_name = "PROVIDER")]
+    pub provider: Option<PathBuf>,
+    /// Remove the keys loaded from the PKCS#11 provider (as ssh-add -e).
+    #[arg(short = 'e', value_name = "PROVIDER")]
+    pub remove_provider: Option<PathBuf>,
     /// Read the token PIN from the first line of FILE (with -s; mode 0600).
     #[arg(long, value_name = "FILE", requires = "provider")]
     pub pin_file: Option<PathBuf>,
@@ -135,7 +135,7 @@ impl Config {
             }
             Ok(())
         };
-        let action = if let Some(provider) = &args.provider {
+        let action = if let Some(provider) = &args.token.provider {
             if !args.keys.is_empty() {
                 return Err(Error::usage("-s takes no key files"));
             }
@@ -150,7 +150,7 @@ impl Config {
                 constraints: constraints(&args)?,
                 key,
             }
-        } else if let Some(provider) = &args.remove_provider {
+        } else if let Some(provider) = &args.token.remove_provider {
             only_adding("-e")?;
             Action::RemoveProvider(provider.clone())
         } else if args.list {
