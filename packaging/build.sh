@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # packaging/build.sh: builds cloudhsm-mfa's .deb and .rpm into target/ from one staged tree:
-# the four programs in /usr/bin, their man pages, bash/zsh/fish completions and the systemd
+# the programs in /usr/bin, their man pages and the overview page cloudhsm-mfa(7), bash/zsh/fish
+# completions and the systemd
 # user units, each where Debian/Ubuntu or Amazon Linux/RHEL/Fedora look for it. Installs the
 # packaging tools it lacks (dpkg-deb, dpkg-shlibdeps, rpmbuild) unless --no-install.
 #
@@ -78,7 +79,8 @@ mkdir -p "$out"
 # stage DIR ZSH_DIR: the installed tree under DIR; zsh's folder differs between the families.
 stage() {
   local dir=$1 zsh=$2 p
-  install -d "$dir/usr/bin" "$dir/usr/share/man/man1" "$dir/usr/share/bash-completion/completions" \
+  install -d "$dir/usr/bin" "$dir/usr/share/man/man1" "$dir/usr/share/man/man7" \
+    "$dir/usr/share/bash-completion/completions" \
     "$dir/$zsh" "$dir/usr/share/fish/vendor_completions.d" "$dir/usr/lib/systemd/user" \
     "$dir/usr/share/doc/$name"
   for p in $programs; do
@@ -90,7 +92,8 @@ stage() {
     install -m 0644 "$root/packaging/completions/zsh/_$p" "$dir/$zsh/_$p"
     install -m 0644 "$root/packaging/completions/fish/$p.fish" "$dir/usr/share/fish/vendor_completions.d/$p.fish"
   done
-  chmod 0644 "$dir"/usr/share/man/man1/*
+  gzip -9n <"$root/packaging/man/cloudhsm-mfa.7" >"$dir/usr/share/man/man7/cloudhsm-mfa.7.gz"
+  chmod 0644 "$dir"/usr/share/man/man1/* "$dir"/usr/share/man/man7/*
   # The units in agent/contrib run a cargo-installed agent; a package's is in /usr/bin.
   sed 's|%h/.cargo/bin/mfa-agent|/usr/bin/mfa-agent|' "$root/agent/contrib/mfa-agent.service" \
     >"$dir/usr/lib/systemd/user/mfa-agent.service"
