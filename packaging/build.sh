@@ -101,9 +101,13 @@ stage() {
     || { echo "build.sh: error: the service's ExecStart was not rewritten" >&2; exit 1; }
   install -m 0644 "$root/agent/contrib/mfa-agent.socket" "$dir/usr/lib/systemd/user/mfa-agent.socket"
   chmod 0644 "$dir/usr/lib/systemd/user/mfa-agent.service"
-  install -m 0644 "$root/README.md" "$dir/usr/share/doc/$name/README.md"
-  install -m 0644 "$root/agent/README.md" "$dir/usr/share/doc/$name/README.agent.md"
-  install -m 0644 "$root/wrapper/README.md" "$dir/usr/share/doc/$name/README.wrapper.md"
+  # The documentation keeps the source's layout, so the READMEs' relative links work here.
+  local doc=$dir/usr/share/doc/$name
+  install -d "$doc/agent" "$doc/wrapper" "$doc/docs"
+  install -m 0644 "$root/README.md" "$doc/README.md"
+  install -m 0644 "$root/agent/README.md" "$doc/agent/README.md"
+  install -m 0644 "$root/wrapper/README.md" "$doc/wrapper/README.md"
+  install -m 0644 "$root"/docs/*.md "$doc/docs/"
 }
 
 # The libraries the programs link (OpenSSL, libc), as Debian package names.
@@ -164,10 +168,12 @@ build_rpm() {
     echo "build.sh: skipped the .rpm: rpmbuild is not installed"
     return 0
   fi
-  local arch dir=$work/rpm top=$work/rpmbuild files
+  local arch dir=$work/rpm top=$work/rpmbuild files docdirs
   arch=$(uname -m)
   stage "$dir" usr/share/zsh/site-functions
   files=$(cd "$dir" && find . -type f | sed 's|^\.||' | sort)
+  # The package owns its documentation folders (the others belong to the system).
+  docdirs=$(cd "$dir" && find "./usr/share/doc/$name" -type d | sed 's|^\.|%dir |' | sort)
   mkdir -p "$top/SPECS" "$top/RPMS"
   cat >"$top/SPECS/$name.spec" <<EOF
 Name: $name
@@ -191,7 +197,7 @@ whether a login would work and what to fix.
 cp -a "$dir/." "%{buildroot}/"
 
 %files
-%dir /usr/share/doc/$name
+$docdirs
 $files
 EOF
   local payload=w9.xzdio

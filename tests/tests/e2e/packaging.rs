@@ -150,6 +150,7 @@ fn the_deb_unpacks_into_a_folder_that_runs_and_holds_every_file_and_the_rpm_list
         assert_deb_files(&root, program);
     }
     assert_gzipped_page(&root, "man7/cloudhsm-mfa.7");
+    assert_doc_links_resolve(&root.join("usr/share/doc/cloudhsm-mfa"));
     // mfa-agent and mfa-add name the agent crate's crypto backend, mfa-login and mfa-sign
     // say the agent signs.
     let agent = text(&run(root.join("usr/bin/mfa-agent"), &["--version"]).stdout);
@@ -178,6 +179,43 @@ fn the_deb_unpacks_into_a_folder_that_runs_and_holds_every_file_and_the_rpm_list
     }
 
     check_rpm(&out);
+}
+
+/// Every relative link in the packaged Markdown names a file the package holds: the README,
+/// agent/ and wrapper/ READMEs and docs/ keep the source's layout, so what works in the source
+/// works installed.
+fn assert_doc_links_resolve(doc: &Path) {
+    let mut pages = vec![
+        doc.join("README.md"),
+        doc.join("agent/README.md"),
+        doc.join("wrapper/README.md"),
+    ];
+    let docs = std::fs::read_dir(doc.join("docs")).expect("docs/ in the package");
+    pages.extend(docs.map(|e| e.expect("entry").path()));
+    assert!(pages.len() > 3, "no docs/*.md in the package");
+    let mut links = 0;
+    for page in &pages {
+        let markdown =
+            std::fs::read_to_string(page).unwrap_or_else(|e| panic!("{}: {e}", page.display()));
+        for target in markdown
+            .split("](")
+            .skip(1)
+            .filter_map(|rest| rest.split(')').next())
+        {
+            let file = target.split('#').next().unwrap_or_default();
+            if file.is_empty() || target.contains("://") {
+                continue;
+            }
+            let folder = page.parent().expect("folder");
+            assert!(
+                folder.join(file).is_file(),
+                "{}: the link {target} names no file of the package",
+                page.display()
+            );
+            links += 1;
+        }
+    }
+    assert!(links > 0, "no relative links checked");
 }
 
 /// The man page `usr/share/man/{page}.gz` is the committed `packaging/man/` file, gzipped.
