@@ -54,15 +54,33 @@ pub fn program_page(name: &str, command: &clap::Command, programs: &[&str]) -> V
         roff.control("PP", []);
         description(&mut roff, &help.to_string());
     }
-    let mut page = roff.render().into_bytes();
-    page.extend(options(command));
     let mut rest = Roff::new();
     for section in sections.iter().filter(|s| s.heading != "DESCRIPTION") {
         markup::render_section(&mut rest, section);
     }
     see_also(&mut rest, name, programs);
-    page.extend(rest.to_roff().into_bytes());
-    page
+    let page = [
+        render(&roff),
+        options(command),
+        without_preamble(&render(&rest)),
+    ]
+    .concat();
+    page.into_bytes()
+}
+
+/// The roff text of `roff`, apostrophes kept as apostrophes (through the preamble's `Aq`
+/// string), and the synopsis' non-breaking spaces as roff's `\ `.
+fn render(roff: &Roff) -> String {
+    roff.render().replace(NON_BREAKING, "\\ ")
+}
+
+/// `page` without the preamble that every rendering starts with: a page has it once, at the
+/// top.
+fn without_preamble(page: &str) -> String {
+    let preamble = Roff::new().render();
+    page.strip_prefix(preamble.as_str())
+        .unwrap_or(page)
+        .to_owned()
 }
 
 /// The overview page, cloudhsm-mfa(7): its own text, with the synopsis of every program.
@@ -81,7 +99,7 @@ pub fn overview_page(programs: &[(&str, clap::Command)]) -> Vec<u8> {
         markup::render_body(&mut roff, &body);
     }
     see_also(&mut roff, name, &names);
-    roff.render().into_bytes()
+    render(&roff).into_bytes()
 }
 
 fn title(roff: &mut Roff, name: &str, section: &str) {
@@ -91,13 +109,20 @@ fn title(roff: &mut Roff, name: &str, section: &str) {
     // groff's man macros turn it back on at each paragraph unless HY is 0.
     roff.control("nh", []);
     roff.control("nr", ["HY", "0"]);
+    // Ragged right: justified lines of long paths and options open wide gaps on a terminal.
+    roff.control("ad", ["l"]);
 }
+
+/// Stands for roff's unbreakable space (`\ `) in the synopsis until the page is rendered: the
+/// roff crate escapes every backslash of the text it is given.
+const NON_BREAKING: char = '\u{a0}';
 
 /// The usage line as a reader of other man pages expects it: each option with its argument
 /// (`[-o OUT]`, the short form when there is one), then the operands (`FILE`, `[KEYFILE ...]`,
 /// `-- COMMAND [ARG ...]`). --help and --version are in OPTIONS only.
 fn synopsis(roff: &mut Roff, name: &str, command: &clap::Command) {
-    roff.control("SY", [name]);
+    // Control lines are not escaped: a bare '-' would print as a hyphen, not a minus.
+    roff.control("SY", [name.replace('-', "\\-").as_str()]);
     for arg in command.get_arguments() {
         if arg.is_hide_set() || arg.is_positional() || is_help_or_version(arg) {
             continue;
@@ -114,7 +139,7 @@ fn synopsis(roff: &mut Roff, name: &str, command: &clap::Command) {
             if optional {
                 line.extend([roman("["), roman("="), italic(value), roman("]")]);
             } else {
-                line.extend([roman(" "), italic(value)]);
+                line.extend([roman(NON_BREAKING.to_string()), italic(value)]);
             }
         }
         line.push(roman("]"));
@@ -129,18 +154,19 @@ fn synopsis(roff: &mut Roff, name: &str, command: &clap::Command) {
             || arg.get_num_args().is_some_and(|n| n.max_values() > 1);
         let mut line: Vec<Inline> = Vec::new();
         if arg.get_value_hint() == ValueHint::CommandWithArguments {
+            let space = NON_BREAKING;
             line.extend([
                 bold("--"),
-                roman(" "),
+                roman(space.to_string()),
                 italic(value),
-                roman(" ["),
+                roman(format!("{space}[")),
                 italic("ARG"),
-                roman(" ...]"),
+                roman(format!("{space}...]")),
             ]);
         } else {
             line.push(italic(value));
             if many {
-                line.push(roman(" ..."));
+                line.push(roman(format!("{NON_BREAKING}...")));
             }
         }
         if !arg.is_required_set() {
@@ -203,15 +229,12 @@ fn description(roff: &mut Roff, help: &str) {
 
 /// OPTIONS as clap_mangen writes it (every shown option, its value, default and possible
 /// values), without the preamble each of its renderings starts with.
-fn options(command: &clap::Command) -> Vec<u8> {
+fn options(command: &clap::Command) -> String {
     let mut section = Vec::new();
     clap_mangen::Man::new(command.clone())
         .render_options_section(&mut section)
         .unwrap_or_else(|e| panic!("render into memory: {e}"));
-    let preamble = Roff::new().render().into_bytes();
-    section
-        .strip_prefix(preamble.as_slice())
-        .map_or(section.clone(), <[u8]>::to_vec)
+    without_preamble(&String::from_utf8_lossy(&section))
 }
 
 /// SEE ALSO: the overview and every other program's page, then OpenSSH's.

@@ -134,8 +134,8 @@ fn the_synopsis_shows_option_arguments_and_name_does_not_repeat_the_program() {
     };
     let sign = page("mfa-sign.1");
     for shown in [
-        "[\n\\fB\\-\\-key\\fR \\fIFP\\fR]",
-        "[\n\\fB\\-o\\fR \\fIOUT\\fR]",
+        "[\n\\fB\\-\\-key\\fR\\ \\fIFP\\fR]",
+        "[\n\\fB\\-o\\fR\\ \\fIOUT\\fR]",
         "\n\\fIFILE\\fR\n.YS",
     ] {
         let flat = sign.replace('\n', "");
@@ -144,7 +144,7 @@ fn the_synopsis_shows_option_arguments_and_name_does_not_repeat_the_program() {
     }
     let login = page("mfa-login.1").replace('\n', "");
     assert!(
-        login.contains("\\fB\\-\\-\\fR \\fICOMMAND\\fR [\\fIARG\\fR ...]"),
+        login.contains("\\fB\\-\\-\\fR\\ \\fICOMMAND\\fR\\ [\\fIARG\\fR\\ ...]"),
         "mfa-login.1"
     );
     for (name, _) in programs() {
