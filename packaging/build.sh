@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # packaging/build.sh: builds cloudhsm-mfa's .deb and .rpm into target/ from one staged tree:
-# the four programs in /usr/bin, their man pages, bash/zsh/fish completions and the systemd
+# the programs in /usr/bin, their man pages and the overview page cloudhsm-mfa(7), bash/zsh/fish
+# completions and the systemd
 # user units, each where Debian/Ubuntu or Amazon Linux/RHEL/Fedora look for it. Installs the
 # packaging tools it lacks (dpkg-deb, dpkg-shlibdeps, rpmbuild) unless --no-install.
 #
@@ -78,7 +79,8 @@ mkdir -p "$out"
 # stage DIR ZSH_DIR: the installed tree under DIR; zsh's folder differs between the families.
 stage() {
   local dir=$1 zsh=$2 p
-  install -d "$dir/usr/bin" "$dir/usr/share/man/man1" "$dir/usr/share/bash-completion/completions" \
+  install -d "$dir/usr/bin" "$dir/usr/share/man/man1" "$dir/usr/share/man/man7" \
+    "$dir/usr/share/bash-completion/completions" \
     "$dir/$zsh" "$dir/usr/share/fish/vendor_completions.d" "$dir/usr/lib/systemd/user" \
     "$dir/usr/share/doc/$name"
   for p in $programs; do
@@ -90,7 +92,8 @@ stage() {
     install -m 0644 "$root/packaging/completions/zsh/_$p" "$dir/$zsh/_$p"
     install -m 0644 "$root/packaging/completions/fish/$p.fish" "$dir/usr/share/fish/vendor_completions.d/$p.fish"
   done
-  chmod 0644 "$dir"/usr/share/man/man1/*
+  gzip -9n <"$root/packaging/man/cloudhsm-mfa.7" >"$dir/usr/share/man/man7/cloudhsm-mfa.7.gz"
+  chmod 0644 "$dir"/usr/share/man/man1/* "$dir"/usr/share/man/man7/*
   # The units in agent/contrib run a cargo-installed agent; a package's is in /usr/bin.
   sed 's|%h/.cargo/bin/mfa-agent|/usr/bin/mfa-agent|' "$root/agent/contrib/mfa-agent.service" \
     >"$dir/usr/lib/systemd/user/mfa-agent.service"
@@ -98,9 +101,13 @@ stage() {
     || { echo "build.sh: error: the service's ExecStart was not rewritten" >&2; exit 1; }
   install -m 0644 "$root/agent/contrib/mfa-agent.socket" "$dir/usr/lib/systemd/user/mfa-agent.socket"
   chmod 0644 "$dir/usr/lib/systemd/user/mfa-agent.service"
-  install -m 0644 "$root/README.md" "$dir/usr/share/doc/$name/README.md"
-  install -m 0644 "$root/agent/README.md" "$dir/usr/share/doc/$name/README.agent.md"
-  install -m 0644 "$root/wrapper/README.md" "$dir/usr/share/doc/$name/README.wrapper.md"
+  # The documentation keeps the source's layout, so the READMEs' relative links work here.
+  local doc=$dir/usr/share/doc/$name
+  install -d "$doc/agent" "$doc/wrapper" "$doc/docs"
+  install -m 0644 "$root/README.md" "$doc/README.md"
+  install -m 0644 "$root/agent/README.md" "$doc/agent/README.md"
+  install -m 0644 "$root/wrapper/README.md" "$doc/wrapper/README.md"
+  install -m 0644 "$root"/docs/*.md "$doc/docs/"
 }
 
 # The libraries the programs link (OpenSSL, libc), as Debian package names.
@@ -161,10 +168,12 @@ build_rpm() {
     echo "build.sh: skipped the .rpm: rpmbuild is not installed"
     return 0
   fi
-  local arch dir=$work/rpm top=$work/rpmbuild files
+  local arch dir=$work/rpm top=$work/rpmbuild files docdirs
   arch=$(uname -m)
   stage "$dir" usr/share/zsh/site-functions
   files=$(cd "$dir" && find . -type f | sed 's|^\.||' | sort)
+  # The package owns its documentation folders (the others belong to the system).
+  docdirs=$(cd "$dir" && find "./usr/share/doc/$name" -type d | sed 's|^\.|%dir |' | sort)
   mkdir -p "$top/SPECS" "$top/RPMS"
   cat >"$top/SPECS/$name.spec" <<EOF
 Name: $name
@@ -188,7 +197,7 @@ whether a login would work and what to fix.
 cp -a "$dir/." "%{buildroot}/"
 
 %files
-%dir /usr/share/doc/$name
+$docdirs
 $files
 EOF
   local payload=w9.xzdio

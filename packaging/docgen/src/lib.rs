@@ -1,6 +1,9 @@
 //! The man pages and shell completions of mfa-agent, mfa-add, mfa-login, mfa-sign and
 //! mfa-doctor, rendered
-//! from the very clap definitions the programs parse with, so they cannot drift from `--help`.
+//! from the very clap definitions the programs parse with, so they cannot drift from `--help`,
+//! and the overview page cloudhsm-mfa(7). What clap does not know (a page's ENVIRONMENT,
+//! FILES and EXAMPLES, the overview's walkthrough) is written by hand in `pages/` (`man`,
+//! `markup`).
 //!
 //! Each program's `cli.rs` is compiled into this crate through `#[path]`, unchanged: no option
 //! is written down twice. `cargo run -p cloudhsm-mfa-docgen` writes the files under
@@ -13,6 +16,9 @@ use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
 use clap_complete::Shell;
+
+pub mod man;
+pub mod markup;
 
 // Only `Args` is used here; the rest of each file serves its own program.
 #[allow(dead_code)]
@@ -55,19 +61,19 @@ pub fn programs() -> Vec<(&'static str, clap::Command)> {
     ]
 }
 
-/// Every generated file, in a fixed order: `man/NAME.1`, then each shell's completion.
+/// Every generated file, in a fixed order: `man/NAME.1`, then each shell's completion, for
+/// each program; last the overview page `man/cloudhsm-mfa.7`.
 pub fn render() -> io::Result<Vec<Generated>> {
     let mut files = Vec::new();
+    let names: Vec<&str> = programs().into_iter().map(|(name, _)| name).collect();
     for (name, command) in programs() {
         // The page names the package version only: `--version` also names the crypto backend,
         // which may be read from the OpenSSL a build links, and a page that changed with it
         // would be stale on one machine and fresh on the next.
         let command = command.version(env!("CARGO_PKG_VERSION"));
-        let mut page = Vec::new();
-        clap_mangen::Man::new(command.clone()).render(&mut page)?;
         files.push(Generated {
             path: PathBuf::from(format!("man/{name}.1")),
-            contents: page,
+            contents: man::program_page(name, &command, &names),
         });
         let mut shown = without_hidden_options(name, &command);
         for (shell, pattern) in SHELLS {
@@ -82,6 +88,11 @@ pub fn render() -> io::Result<Vec<Generated>> {
             });
         }
     }
+    let (overview, section) = man::OVERVIEW;
+    files.push(Generated {
+        path: PathBuf::from(format!("man/{overview}.{section}")),
+        contents: man::overview_page(&programs()),
+    });
     Ok(files)
 }
 

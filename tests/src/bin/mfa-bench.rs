@@ -1,4 +1,4 @@
-//! mfa-bench: measures what a user waits for. Three figures, written into the README:
+//! mfa-bench: measures what a user waits for. Three figures, written into docs/speed.md:
 //! the time from the signed-token prompt's last byte to the Enter that mfa-login sends
 //! (1, 3 and 7 tokens) beside the time OpenSSL itself needs for that many signatures, and
 //! for those signatures plus the token file's rewrite; token signatures per second through

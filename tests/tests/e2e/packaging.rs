@@ -1,6 +1,7 @@
 //! The packages `packaging/build.sh` makes from the dev build: the .deb, unpacked with
 //! `dpkg-deb -x` into a fresh folder, runs each program's `--help` and `--version` from
-//! there and holds every file where Debian looks for it (man pages, bash/zsh/fish
+//! there and holds every file where Debian looks for it (man pages, the overview page in
+//! section 7, bash/zsh/fish
 //! completions, the systemd user units); the .rpm lists the same with `rpm -qlp`, zsh's in
 //! Fedora's folder. Each check is skipped, saying why, where its tool is not installed.
 
@@ -148,6 +149,8 @@ fn the_deb_unpacks_into_a_folder_that_runs_and_holds_every_file_and_the_rpm_list
         );
         assert_deb_files(&root, program);
     }
+    assert_gzipped_page(&root, "man7/cloudhsm-mfa.7");
+    assert_doc_links_resolve(&root.join("usr/share/doc/cloudhsm-mfa"));
     // mfa-agent and mfa-add name the agent crate's crypto backend, mfa-login and mfa-sign
     // say the agent signs.
     let agent = text(&run(root.join("usr/bin/mfa-agent"), &["--version"]).stdout);
@@ -167,27 +170,78 @@ fn the_deb_unpacks_into_a_folder_that_runs_and_holds_every_file_and_the_rpm_list
         socket.contains("\nListenStream=%t/mfa-agent/agent.sock\n"),
         "{socket}"
     );
+    // `systemctl --user help mfa-agent` opens our pages, not ssh-agent's.
+    for unit in [&service, &socket] {
+        assert!(
+            unit.contains("\nDocumentation=man:mfa-agent(1) man:cloudhsm-mfa(7)\n"),
+            "{unit}"
+        );
+    }
 
     check_rpm(&out);
 }
 
-/// Man page, completions: in Debian's folders, and the very files packaging/ keeps.
-fn assert_deb_files(root: &Path, program: &str) {
-    let page = root.join(format!("usr/share/man/man1/{program}.1.gz"));
-    let unzipped = run("gzip", &["-dc", page.to_str().expect("path")]);
+/// Every relative link in the packaged Markdown names a file the package holds: the README,
+/// agent/ and wrapper/ READMEs and docs/ keep the source's layout, so what works in the source
+/// works installed.
+fn assert_doc_links_resolve(doc: &Path) {
+    let mut pages = vec![
+        doc.join("README.md"),
+        doc.join("agent/README.md"),
+        doc.join("wrapper/README.md"),
+    ];
+    let docs = std::fs::read_dir(doc.join("docs")).expect("docs/ in the package");
+    pages.extend(docs.map(|e| e.expect("entry").path()));
+    assert!(pages.len() > 3, "no docs/*.md in the package");
+    let mut links = 0;
+    for page in &pages {
+        let markdown =
+            std::fs::read_to_string(page).unwrap_or_else(|e| panic!("{}: {e}", page.display()));
+        for target in markdown
+            .split("](")
+            .skip(1)
+            .filter_map(|rest| rest.split(')').next())
+        {
+            let file = target.split('#').next().unwrap_or_default();
+            if file.is_empty() || target.contains("://") {
+                continue;
+            }
+            let folder = page.parent().expect("folder");
+            assert!(
+                folder.join(file).is_file(),
+                "{}: the link {target} names no file of the package",
+                page.display()
+            );
+            links += 1;
+        }
+    }
+    assert!(links > 0, "no relative links checked");
+}
+
+/// The man page `usr/share/man/{page}.gz` is the committed `packaging/man/` file, gzipped.
+fn assert_gzipped_page(root: &Path, page: &str) {
+    let installed = root.join(format!("usr/share/man/{page}.gz"));
+    let unzipped = run("gzip", &["-dc", installed.to_str().expect("path")]);
     assert!(
         unzipped.status.success(),
         "{}: {}",
-        page.display(),
+        installed.display(),
         text(&unzipped.stderr)
     );
-    let packaging = workspace().join("packaging");
-    let committed = |path: &str| std::fs::read(packaging.join(path)).expect(path);
+    let name = Path::new(page).file_name().expect("name");
+    let committed = workspace().join("packaging/man").join(name);
     assert_eq!(
         unzipped.stdout,
-        committed(&format!("man/{program}.1")),
-        "{program}.1"
+        std::fs::read(&committed).expect("the committed page"),
+        "{page}"
     );
+}
+
+/// Man page, completions: in Debian's folders, and the very files packaging/ keeps.
+fn assert_deb_files(root: &Path, program: &str) {
+    assert_gzipped_page(root, &format!("man1/{program}.1"));
+    let packaging = workspace().join("packaging");
+    let committed = |path: &str| std::fs::read(packaging.join(path)).expect(path);
     for (installed, source) in [
         (
             format!("usr/share/bash-completion/completions/{program}"),
@@ -228,6 +282,7 @@ fn check_rpm(out: &Path) {
     let mut wanted = vec![
         "/usr/lib/systemd/user/mfa-agent.service".to_owned(),
         "/usr/lib/systemd/user/mfa-agent.socket".to_owned(),
+        "/usr/share/man/man7/cloudhsm-mfa.7.gz".to_owned(),
     ];
     for p in PROGRAMS {
         wanted.push(format!("/usr/bin/{p}"));

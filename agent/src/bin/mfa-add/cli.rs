@@ -32,7 +32,7 @@ SSH_AUTH_SOCK when that agent is a forwarded mfa-agent.
 
 Exit status: 0 success; 1 failure (also -l or -L with no keys in the agent); 2 usage error.";
 
-/// mfa-add: load RSA keys into mfa-agent, list, remove, lock and unlock.
+/// Load RSA keys into mfa-agent; list, remove, lock and unlock them.
 #[derive(Debug, Parser)]
 #[command(name = "mfa-add", version = cloudhsm_mfa_agent::version::version(), after_help = AFTER_HELP)]
 #[command(group(ArgGroup::new("action").args(["list", "list_public", "delete", "delete_all", "lock", "unlock", "provider", "remove_provider"])))]

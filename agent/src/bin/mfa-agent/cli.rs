@@ -51,7 +51,7 @@ of signal N, 127 if it was not found, 126 if it could not be run).";
 const DEFAULT_MAX_CONNECTIONS: usize = 128;
 const DEFAULT_FRAME_TIMEOUT_SECS: u64 = 30;
 
-/// mfa-agent: keeps CloudHSM MFA keys in memory and signs tokens for mfa-login and mfa-sign.
+/// Keep CloudHSM MFA keys in memory and sign tokens for mfa-login and mfa-sign.
 #[derive(Debug, Parser)]
 #[command(name = "mfa-agent", version = cloudhsm_mfa_agent::version::version(), after_help = AFTER_HELP)]
 pub struct Args {

@@ -15,7 +15,8 @@ can write: anything else is refused before the agent is asked. Handles the MFA l
 quorum registration and quorum approval token files, and cloudhsm_mgmt_util authdata files.
 A quorum approval needs --approver; on a terminal the approval data is shown first.
 
-The agent is found through $MFA_AUTH_SOCK.
+The agent is found through MFA_AUTH_SOCK, else through SSH_AUTH_SOCK when that agent is a
+forwarded mfa-agent.
 
 Exit status: 0 signed; 1 nothing was written (the error says why); 2 bad arguments.";
 
