@@ -1,5 +1,5 @@
-complete -c mfa-login -l key -d 'The agent key to sign with: a SHA256: fingerprint (or a prefix of one) or its comment. Needed when the agent holds more than one key' -r
-complete -c mfa-login -l new-key -d 'The agent key `user change-mfa token-sign` registers for the user logged in (key rotation: log in with --key, register --new-key). Default: the agent\'s only key' -r
+complete -c mfa-login -l key -d 'The agent key to sign with: a SHA256: fingerprint (or a prefix of one) or its comment. Needed when the agent holds more than one key' -r -f -a "(mfa-add -l 2>/dev/null | cut -d' ' -f2)"
+complete -c mfa-login -l new-key -d 'The agent key `user change-mfa token-sign` registers for the user logged in (key rotation: log in with --key, register --new-key). Default: the agent\'s only key' -r -f -a "(mfa-add -l 2>/dev/null | cut -d' ' -f2)"
 complete -c mfa-login -l token-file -d 'The token file to sign, when COMMAND\'s arguments or the typed login do not say' -r -F
 complete -c mfa-login -l password-file -d 'Answer a login\'s own `Enter password:` with the first line of F (mode 0600 or stricter), for unattended use. Never typed into a prompt that sets a password' -r -F
 complete -c mfa-login -l timeout -d 'Seconds to wait for the agent; without a terminal on stdin, also for the whole run' -r

@@ -82,6 +82,7 @@ pub fn render() -> io::Result<Vec<Generated>> {
             if shell == Shell::Bash && runs_a_command(&command) {
                 script = complete_the_command_after_dashes(script, name);
             }
+            script = complete_keys_from_the_agent(script, shell);
             files.push(Generated {
                 path: Path::new("completions").join(pattern.replace("{}", name)),
                 contents: script,
@@ -94,6 +95,54 @@ pub fn render() -> io::Result<Vec<Generated>> {
         contents: man::overview_page(&programs()),
     });
     Ok(files)
+}
+
+/// What lists the agent's key fingerprints for a completion: `mfa-add -l`'s second field.
+const AGENT_KEYS: &str = "mfa-add -l 2>/dev/null | cut -d' ' -f2";
+
+/// `--key FP` and `--new-key FP` complete with the fingerprints of the keys in the agent
+/// (`mfa-add -l`), not file names: bash's and fish's scripts are rewritten where clap put
+/// its default. zsh keeps clap's default.
+fn complete_keys_from_the_agent(script: Vec<u8>, shell: Shell) -> Vec<u8> {
+    let text = String::from_utf8_lossy(&script).into_owned();
+    let text = match shell {
+        Shell::Bash => {
+            let mut out = String::new();
+            let mut in_key_case = false;
+            for line in text.split_inclusive('\n') {
+                let trimmed = line.trim();
+                if trimmed == "--key)" || trimmed == "--new-key)" {
+                    in_key_case = true;
+                } else if in_key_case && trimmed == "COMPREPLY=($(compgen -f \"${cur}\"))" {
+                    let indent = &line[..line.len() - line.trim_start().len()];
+                    out.push_str(&format!(
+                        "{indent}COMPREPLY=($(compgen -W \"$({AGENT_KEYS})\" -- \"${{cur}}\"))\n"
+                    ));
+                    in_key_case = false;
+                    continue;
+                } else if trimmed.ends_with(')') {
+                    in_key_case = false;
+                }
+                out.push_str(line);
+            }
+            out
+        }
+        Shell::Fish => {
+            text.lines()
+                .map(|line| {
+                    if line.contains(" -l key ") || line.contains(" -l new-key ") {
+                        format!("{line} -f -a \"({AGENT_KEYS})\"")
+                    } else {
+                        line.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+                + "\n"
+        }
+        _ => text,
+    };
+    text.into_bytes()
 }
 
 /// Whether the program's last argument is a command to run (`mfa-login -- COMMAND`).

@@ -167,3 +167,44 @@ fn the_doctor_flags_forward_agent_lines_that_forward_nothing_or_another_agent() 
     let (_, text) = doctor(&dir, Some(agent.socket()), true, &[]);
     assert!(!text.contains("is not set here"), "{text}");
 }
+
+#[test]
+fn bash_completes_key_with_the_fingerprints_of_the_agents_keys() {
+    let dir = WorkDir::new();
+    let agent = Agent::start(dir.path());
+    let key = genrsa(dir.path(), "officer1.key", 2048);
+    agent.add_key(&key);
+    let listed = String::from_utf8_lossy(&agent.mfa_add(&["-l"]).stdout).into_owned();
+    let fingerprint = listed
+        .split_whitespace()
+        .nth(1)
+        .expect("a fingerprint")
+        .to_owned();
+    let completions = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/completions/bash");
+    let bins = bin("mfa-add");
+    for (program, function) in [("mfa-sign", "_mfa__sign"), ("mfa-login", "_mfa__login")] {
+        let script = format!(
+            "source '{}'; COMP_WORDS=({program} --key SHA256:); COMP_CWORD=2; \
+             {function} {program} SHA256: --key; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            completions.join(program).display()
+        );
+        let out = Command::new("bash")
+            .args(["-c", &script])
+            .env(
+                "PATH",
+                format!(
+                    "{}:/usr/bin:/bin",
+                    bins.parent().expect("bin dir").display()
+                ),
+            )
+            .env("MFA_AUTH_SOCK", agent.socket())
+            .output()
+            .expect("bash");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            fingerprint,
+            "{program}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
