@@ -336,3 +336,30 @@ fn one_mfa_key_beside_ssh_keys_needs_no_key_option() {
     assert_signed_by(&s.public, &s.dir.join("three-keys.json"), s.cluster.hsms);
     pty.assert_absent("--key");
 }
+
+#[test]
+fn ctrl_z_suspends_mfa_login_as_a_shell_job_and_fg_brings_it_back() {
+    // COMMAND runs in a session of its own, where the kernel drops a stop signal: ^Z must
+    // stop mfa-login itself, as the job the shell sees.
+    let mut shell = Command::new("bash");
+    shell
+        .args(["--norc", "--noprofile", "-i"])
+        .env("PS1", "shell$ ");
+    let mut pty = Pty::spawn(shell);
+    pty.expect("shell$ ");
+    pty.send_line(&format!("{} -- cat", bin("mfa-login").display()));
+    pty.send_line("before");
+    pty.expect("before\r\nbefore");
+    pty.send("\x1a");
+    pty.expect("Stopped");
+    pty.expect("shell$ ");
+    pty.send_line("echo the shell has the terminal");
+    pty.expect("the shell has the terminal\r\n");
+    pty.send_line("fg");
+    pty.send_line("after");
+    pty.expect("after\r\nafter");
+    pty.send("\x04");
+    pty.expect("shell$ ");
+    pty.send_line("exit");
+    pty.wait();
+}

@@ -241,10 +241,13 @@ impl Session {
                 Event::Output(seen)
             }
             Message::OutputEnd => Event::OutputEnd,
-            Message::Input(bytes) => Event::Input {
-                bytes,
-                echo: self.child.echo_enabled(),
-            },
+            Message::Input(bytes) => {
+                let bytes = self.suspend_at_the_key(bytes)?;
+                Event::Input {
+                    bytes,
+                    echo: self.child.echo_enabled(),
+                }
+            }
             Message::InputEnd => Event::InputEnd,
             Message::Signal(ReceivedSignal::Resize) => {
                 self.child.resize(sys::window_size());
@@ -253,6 +256,17 @@ impl Session {
             Message::Signal(ReceivedSignal::Pass(signal)) => Event::Signal(signal),
             Message::Exited(exit) => Event::Exited(exit.map_or(Status::OWN_FAILURE, Status::of)),
         })
+    }
+
+    /// ^Z typed at the terminal suspends mfa-login (the shell's job), not COMMAND; the other
+    /// keys go on to the core. `None` when nothing else was typed.
+    fn suspend_at_the_key(&mut self, mut bytes: Vec<u8>) -> Option<Vec<u8>> {
+        if self.core.attended() && bytes.contains(&sys::SUSPEND_KEY) {
+            bytes.retain(|&b| b != sys::SUSPEND_KEY);
+            sys::suspend();
+            self.child.resize(sys::window_size());
+        }
+        (!bytes.is_empty()).then_some(bytes)
     }
 
     /// Gives the core `event` and carries out its actions, and those of what they lead to;

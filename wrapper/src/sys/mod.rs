@@ -25,7 +25,8 @@ pub(crate) use pty::{spawn, PtyProcess, Reaper, SpawnError};
 pub(crate) use signals::watch as watch_signals;
 #[cfg(unix)]
 pub(crate) use terminal::{
-    dim, newline, notice, stdin_settings, window_size, OutputWriter, RawMode, TerminalSettings,
+    dim, newline, notice, stdin_settings, suspend, window_size, OutputWriter, RawMode,
+    TerminalSettings, SUSPEND_KEY,
 };
 
 /// A signal mfa-login sends to COMMAND.

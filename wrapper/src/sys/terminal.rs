@@ -121,6 +121,28 @@ impl Drop for RawMode {
     }
 }
 
+/// The key that suspends a job (^Z), as typed in raw mode.
+pub(crate) const SUSPEND_KEY: u8 = 0x1a;
+
+/// ^Z at mfa-login's terminal: mfa-login stops as the shell's job (COMMAND runs in a session
+/// of its own, where the kernel would drop the stop signal, so it waits where it is), with the
+/// user's terminal settings back; once continued (`fg`), raw mode again. Without raw mode
+/// (nobody at a terminal) nothing is done.
+pub(crate) fn suspend() {
+    let original = match SAVED.lock() {
+        Ok(saved) => saved.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    };
+    let Some(original) = original else {
+        return;
+    };
+    let _ = tcsetattr(std::io::stdin(), SetArg::TCSADRAIN, &original);
+    let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGTSTP);
+    let mut raw = original;
+    cfmakeraw(&mut raw);
+    let _ = tcsetattr(std::io::stdin(), SetArg::TCSANOW, &raw);
+}
+
 /// Puts the user's terminal settings back, if raw mode is on. Safe to call more than once.
 pub(crate) fn restore() {
     let saved = match SAVED.lock() {

@@ -243,6 +243,11 @@ impl Core {
         std::mem::take(&mut self.out)
     }
 
+    /// stdin is a terminal: a person is there.
+    pub fn attended(&self) -> bool {
+        self.attended
+    }
+
     /// When the core wants [`Event::Tick`], if nothing else happens first.
     pub fn deadline(&self) -> Option<Instant> {
         let Deadlines { run, kill, drain } = &self.deadlines;
