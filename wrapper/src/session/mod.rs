@@ -312,6 +312,10 @@ impl Session {
                 self.config.transcript.event(&line);
                 sys::notice(&line);
             }
+            Action::Inform(line) => {
+                self.config.transcript.event(&line);
+                sys::notice(&sys::dim(&line));
+            }
             Action::Note(text) => self.config.transcript.event(&text),
             Action::Record { bytes, echo } => self.config.transcript.typed(&bytes, echo),
             Action::Exit(_) => {}

@@ -194,7 +194,11 @@ fn rotation_in_one_session_with_key_old_and_new_key_new() {
          --change-password {PASSWORD}"
     ));
     pty.expect(SUCCESS);
-    pty.expect(SHELL);
+    // mfa-login says which key the HSM now knows, for whom (after the CLI's result, which
+    // comes with its next prompt).
+    pty.expect(&format!(
+        "mfa-login: registered {new_fp} as the MFA key of {USER} ({ROLE})"
+    ));
     assert_signed_by(&new_pub, &s.dir.join("rotate.json"), s.cluster.hsms);
     let registered = s.cluster.public_key(USER).expect("a key is registered");
     assert!(same_key(&registered, &new_pub), "the NEW key is registered");

@@ -2,12 +2,12 @@
 
 use client::exit::Status;
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Parser;
 use cloudhsm_mfa_wrapper::command::Command;
-use cloudhsm_mfa_wrapper::login::{resolve_command, Config, LaunchError};
+use cloudhsm_mfa_wrapper::login::{resolve_command, Config, LaunchError, CLOUDHSM_BIN};
 use cloudhsm_mfa_wrapper::transcript::Transcript;
 
 const AFTER_HELP: &str = "\
@@ -132,6 +132,13 @@ pub fn validate(args: Args) -> Result<Config, ConfigError> {
         .split_first()
         .unwrap_or((&args.command[0], &[]));
     let program = resolve_command(name)?;
+    if program.starts_with(CLOUDHSM_BIN) && !Path::new(name).starts_with(CLOUDHSM_BIN) {
+        eprintln!(
+            "mfa-login: {} is not on your PATH; running {}",
+            name.to_string_lossy(),
+            program.display()
+        );
+    }
     // Before COMMAND asks for a password: a token file others could swap is refused now,
     // not after the password was typed (it would be refused at the prompt all the same).
     let command = Command::from_args(rest);

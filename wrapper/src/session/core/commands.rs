@@ -44,6 +44,11 @@ impl Core {
                 "the --password-file password was rejected: not typing it again".to_owned()
             }
             Lesson::KeyRotated { user, fingerprint } => {
+                // Said to the person too: which key the HSM now knows for whom.
+                self.out.push(super::Action::Inform(format!(
+                    "mfa-login: registered {fingerprint} as the MFA key of {user}; later logins \
+                     in this session use it"
+                )));
                 format!("{user} now logs in with {fingerprint}: later logins use it")
             }
         };

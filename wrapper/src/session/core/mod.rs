@@ -95,6 +95,8 @@ pub(crate) enum Action {
     Signal(ChildSignal),
     /// Tell the person, in one line (and the transcript).
     Notice(String),
+    /// Tell the person what mfa-login did, set apart from the CLI's output (and the transcript).
+    Inform(String),
     /// Write this to the transcript only.
     Note(String),
     /// Record typed keys in the transcript (redacted when the terminal did not echo them).

@@ -269,6 +269,11 @@ fn change_mfa_for_the_user_logged_in_signs_and_registers_the_new_key() {
     assert!(
         matches!(decision(&at_key), Some(Decision::PublicKey { key }) if key.selector.as_deref() == Some("NEW"))
     );
+    s.answer(&at_key, "/tmp/new.pem\r", Some("SHA256:new"));
+    let done = s.result(0);
+    let said = "mfa-login: registered SHA256:new as the MFA key of officer1 (admin); later \
+                logins in this session use it";
+    assert!(has(&done, &Action::Inform(said.to_owned())), "{done:?}");
 }
 
 #[test]
