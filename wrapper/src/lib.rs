@@ -19,6 +19,7 @@
 //! arbitrary bytes.
 
 pub mod command;
+pub mod config;
 pub mod doctor;
 mod error;
 pub(crate) mod line_tracker;

@@ -33,6 +33,8 @@ pub struct Config {
     /// Bounds each agent reply and, when stdin is not a terminal, the whole run.
     pub timeout: Option<Duration>,
     pub transcript: Transcript,
+    /// The config file's `(HSM user, key fingerprint)` pairs.
+    pub keys_for_users: Vec<(String, String)>,
 }
 
 /// Why COMMAND cannot be started, with the exit status a shell would give.

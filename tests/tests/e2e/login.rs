@@ -363,3 +363,82 @@ fn ctrl_z_suspends_mfa_login_as_a_shell_job_and_fg_brings_it_back() {
     pty.send_line("exit");
     pty.wait();
 }
+
+#[test]
+fn the_config_file_picks_the_users_key_and_never_lets_another_users_key_answer() {
+    let s = Setup::new();
+    let other_key = genrsa(s.dir.path(), "officer2.key", 2048);
+    let other_pub = public_key_pem(&other_key, &s.dir.join("officer2.pub"));
+    s.agent.add_key(&other_key);
+    let config_home = s.dir.mkdir("config", 0o700);
+    s.dir.mkdir("config/cloudhsm-mfa", 0o700);
+    let config = s.dir.write_mode(
+        "config/cloudhsm-mfa/config.toml",
+        format!(
+            "[[keys]]\nuser = \"{USER}\"\nkey = \"{}\"\n\n[[keys]]\nuser = \"officer2\"\nkey = \"{}\"\n",
+            fingerprint(&s.public),
+            fingerprint(&other_pub)
+        ),
+        0o600,
+    );
+    let login = |options: &[&str], token: &str| {
+        let mut command = s.mfa_login(&s.cluster, options, &login_args(token));
+        command.env("XDG_CONFIG_HOME", &config_home);
+        command
+    };
+    // Two token keys and no --key: the file names crypto1's.
+    let mut pty = Pty::spawn(login(&s.password_option(), "mapped.json"));
+    pty.expect(SUCCESS);
+    assert_eq!(pty.wait(), Exit::Code(0));
+    assert_signed_by(&s.public, &s.dir.join("mapped.json"), s.cluster.hsms);
+
+    // --key naming officer2's key for crypto1's login: refused before anything is signed.
+    let other_fp = fingerprint(&other_pub);
+    let mut options = s.password_option().to_vec();
+    options.extend(["--key", &other_fp]);
+    let typed_before = s.cluster.passwords().len();
+    let out = login(&options, "wrong.json")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("mfa-login");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(
+        err.contains(&format!("maps key {other_fp} to officer2, not to {USER}")),
+        "{err}"
+    );
+    assert_eq!(
+        s.cluster.passwords().len(),
+        typed_before,
+        "the CLI never asked"
+    );
+    // In interactive mode the token prompt is refused the same way.
+    let mut pty = Pty::spawn({
+        let mut command = s.mfa_login(&s.cluster, &options, &["interactive"]);
+        command.env("XDG_CONFIG_HOME", &config_home);
+        command
+    });
+    pty.expect("aws-cloudhsm > ");
+    pty.send_line(&login_args("wrong.json").join(" "));
+    pty.expect(&format!("maps key {other_fp} to officer2, not to {USER}"));
+    pty.signal(expectrl::Signal::SIGINT);
+    pty.wait();
+    assert!(read_signatures(&s.dir.join("wrong.json"))
+        .iter()
+        .all(Vec::is_empty));
+    assert_eq!(s.cluster.failed_logins_total(USER), 0);
+
+    // A file others may change is not trusted: mfa-login stops before the CLI starts.
+    std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        .expect("chmod");
+    let out = login(&s.password_option(), "unsafe.json")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("mfa-login");
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the config file:"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -16,6 +16,8 @@ pub struct Options {
     /// `--new-key`: the key change-mfa registers.
     pub new_key: Option<String>,
     pub token_file: Option<PathBuf>,
+    /// The config file's `(HSM user, key fingerprint)` pairs.
+    pub keys_for_users: Vec<(String, String)>,
 }
 
 /// Which key answers, and what for.
@@ -29,19 +31,43 @@ pub struct KeyChoice {
     pub repeats: Repeats,
 }
 
-/// The keys of earlier logins the CLI rejected for the same user with the same password
-/// (see `rejected`).
+/// The keys a login must not be signed with: those of earlier logins the CLI rejected for the
+/// same user with the same password (see `rejected`), and those the config file ties to
+/// another user.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Repeats {
     /// Whose login it is, for the message.
     pub user: String,
     pub keys: Vec<String>,
+    /// `(fingerprint, user)`: keys the config file maps to other users only.
+    pub elsewhere: Vec<(String, String)>,
 }
 
 impl KeyChoice {
     /// Refuses the key with `fingerprint` when signing `file` with it repeats a rejected login:
     /// the message and the hint.
     pub fn check(&self, fingerprint: &str, file: &Path) -> Result<(), (String, String)> {
+        if let Some((_, other)) = self
+            .repeats
+            .elsewhere
+            .iter()
+            .find(|(key, _)| fingerprint.starts_with(key.as_str()))
+        {
+            return Err((
+                format!(
+                    "the config file maps key {fingerprint} to {other}, not to {}; not answering \
+                     this login with it",
+                    self.repeats.user
+                ),
+                format!(
+                    "name the right key (mfa-login --key FP), or correct {}; to finish by hand: \
+                     mfa-sign --key FP {}, and press Enter",
+                    crate::config::path()
+                        .map_or("the config file".to_owned(), |p| p.display().to_string()),
+                    file.display()
+                ),
+            ));
+        }
         if !self.repeats.keys.iter().any(|key| key == fingerprint) {
             return Ok(());
         }
@@ -92,10 +118,18 @@ pub enum Decision {
 pub enum Lesson {
     Nothing,
     LoggedIn(User),
+    /// Logged in with the key `--key` named, which the config file maps to nobody.
+    LoggedInWithUnmappedKey {
+        user: User,
+        fingerprint: String,
+    },
     LoggedOut,
     LoginRejected(Attempt),
     FilePasswordRejected,
-    KeyRotated { user: User, fingerprint: String },
+    KeyRotated {
+        user: User,
+        fingerprint: String,
+    },
 }
 
 pub(super) fn refuse(message: &str, hint: &str) -> Decision {

@@ -193,6 +193,7 @@ impl Session {
                 key: config.key.clone(),
                 new_key: config.new_key.clone(),
                 token_file: config.token_file.clone(),
+                keys_for_users: config.keys_for_users.clone(),
             },
             command: Command::from_args(&config.args),
             user: user_from_env(),

@@ -22,6 +22,7 @@ pub use super::decision::{Decision, KeyChoice, Lesson, Options, Repeats};
 use super::password::PasswordId;
 use super::rejected::{Attempt, Rejections};
 use crate::command::{ChangeMfa, Command, Login, Mgmt, MgmtVerb, User};
+use crate::config;
 use crate::prompt::Prompt;
 
 /// The result mfa-login waits for after its last answer.
@@ -273,12 +274,17 @@ impl Policy {
                 .find(|(u, _)| u.is(user))
                 .map(|(_, fp)| fp.clone())
         });
+        let name = user.map(|u| u.username.as_str());
+        let pairs = &self.options.keys_for_users;
         let repeats = Repeats {
-            user: user.map_or("this user".to_owned(), |u| u.username.clone()),
+            user: name.unwrap_or("this user").to_owned(),
             keys: self.rejections.repeated_keys(user, self.password),
+            elsewhere: config::keys_of_others(pairs, name),
         };
+        // --key, else the one key the config file maps to this user.
+        let configured = name.and_then(|name| config::key_of(pairs, name));
         KeyChoice {
-            selector: rotated.or(self.options.key.clone()),
+            selector: rotated.or(self.options.key.clone()).or(configured),
             option: "--key",
             repeats,
         }
@@ -400,10 +406,24 @@ impl Policy {
                 self.rotated.push((user.clone(), fingerprint.clone()));
                 Lesson::KeyRotated { user, fingerprint }
             }
-            (_, true) => match self.login_user() {
+            (awaiting, true) => match self.login_user() {
                 Some(Some(user)) => {
                     self.logged_in = Some(user.clone());
-                    Lesson::LoggedIn(user)
+                    let mapped = self
+                        .options
+                        .keys_for_users
+                        .iter()
+                        .any(|(u, _)| *u == user.username);
+                    match awaiting {
+                        // --key chose among several keys: the config file could remember it.
+                        Awaiting::Login(attempt) if self.options.key.is_some() && !mapped => {
+                            Lesson::LoggedInWithUnmappedKey {
+                                user,
+                                fingerprint: attempt.fingerprint,
+                            }
+                        }
+                        _ => Lesson::LoggedIn(user),
+                    }
                 }
                 _ if self.command == Command::Logout => {
                     self.logged_in = None;

@@ -13,6 +13,7 @@ pub(crate) fn options() -> Options {
         key: Some("OLD".into()),
         new_key: Some("NEW".into()),
         token_file: None,
+        keys_for_users: vec![],
     }
 }
 
@@ -41,8 +42,18 @@ fn logged_in(options: Options, fp: &str) -> Policy {
     p.answered(Prompt::Password, &d, None);
     let d = p.on_prompt(Prompt::SignedTokenFile);
     p.answered(Prompt::SignedTokenFile, &d, Some(fp));
-    assert_eq!(p.on_result(true), Lesson::LoggedIn(officer("officer1")));
+    assert!(logged_in_as(&p.on_result(true), "officer1"));
     p
+}
+
+/// A successful login of `name`, with or without the offer to remember its key.
+fn logged_in_as(lesson: &Lesson, name: &str) -> bool {
+    match lesson {
+        Lesson::LoggedIn(user) | Lesson::LoggedInWithUnmappedKey { user, .. } => {
+            user.username == name
+        }
+        _ => false,
+    }
 }
 
 fn signs_with(decision: &Decision) -> Option<&str> {
@@ -128,6 +139,7 @@ fn a_login_is_signed_with_key_and_its_own_token_file_unless_token_file_says() {
                 repeats: Repeats {
                     user: "officer1".into(),
                     keys: vec![],
+                    elsewhere: vec![],
                 },
                 selector: Some("OLD".into()),
                 option: "--key"
@@ -350,7 +362,7 @@ fn tokens_first_a_different_password_is_answered_again_the_same_one_is_not() {
         attempt(&mut p, b"right").is_ok(),
         "another password: answered"
     );
-    assert_eq!(p.on_result(true), Lesson::LoggedIn(officer("officer1")));
+    assert!(logged_in_as(&p.on_result(true), "officer1"));
 
     let mut p = session(Options {
         password_file: false,
@@ -446,6 +458,7 @@ fn mgmt_util_login_signs_with_key_and_create_user_needs_new_key() {
                 repeats: Repeats {
                     user: "officer1".into(),
                     keys: vec![],
+                    elsewhere: vec![],
                 },
                 selector: Some("OLD".into()),
                 option: "--key"
@@ -454,7 +467,7 @@ fn mgmt_util_login_signs_with_key_and_create_user_needs_new_key() {
         }
     );
     p.answered(Prompt::AuthDataFile, &d, Some("SHA256:old"));
-    assert!(matches!(p.on_result(true), Lesson::LoggedIn(_)));
+    assert!(logged_in_as(&p.on_result(true), "officer1"));
 
     at(&mut p, "createUser CU alice pw -2fa /tmp/c.json");
     assert!(matches!(
@@ -500,4 +513,56 @@ fn mgmt_util_change_pswd_registers_only_for_the_user_logged_in() {
     ));
     at(&mut p, "changePswd CO officer2 newpw -2fa /tmp/p.json");
     assert!(is_refusal(&p.on_prompt(Prompt::AuthDataFile), "officer2"));
+}
+
+#[test]
+fn the_config_file_chooses_a_users_key_and_never_signs_with_another_users() {
+    let mut p = session(Options {
+        key: None,
+        keys_for_users: vec![
+            ("officer1".into(), "SHA256:aaa".into()),
+            ("officer2".into(), "SHA256:bbb".into()),
+        ],
+        ..options()
+    });
+    at(&mut p, ME);
+    let d = p.on_prompt(Prompt::SignedTokenFile);
+    assert_eq!(
+        signs_with(&d),
+        Some("SHA256:aaa"),
+        "officer1's key, with no --key"
+    );
+    assert!(check(&d, "SHA256:aaa1234").is_ok());
+    let refused = check(&d, "SHA256:bbb1234").expect_err("officer2's key");
+    assert!(
+        refused
+            .0
+            .contains("maps key SHA256:bbb1234 to officer2, not to officer1"),
+        "{refused:?}"
+    );
+    // --key wins over the file, but still never another user's key.
+    let mut p = session(Options {
+        key: Some("SHA256:bbb".into()),
+        keys_for_users: vec![("officer2".into(), "SHA256:bbb".into())],
+        ..options()
+    });
+    at(&mut p, ME);
+    let d = p.on_prompt(Prompt::SignedTokenFile);
+    assert_eq!(signs_with(&d), Some("SHA256:bbb"));
+    assert!(check(&d, "SHA256:bbb1234").is_err());
+}
+
+#[test]
+fn a_login_with_key_and_no_mapping_offers_to_remember_it() {
+    let mut p = session(options());
+    at(&mut p, ME);
+    let d = p.on_prompt(Prompt::SignedTokenFile);
+    p.answered(Prompt::SignedTokenFile, &d, Some("SHA256:old"));
+    assert_eq!(
+        p.on_result(true),
+        Lesson::LoggedInWithUnmappedKey {
+            user: officer("officer1"),
+            fingerprint: "SHA256:old".into()
+        }
+    );
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use cloudhsm_mfa_wrapper::command::Command;
+use cloudhsm_mfa_wrapper::config;
 use cloudhsm_mfa_wrapper::login::{resolve_command, Config, LaunchError, CLOUDHSM_BIN};
 use cloudhsm_mfa_wrapper::transcript::Transcript;
 
@@ -98,6 +99,14 @@ pub enum ConfigError {
     TokenFile(#[source] client::files::Unsafe),
     #[error("cannot write the transcript: {0}")]
     Transcript(#[source] client::files::Unsafe),
+    #[error("the config file: {0}")]
+    ConfigFile(#[source] config::ConfigFileError),
+    #[error("the config file maps key {key} to {other}, not to {user}: not signing {user}'s login with it")]
+    KeyOfAnother {
+        key: String,
+        other: String,
+        user: String,
+    },
 }
 
 impl client::Hinted for ConfigError {
@@ -106,6 +115,12 @@ impl client::Hinted for ConfigError {
             ConfigError::Launch(err) => err.hint(),
             ConfigError::PasswordFile(err) => Some(err.hint()),
             ConfigError::Transcript(err) => Some(err.hint()),
+            ConfigError::ConfigFile(err) => Some(err.hint()),
+            ConfigError::KeyOfAnother { .. } => Some(
+                "name this user's key with --key FP, or correct the config file (the CLI was not \
+                 started: no password asked)"
+                    .to_owned(),
+            ),
             ConfigError::NotReady(err) => Some(format!(
                 "{}; then start the login again (the CLI was not started: no password asked)",
                 err.hint()
@@ -146,16 +161,33 @@ pub fn validate(args: Args) -> Result<Config, ConfigError> {
     if let Some(path) = named {
         client::files::check_path(path).map_err(ConfigError::TokenFile)?;
     }
+    let keys_for_users = config::load().map_err(ConfigError::ConfigFile)?.pairs();
     // Likewise the agent and the key a single-command MFA login will sign with: no agent,
-    // no key, a locked agent, several keys and no --key, a --key that matches none.
-    if matches!(&command, Command::Login(login) if login.mfa) {
-        let timeout = args
-            .timeout
-            .map_or(client::AGENT_TIMEOUT, Duration::from_secs);
-        client::Agent::from_env(timeout)
-            .and_then(|agent| agent.connect())
-            .and_then(|mut agent| agent.choose_key(args.key.as_deref()))
-            .map_err(ConfigError::NotReady)?;
+    // no key, a locked agent, several keys and no --key (nor one the config file maps to the
+    // user), a --key that matches none.
+    if let Command::Login(login) = &command {
+        if login.mfa {
+            let name = login.user.as_ref().map(|u| u.username.as_str());
+            let mapped = name.and_then(|name| config::key_of(&keys_for_users, name));
+            let timeout = args
+                .timeout
+                .map_or(client::AGENT_TIMEOUT, Duration::from_secs);
+            let key = client::Agent::from_env(timeout)
+                .and_then(|agent| agent.connect())
+                .and_then(|mut agent| agent.choose_key(args.key.as_deref().or(mapped.as_deref())))
+                .map_err(ConfigError::NotReady)?;
+            let others = config::keys_of_others(&keys_for_users, name);
+            if let Some((_, other)) = others
+                .iter()
+                .find(|(k, _)| key.fingerprint.starts_with(k.as_str()))
+            {
+                return Err(ConfigError::KeyOfAnother {
+                    key: key.fingerprint,
+                    other: other.clone(),
+                    user: name.unwrap_or("this user").to_owned(),
+                });
+            }
+        }
     }
     let password = args
         .password_file
@@ -178,5 +210,6 @@ pub fn validate(args: Args) -> Result<Config, ConfigError> {
         password,
         timeout: args.timeout.map(Duration::from_secs),
         transcript,
+        keys_for_users,
     })
 }

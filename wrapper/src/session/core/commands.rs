@@ -30,6 +30,19 @@ impl Core {
         let note = match self.policy.on_result(error_code == 0) {
             Lesson::Nothing => return,
             Lesson::LoggedIn(user) => format!("logged in as {user}"),
+            Lesson::LoggedInWithUnmappedKey { user, fingerprint } => {
+                // The offer to remember the key, so the next login needs no --key.
+                let file = crate::config::path()
+                    .map_or("~/.config/cloudhsm-mfa/config.toml".to_owned(), |p| {
+                        p.display().to_string()
+                    });
+                self.out.push(super::Action::Inform(format!(
+                    "mfa-login: to log {name} in with this key without --key, add to {file}: \
+                     [[keys]] user = \"{name}\" key = \"{fingerprint}\"",
+                    name = user.username
+                )));
+                format!("logged in as {user}")
+            }
             Lesson::LoggedOut => "logged out".to_owned(),
             Lesson::LoginRejected(attempt) => format!(
                 "the login as {} with {} was rejected: not signing it again with the same \

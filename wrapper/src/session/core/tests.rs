@@ -580,7 +580,8 @@ fn a_rejected_login_names_its_key_for_the_same_password_only() {
         key.repeats,
         Repeats {
             user: "officer1".into(),
-            keys: vec!["SHA256:old".into()]
+            keys: vec!["SHA256:old".into()],
+            elsewhere: vec![],
         }
     );
     assert!(key.check("SHA256:old", "t.json".as_ref()).is_err());
