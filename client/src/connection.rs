@@ -152,11 +152,17 @@ impl Connection {
     }
 
     /// Signs the tokens with `key`, one signature per token, each checked against the key
-    /// before it is used.
-    pub fn sign_tokens(&mut self, key: &AgentKey, tokens: &[Token]) -> Result<Vec<Vec<u8>>> {
+    /// before it is used. `about` says what they are for (shown in a confirmation, logged).
+    pub fn sign_tokens(
+        &mut self,
+        key: &AgentKey,
+        tokens: &[Token],
+        about: &str,
+    ) -> Result<Vec<Vec<u8>>> {
         let request = Request::TokenSign(TokenSignRequest {
             key_blob: key.blob.clone(),
             tokens: tokens.to_vec(),
+            about: about.to_owned(),
         });
         let signatures = match self.call(&request)? {
             Response::TokenSign(signatures) if signatures.len() == tokens.len() => signatures,

@@ -36,7 +36,14 @@ pub const NO_ASKPASS_MARK: &str = "no-askpass@cloudhsm-mfa";
 pub struct TokenSignRequest {
     pub key_blob: Vec<u8>,
     pub tokens: Vec<[u8; TOKEN_LEN]>,
+    /// What the signatures are for, as the client claims it (`a login as officer1 (admin)`),
+    /// for the confirmation question and the audit line; empty when it does not say. Sent
+    /// after the tokens only when not empty, so older requests still decode.
+    pub about: String,
 }
+
+/// The longest `about` the agent takes.
+pub const MAX_ABOUT: usize = 256;
 
 pub(crate) fn encode_token_sign(w: &mut Writer, req: &TokenSignRequest) {
     w.string(TOKEN_SIGN_EXTENSION.as_bytes())
@@ -44,6 +51,9 @@ pub(crate) fn encode_token_sign(w: &mut Writer, req: &TokenSignRequest) {
         .u32(req.tokens.len() as u32);
     for token in &req.tokens {
         w.string(token);
+    }
+    if !req.about.is_empty() {
+        w.string(req.about.as_bytes());
     }
 }
 
@@ -60,7 +70,20 @@ pub(crate) fn decode_token_sign(r: &mut Reader<'_>) -> Result<TokenSignRequest> 
         })?;
         tokens.push(token);
     }
-    Ok(TokenSignRequest { key_blob, tokens })
+    let about = if r.is_empty() {
+        String::new()
+    } else {
+        // Shown to a person and logged: printable, one line, bounded.
+        let said: String = r.utf8()?.chars().take(MAX_ABOUT).collect();
+        said.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    };
+    Ok(TokenSignRequest {
+        key_blob,
+        tokens,
+        about,
+    })
 }
 
 /// A count, then that many pairs of a key blob and its purpose as text.

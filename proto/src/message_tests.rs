@@ -8,6 +8,7 @@ fn token_sign_round_trips() {
     let req = Request::TokenSign(TokenSignRequest {
         key_blob: b"blob".to_vec(),
         tokens: vec![[1; 32], [2; 32]],
+        about: String::new(),
     });
     let bytes = req.encode();
     match Request::decode(&bytes).expect("decode") {
@@ -132,6 +133,7 @@ fn garbage_never_panics() {
     let req = Request::TokenSign(TokenSignRequest {
         key_blob: vec![3; 10],
         tokens: vec![[4; 32]],
+        about: String::new(),
     })
     .encode();
     for end in 0..req.len() {

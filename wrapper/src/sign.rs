@@ -77,6 +77,11 @@ pub fn run(args: &Request) -> Result<String, SignError> {
             approver: args.approver.as_deref(),
             // createUser and changePswd need the new key there; a filled one is checked.
             public_key: true,
+            about: &format!(
+                "mfa-sign: the {} {}",
+                loaded.file.kind().describe(),
+                loaded.path.display()
+            ),
         },
         args.output.as_deref(),
         Durability::Synced,

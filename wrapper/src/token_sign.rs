@@ -127,6 +127,8 @@ pub struct Fill<'a> {
     pub approver: Option<&'a str>,
     /// Put the signing key's public key into an authdata file's empty `PublicKey`.
     pub public_key: bool,
+    /// What the signatures are for, told to the agent for its question and its log.
+    pub about: &'a str,
 }
 
 impl LoadedTokenFile {
@@ -160,7 +162,8 @@ impl LoadedTokenFile {
                 });
             }
         }
-        let signatures = while_waiting_say_why(|| agent.sign_tokens(key, self.file.tokens()))?;
+        let signatures =
+            while_waiting_say_why(|| agent.sign_tokens(key, self.file.tokens(), fill.about))?;
         let mut file = self.file.clone();
         if fill.public_key {
             file.fill_public_key(&pem);

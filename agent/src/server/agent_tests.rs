@@ -46,6 +46,7 @@ fn token_sign_request(tokens: Vec<[u8; 32]>) -> Request {
     Request::TokenSign(TokenSignRequest {
         key_blob: public_key_blob(&public()),
         tokens,
+        about: String::new(),
     })
 }
 

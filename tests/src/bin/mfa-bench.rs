@@ -407,6 +407,7 @@ impl Signing {
         let request = Request::TokenSign(TokenSignRequest {
             key_blob: self.key_blob.clone(),
             tokens: (0..count).map(|_| rand::random()).collect(),
+            about: String::new(),
         });
         let start = Instant::now();
         let running = || start.elapsed() < Duration::from_secs(SIGN_SECONDS);

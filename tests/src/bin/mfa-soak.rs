@@ -161,6 +161,7 @@ impl Client<'_> {
             Flavour::Mfa => Request::TokenSign(TokenSignRequest {
                 key_blob: self.key_blob.clone(),
                 tokens: vec![token],
+                about: String::new(),
             }),
             Flavour::OpenSsh => Request::Sign {
                 key_blob: self.key_blob.clone(),

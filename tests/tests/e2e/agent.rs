@@ -87,6 +87,7 @@ fn token_sign(socket: &Path, key_blob: &[u8], tokens: &[[u8; 32]]) -> Response {
         &Request::TokenSign(TokenSignRequest {
             key_blob: key_blob.to_vec(),
             tokens: tokens.to_vec(),
+            about: String::new(),
         }),
     )
 }

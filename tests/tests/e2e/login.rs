@@ -442,3 +442,46 @@ fn the_config_file_picks_the_users_key_and_never_lets_another_users_key_answer()
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_confirmation_names_the_operation_the_user_and_the_token_count() {
+    let s = Setup::new();
+    let asked = s.dir.join("asked.txt");
+    let askpass = s.dir.write_mode(
+        "askpass",
+        format!("#!/bin/sh\necho \"$1\" >> '{}'\nexit 0\n", asked.display()),
+        0o755,
+    );
+    let agent = Agent::start_with_env(
+        &s.dir.mkdir("confirming", 0o700),
+        &[],
+        &[("MFA_ASKPASS", askpass.as_os_str())],
+    );
+    let added = agent.mfa_add(&["-c", s.key.to_str().expect("utf-8")]);
+    assert!(added.status.success());
+    let mut command = s.mfa_login(&s.cluster, &s.password_option(), &login_args("asked.json"));
+    command.env("MFA_AUTH_SOCK", agent.socket());
+    let mut pty = Pty::spawn(command);
+    pty.expect(SUCCESS);
+    assert_eq!(pty.wait(), Exit::Code(0));
+    let question = fs::read_to_string(&asked).expect("the askpass program ran");
+    let hsms = s.cluster.hsms;
+    assert!(
+        question.contains(&format!(
+            "to sign {hsms} CloudHSM tokens for a CloudHSM login as {USER} ({ROLE}) (as the \
+             client says)"
+        )),
+        "{question}"
+    );
+    assert!(
+        question.contains("Through a local connection."),
+        "{question}"
+    );
+    assert!(
+        agent
+            .log_text()
+            .contains(&format!("for=\"a CloudHSM login as {USER} ({ROLE})\"")),
+        "{}",
+        agent.log_text()
+    );
+}

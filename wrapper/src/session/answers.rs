@@ -196,7 +196,11 @@ impl Session {
             typed.push(b'\r');
             Zeroizing::new(typed)
         };
-        self.sign_file(&path, choice, Fill::default(), typed_path)
+        let fill = Fill {
+            about: &choice.for_what,
+            ..Fill::default()
+        };
+        self.sign_file(&path, choice, fill, typed_path)
     }
 
     /// Signs cloudhsm_mgmt_util's authdata file at `Enter filename:`; Enter alone keeps the
@@ -211,6 +215,7 @@ impl Session {
         let fill = Fill {
             approver: None,
             public_key: fill_public_key,
+            about: &choice.for_what,
         };
         self.sign_file(&path, choice, fill, |_| Zeroizing::new(b"\r".to_vec()))
     }

@@ -29,6 +29,9 @@ pub struct KeyChoice {
     pub option: &'static str,
     /// Keys the CLI rejected for this same login: signing with one repeats a failed login.
     pub repeats: Repeats,
+    /// What the signatures answer (`a CloudHSM login as officer1 (admin)`), told to the agent
+    /// for its confirmation question and its log.
+    pub for_what: String,
 }
 
 /// The keys a login must not be signed with: those of earlier logins the CLI rejected for the
@@ -44,6 +47,14 @@ pub struct Repeats {
 }
 
 impl KeyChoice {
+    /// The same choice, its signatures for `what`.
+    pub fn for_what(self, what: String) -> KeyChoice {
+        KeyChoice {
+            for_what: what,
+            ..self
+        }
+    }
+
     /// Refuses the key with `fingerprint` when signing `file` with it repeats a rejected login:
     /// the message and the hint.
     pub fn check(&self, fingerprint: &str, file: &Path) -> Result<(), (String, String)> {
@@ -144,6 +155,7 @@ pub(super) fn new_key(selector: Option<String>) -> KeyChoice {
         selector,
         option: "--new-key",
         repeats: Repeats::default(),
+        for_what: String::new(),
     }
 }
 

@@ -167,7 +167,13 @@ impl Policy {
                     Ok(file) => Decision::SignTokens {
                         file,
                         cli_file: change.token.clone(),
-                        key,
+                        key: key.for_what(format!(
+                            "change-mfa: registering this key as the MFA key of {}",
+                            change
+                                .user
+                                .as_ref()
+                                .map_or("?".to_owned(), ToString::to_string)
+                        )),
                     },
                     Err(refusal) => *refusal,
                 },
@@ -231,7 +237,15 @@ impl Policy {
             match mgmt.verb {
                 MgmtVerb::LoginHsm => (self.login_key(mgmt.user.as_ref()), false),
                 MgmtVerb::CreateUser => match &self.options.new_key {
-                    Some(selector) => (new_key(Some(selector.clone())), true),
+                    Some(selector) => (
+                        new_key(Some(selector.clone())).for_what(format!(
+                            "createUser: registering this key for the new user {}",
+                            mgmt.user
+                                .as_ref()
+                                .map_or("?".to_owned(), ToString::to_string)
+                        )),
+                        true,
+                    ),
                     None => return refuse(
                         "createUser -2fa registers the new user's key; mfa-login uses only a key \
                          named with --new-key for that",
@@ -240,7 +254,10 @@ impl Policy {
                     ),
                 },
                 MgmtVerb::ChangePswd => match self.own_registration(mgmt.user.as_ref()) {
-                    Ok(key) => (key, true),
+                    Ok(key) => (
+                        key.for_what("changePswd: registering this key as your MFA key".to_owned()),
+                        true,
+                    ),
                     Err(refusal) => return *refusal,
                 },
             };
@@ -287,6 +304,10 @@ impl Policy {
             selector: rotated.or(self.options.key.clone()).or(configured),
             option: "--key",
             repeats,
+            for_what: match user {
+                Some(user) => format!("a CloudHSM login as {user}"),
+                None => "a CloudHSM login".to_owned(),
+            },
         }
     }
 

@@ -142,7 +142,8 @@ fn a_login_is_signed_with_key_and_its_own_token_file_unless_token_file_says() {
                     elsewhere: vec![],
                 },
                 selector: Some("OLD".into()),
-                option: "--key"
+                option: "--key",
+                for_what: "a CloudHSM login as officer1 (admin)".into(),
             },
         }
     );
@@ -461,7 +462,8 @@ fn mgmt_util_login_signs_with_key_and_create_user_needs_new_key() {
                     elsewhere: vec![],
                 },
                 selector: Some("OLD".into()),
-                option: "--key"
+                option: "--key",
+                for_what: "a CloudHSM login as officer1 (CO)".into(),
             },
             fill_public_key: false,
         }

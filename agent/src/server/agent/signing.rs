@@ -106,10 +106,16 @@ impl Agent {
         route: &Route,
     ) -> Result<Response, Refusal> {
         let count = req.tokens.len();
-        let what = match count {
-            1 => "to sign 1 CloudHSM token".to_owned(),
-            n => format!("to sign {n} CloudHSM tokens"),
+        // What the client says the signatures are for: shown and logged as its claim.
+        let claimed = if req.about.is_empty() {
+            String::new()
+        } else {
+            format!(" for {} (as the client says)", req.about)
         };
+        let what = format!(
+            "to sign {}{claimed}",
+            client::report::count(count, "CloudHSM token")
+        );
         let entry = self
             .key_for_use(&req.key_blob, peer, route, Use::Token, &what)
             .await?;
@@ -117,14 +123,12 @@ impl Agent {
             .await
             .map_err(|e| Refusal::Signing(format!("signing failed: {e}")))?;
         let origin = entry.signer.origin();
-        self.log.signature(
-            "token",
-            &entry.fingerprint,
-            &origin,
-            count,
-            peer,
-            &route.describe(),
-        );
+        let mut through = route.describe();
+        if !req.about.is_empty() {
+            through.push_str(&format!(" for={:?}", req.about));
+        }
+        self.log
+            .signature("token", &entry.fingerprint, &origin, count, peer, &through);
         Ok(Response::TokenSign(signatures))
     }
 }

@@ -130,6 +130,7 @@ fn a_refused_signature_names_its_cause_and_the_fix_for_it() {
         &proto::message::Request::TokenSign(proto::message::TokenSignRequest {
             key_blob: blob,
             tokens: vec![[5; 32]],
+            about: String::new(),
         }),
     )
     .expect("reply");

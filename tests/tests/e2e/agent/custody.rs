@@ -178,6 +178,7 @@ fn fifty_clients_at_once_each_get_their_signature() {
                 let request = Request::TokenSign(proto::message::TokenSignRequest {
                     key_blob: blob,
                     tokens: vec![token],
+                    about: String::new(),
                 });
                 proto::client::call(&mut stream, &request).expect("reply")
             })
@@ -208,6 +209,7 @@ fn requests_sent_ahead_of_their_replies_are_answered_in_order() {
         Request::TokenSign(proto::message::TokenSignRequest {
             key_blob: key_blob.to_vec(),
             tokens: vec![token],
+            about: String::new(),
         })
     };
     let (first, last) = (random_token(), random_token());

@@ -131,6 +131,7 @@ fn a_burst_of_200_signers_is_served_or_closed_cleanly_and_the_owner_still_gets_t
                 let request = Request::TokenSign(TokenSignRequest {
                     key_blob: blob,
                     tokens,
+                    about: String::new(),
                 });
                 proto::client::call(&mut stream, &request)
             })
@@ -188,6 +189,7 @@ fn a_signature_flood_grows_the_log_by_a_bounded_amount_and_the_owner_gets_throug
         let request = Request::TokenSign(TokenSignRequest {
             key_blob: blob,
             tokens: vec![random_token()],
+            about: String::new(),
         });
         proto::client::send(&mut stream, &request).expect("send");
         for _ in 1..FLOOD {
