@@ -1,5 +1,5 @@
 //! The keys the agent signs with, whatever holds their private half: the backend seam every
-//! key sits behind ([`KeyBackend`]), software keys in the agent's memory (OpenSSL), and
+//! key sits behind (`KeyBackend`), software keys in the agent's memory (OpenSSL), and
 //! PKCS#11 providers and the keys on their tokens.
 
 // The seam: what the agent needs of a key, and which thread signs.

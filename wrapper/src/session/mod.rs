@@ -3,7 +3,7 @@
 //! core decides.
 //!
 //! Threads read the child's output (showing it and matching it there: `output`), read
-//! stdin, reap the child and catch signals; each sends a [`Message`] to one loop, which
+//! stdin, reap the child and catch signals; each sends a `Message` to one loop, which
 //! blocks on the channel (no polling). What to do is the `core`'s, with no I/O (which command
 //! is under way, the stdin gate, the deadlines, the `policy`, what was `rejected`); the loop
 //! only carries out its actions, and `answers` signs token files and writes public keys
