@@ -18,6 +18,8 @@ pub struct Options {
     pub token_file: Option<PathBuf>,
     /// The config file's `(HSM user, key fingerprint)` pairs.
     pub keys_for_users: Vec<(String, String)>,
+    /// Where the config file is, as messages name it.
+    pub config_file: String,
 }
 
 /// Which key answers, and what for.
@@ -44,6 +46,8 @@ pub struct Repeats {
     pub keys: Vec<String>,
     /// `(fingerprint, user)`: keys the config file maps to other users only.
     pub elsewhere: Vec<(String, String)>,
+    /// Where the config file is, for the hint.
+    pub config_file: String,
 }
 
 impl KeyChoice {
@@ -73,8 +77,7 @@ impl KeyChoice {
                 format!(
                     "name the right key (mfa-login --key FP), or correct {}; to finish by hand: \
                      mfa-sign --key FP {}, and press Enter",
-                    crate::config::path()
-                        .map_or("the config file".to_owned(), |p| p.display().to_string()),
+                    self.repeats.config_file,
                     file.display()
                 ),
             ));

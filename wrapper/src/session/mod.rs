@@ -194,6 +194,10 @@ impl Session {
                 new_key: config.new_key.clone(),
                 token_file: config.token_file.clone(),
                 keys_for_users: config.keys_for_users.clone(),
+                config_file: crate::config::path().map_or_else(
+                    || "~/.config/cloudhsm-mfa/config.toml".to_owned(),
+                    |p| p.display().to_string(),
+                ),
             },
             command: Command::from_args(&config.args),
             user: user_from_env(),

@@ -94,6 +94,11 @@ impl Policy {
         self.logged_in.as_ref()
     }
 
+    /// Where the config file is, as messages name it.
+    pub fn config_file(&self) -> &str {
+        &self.options.config_file
+    }
+
     /// The command under way will ask for a signed file at a later prompt.
     pub fn command_signs(&self) -> bool {
         self.command.signs()
@@ -297,6 +302,7 @@ impl Policy {
             user: name.unwrap_or("this user").to_owned(),
             keys: self.rejections.repeated_keys(user, self.password),
             elsewhere: config::keys_of_others(pairs, name),
+            config_file: self.options.config_file.clone(),
         };
         // --key, else the one key the config file maps to this user.
         let configured = name.and_then(|name| config::key_of(pairs, name));

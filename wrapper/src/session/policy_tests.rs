@@ -14,6 +14,7 @@ pub(crate) fn options() -> Options {
         new_key: Some("NEW".into()),
         token_file: None,
         keys_for_users: vec![],
+        config_file: "config.toml".into(),
     }
 }
 
@@ -140,6 +141,7 @@ fn a_login_is_signed_with_key_and_its_own_token_file_unless_token_file_says() {
                     user: "officer1".into(),
                     keys: vec![],
                     elsewhere: vec![],
+                    config_file: "config.toml".into(),
                 },
                 selector: Some("OLD".into()),
                 option: "--key",
@@ -460,6 +462,7 @@ fn mgmt_util_login_signs_with_key_and_create_user_needs_new_key() {
                     user: "officer1".into(),
                     keys: vec![],
                     elsewhere: vec![],
+                    config_file: "config.toml".into(),
                 },
                 selector: Some("OLD".into()),
                 option: "--key",

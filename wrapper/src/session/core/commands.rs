@@ -32,10 +32,7 @@ impl Core {
             Lesson::LoggedIn(user) => format!("logged in as {user}"),
             Lesson::LoggedInWithUnmappedKey { user, fingerprint } => {
                 // The offer to remember the key, so the next login needs no --key.
-                let file = crate::config::path()
-                    .map_or("~/.config/cloudhsm-mfa/config.toml".to_owned(), |p| {
-                        p.display().to_string()
-                    });
+                let file = self.policy.config_file();
                 self.out.push(super::Action::Inform(format!(
                     "mfa-login: to log {name} in with this key without --key, add to {file}: \
                      [[keys]] user = \"{name}\" key = \"{fingerprint}\"",

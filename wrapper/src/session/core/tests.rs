@@ -582,6 +582,7 @@ fn a_rejected_login_names_its_key_for_the_same_password_only() {
             user: "officer1".into(),
             keys: vec!["SHA256:old".into()],
             elsewhere: vec![],
+            config_file: "config.toml".into(),
         }
     );
     assert!(key.check("SHA256:old", "t.json".as_ref()).is_err());
