@@ -49,6 +49,14 @@ pub enum Error {
     ActivationSocketUnfit(String),
     #[error("{0}")]
     AgentNotReady(String),
+    #[error("{path} line {line}: {why}")]
+    LogBroken {
+        path: String,
+        line: usize,
+        why: String,
+    },
+    #[error("{path} does not hold the running mfa-agent's last log line (#{head}): lines were cut from its end, or an earlier copy was put back")]
+    LogBehind { path: String, head: String },
     #[error("mfa-agent has no askpass program to ask with, so it would refuse every use of a key that needs confirmation; not added")]
     CannotConfirm,
     #[error("neither XDG_RUNTIME_DIR nor HOME is set: there is no per-user socket")]
@@ -122,6 +130,15 @@ impl Error {
             }
             Error::Client(e) => return Some(e.hint()),
             Error::NoPerUserSocket => "name the socket with -a PATH",
+            Error::LogBroken { .. } => {
+                "the log was changed after the agent wrote it: keep this copy as evidence and \
+                 compare it with the system log or a backup"
+            }
+            Error::LogBehind { .. } => {
+                "if FILE is the log this agent writes, it was changed; a rotated agent.log.1 or \
+                 another agent's log does not end with it: check that file alone with no agent \
+                 (MFA_AUTH_SOCK unset)"
+            }
             Error::CannotConfirm => {
                 "start mfa-agent with MFA_ASKPASS (or SSH_ASKPASS) naming a program that asks, \
                  e.g. MFA_ASKPASS=/usr/bin/ssh-askpass, and a display it can use; or add the key \

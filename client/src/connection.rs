@@ -42,6 +42,14 @@ impl Connection {
         }
     }
 
+    /// The last chain mark of the agent's log, when it says (mfa-agent does).
+    pub fn log_head(&mut self) -> Option<String> {
+        match self.call(&Request::LogHead).ok()? {
+            Response::LogHead(head) => Some(head),
+            _ => None,
+        }
+    }
+
     /// The pid of the agent's process, when the platform tells it.
     pub fn server_pid(&self) -> Option<u32> {
         sys::server_pid(&self.stream)

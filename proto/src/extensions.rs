@@ -26,6 +26,10 @@ pub const LOCKED_MARK: &str = "locked@cloudhsm-mfa";
 /// empty when the last request was not refused). FAILURE carries no reason; our clients ask.
 pub const WHY_EXTENSION: &str = "why@cloudhsm-mfa";
 
+/// The last chain mark (`#H`) the agent's log wrote, empty before its first line: what
+/// `mfa-add --verify-log` compares a log file's end with.
+pub const LOG_HEAD_EXTENSION: &str = "log-head@cloudhsm-mfa";
+
 /// Listed in mfa-agent's `query` reply when it has no askpass program (neither
 /// `MFA_ASKPASS` nor `SSH_ASKPASS` where it runs): every use of a confirm-on-use key would be
 /// refused, so `mfa-add -c` says so before adding one.

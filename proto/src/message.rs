@@ -15,12 +15,13 @@ use crate::extensions::{
     decode_key_purposes, decode_token_sign, encode_key_purposes, encode_token_sign,
 };
 pub use crate::extensions::{
-    TokenSignRequest, KEY_PURPOSES_EXTENSION, LOCKED_MARK, NO_ASKPASS_MARK, QUERY_EXTENSION,
-    TOKEN_SIGN_EXTENSION, WHY_EXTENSION,
+    TokenSignRequest, KEY_PURPOSES_EXTENSION, LOCKED_MARK, LOG_HEAD_EXTENSION, NO_ASKPASS_MARK,
+    QUERY_EXTENSION, TOKEN_SIGN_EXTENSION, WHY_EXTENSION,
 };
 use crate::forwarding::{SessionBind, SESSION_BIND_EXTENSION};
 use crate::key::{RsaKeyMaterial, SSH_RSA};
 use crate::purpose::KeyPurposes;
+pub use crate::signing::ssh_signature_blob;
 use crate::tokenfile::check_count;
 use crate::wire::{Reader, Writer};
 use crate::{Error, Result};
@@ -99,6 +100,8 @@ pub enum Request {
     KeyPurposes,
     /// Our extension: why the last request on this connection was refused.
     Why,
+    /// Our extension: the last chain mark of the agent's log.
+    LogHead,
     /// An extension we do not implement; the agent answers FAILURE.
     UnknownExtension {
         name: String,
@@ -134,6 +137,8 @@ pub enum Response {
         code: String,
         text: String,
     },
+    /// The log's last chain mark; empty before its first line.
+    LogHead(String),
 }
 
 impl Request {
@@ -157,6 +162,7 @@ impl Request {
             | Request::TokenSign(_)
             | Request::KeyPurposes
             | Request::Why
+            | Request::LogHead
             | Request::UnknownExtension { .. } => id::EXTENSION,
         }
     }
@@ -233,6 +239,7 @@ impl Request {
                     TOKEN_SIGN_EXTENSION => Request::TokenSign(decode_token_sign(&mut r)?),
                     KEY_PURPOSES_EXTENSION => Request::KeyPurposes,
                     WHY_EXTENSION => Request::Why,
+                    LOG_HEAD_EXTENSION => Request::LogHead,
                     other => {
                         // The contents of an unknown extension have no shape we can check.
                         return Ok(Request::UnknownExtension {
@@ -308,6 +315,9 @@ impl Request {
             Request::Why => {
                 w.string(WHY_EXTENSION.as_bytes());
             }
+            Request::LogHead => {
+                w.string(LOG_HEAD_EXTENSION.as_bytes());
+            }
             Request::UnknownExtension { name } => {
                 w.string(name.as_bytes());
             }
@@ -327,7 +337,8 @@ impl Response {
             Response::Query(_)
             | Response::TokenSign(_)
             | Response::KeyPurposes(_)
-            | Response::Why { .. } => id::EXTENSION_RESPONSE,
+            | Response::Why { .. }
+            | Response::LogHead(_) => id::EXTENSION_RESPONSE,
         }
     }
 
@@ -375,6 +386,7 @@ impl Response {
                     code: r.utf8()?.to_owned(),
                     text: r.utf8()?.to_owned(),
                 },
+                LOG_HEAD_EXTENSION => Response::LogHead(r.utf8()?.to_owned()),
                 _ => return Err(Error::UnexpectedResponse("reply to an unknown extension")),
             },
             other => return Err(Error::Unsupported { id: other }),
@@ -421,16 +433,13 @@ impl Response {
                     .string(code.as_bytes())
                     .string(text.as_bytes());
             }
+            Response::LogHead(head) => {
+                w.string(LOG_HEAD_EXTENSION.as_bytes())
+                    .string(head.as_bytes());
+            }
         }
         w.into_vec()
     }
-}
-
-/// The SSH signature blob for an RSA signature (RFC 8332 section 3).
-pub fn ssh_signature_blob(algorithm: &str, signature: &[u8]) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.string(algorithm.as_bytes()).string(signature);
-    w.into_vec()
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use rsa::traits::PublicKeyParts;
 use rsa::{Pkcs1v15Sign, RsaPublicKey};
 use sha2::Sha256;
 
+use crate::wire::Writer;
 use crate::{Error, Result};
 
 /// Length of a CloudHSM token: it is a SHA-256 digest.
@@ -51,6 +52,13 @@ pub fn verify_token(key: &RsaPublicKey, token: &[u8], signature: &[u8]) -> Resul
     }
     key.verify(padding(), token, signature)
         .map_err(|_| Error::BadSignature)
+}
+
+/// The SSH signature blob for an RSA signature (RFC 8332 section 3).
+pub fn ssh_signature_blob(algorithm: &str, signature: &[u8]) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.string(algorithm.as_bytes()).string(signature);
+    w.into_vec()
 }
 
 #[cfg(test)]

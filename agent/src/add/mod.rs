@@ -4,6 +4,7 @@
 mod key_file;
 mod passphrase;
 mod token;
+mod verify_log;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -48,11 +49,16 @@ pub enum Action {
     DeleteAll,
     Lock,
     Unlock,
+    /// `--verify-log FILE`: check the agent log's hash chain.
+    VerifyLog(PathBuf),
 }
 
 /// Runs mfa-add and returns the exit status.
 pub fn run(action: &Action, passphrases: &PassphraseSource, any_agent: bool) -> Result<Status> {
     crate::sys::harden_process()?;
+    if let Action::VerifyLog(path) = action {
+        return verify_log::run(path);
+    }
     let mut agent = client::Agent::from_env(CALL_TIMEOUT)?.connect()?;
     let adds = matches!(action, Action::Add { .. } | Action::AddProvider { .. });
     let plain = adds && agent.kind()? == client::AgentKind::NotMfaAgent;
@@ -176,6 +182,7 @@ pub fn run(action: &Action, passphrases: &PassphraseSource, any_agent: bool) -> 
             eprintln!("Agent unlocked.");
             Ok(Status::SUCCESS)
         }
+        Action::VerifyLog(path) => verify_log::run(path),
     }
 }
 

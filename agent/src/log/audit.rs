@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io::Write;
 use std::time::Duration;
 
+use super::chain;
 use super::clock::utc_now;
 use super::queue::{Class, Line, LogQueue};
 use crate::sys::{Peer, Severity, Syslog};
@@ -197,25 +198,32 @@ fn write_lines(to: &Destination, batch: &[Line]) {
         Destination::Stderr => stamped(&mut std::io::stderr().lock(), batch),
         Destination::File(file) => file.write(batch),
         Destination::Syslog(syslog) => {
-            for line in batch {
-                if syslog.send(line.severity, &line.text).is_err() {
-                    stamped(&mut std::io::stderr().lock(), std::slice::from_ref(line));
+            // The chain covers the time too, though syslog stamps its own.
+            let (chained, last) =
+                chain::chained(batch.iter().map(|l| format!("{} {}", l.time, l.text)));
+            for (line, text) in batch.iter().zip(&chained) {
+                let message = text.split_once(' ').map_or(text.as_str(), |(_, t)| t);
+                if syslog.send(line.severity, message).is_err() {
+                    let _ = writeln!(std::io::stderr().lock(), "{text}");
                 }
             }
+            chain::written(last);
         }
     }
 }
 
-/// Writes `TIME MESSAGE` lines in one write where it can (syslog stamps the time itself).
+/// Writes `TIME MESSAGE #H` lines (`chain`) in one write where it can (syslog stamps the
+/// time itself).
 fn stamped(out: &mut impl Write, batch: &[Line]) {
+    let (chained, last) = chain::chained(batch.iter().map(|l| format!("{} {}", l.time, l.text)));
     let mut text = String::new();
-    for line in batch {
-        text.push_str(&line.time);
-        text.push(' ');
-        text.push_str(&line.text);
+    for line in chained {
+        text.push_str(&line);
         text.push('\n');
     }
     let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+    chain::written(last);
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 
 // The log lines and their destinations (`Log`).
 mod audit;
+// The hash chain every line carries, and its check (`mfa-add --verify-log`).
+pub mod chain;
 // UTC time stamps of log lines.
 mod clock;
 // The bounded queue and its writer thread.

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use proto::forwarding::{SessionBind, SESSION_BIND_EXTENSION};
 use proto::message::{
-    Request, Response, KEY_PURPOSES_EXTENSION, LOCKED_MARK, NO_ASKPASS_MARK, QUERY_EXTENSION,
-    TOKEN_SIGN_EXTENSION, WHY_EXTENSION,
+    Request, Response, KEY_PURPOSES_EXTENSION, LOCKED_MARK, LOG_HEAD_EXTENSION, NO_ASKPASS_MARK,
+    QUERY_EXTENSION, TOKEN_SIGN_EXTENSION, WHY_EXTENSION,
 };
 
 use super::keys::KeyStore;
@@ -205,6 +205,7 @@ impl Agent {
             Request::UnknownExtension { name } => unknown_extension(&name),
             // Answered by `handle_on`, which keeps the connection's last refusal.
             Request::Why => unknown_extension("why"),
+            Request::LogHead => log_head(),
         }
     }
 
@@ -251,6 +252,7 @@ fn query(locked: bool, can_ask: bool) -> Result<Response, Refusal> {
             TOKEN_SIGN_EXTENSION,
             KEY_PURPOSES_EXTENSION,
             WHY_EXTENSION,
+            LOG_HEAD_EXTENSION,
         ]
     };
     if !can_ask {
@@ -258,6 +260,13 @@ fn query(locked: bool, can_ask: bool) -> Result<Response, Refusal> {
     }
     Ok(Response::Query(
         names.into_iter().map(str::to_owned).collect(),
+    ))
+}
+
+/// The last chain mark the agent's log wrote (`log::chain`).
+fn log_head() -> Result<Response, Refusal> {
+    Ok(Response::LogHead(
+        crate::log::chain::head().unwrap_or_default(),
     ))
 }
 
@@ -295,6 +304,7 @@ fn request_name(request: &Request) -> &'static str {
         Request::TokenSign(_) => "token-sign",
         Request::KeyPurposes => "key-purposes",
         Request::Why => "why",
+        Request::LogHead => "log-head",
         Request::UnknownExtension { .. } => "unknown-extension",
     }
 }

@@ -7,6 +7,7 @@ ssh\t''
 token\,ssh\t''
 ssh\,token\t''"
 complete -c mfa-add -l passphrase-file -d 'Read the passphrase from the first line of FILE' -r -F
+complete -c mfa-add -l verify-log -d 'Check the agent log FILE\'s hash chain (a line deleted, moved or edited), and that it ends with the running agent\'s last line (cut or rolled back)' -r -F
 complete -c mfa-add -s s -d 'Load the RSA keys of the PKCS#11 provider\'s tokens (as ssh-add -s)' -r -F
 complete -c mfa-add -s e -d 'Remove the keys loaded from the PKCS#11 provider (as ssh-add -e)' -r -F
 complete -c mfa-add -l pin-file -d 'Read the token PIN from the first line of FILE (with -s; mode 0600)' -r -F

@@ -35,7 +35,7 @@ Exit status: 0 success; 1 failure (also -l or -L with no keys in the agent); 2 u
 /// Load RSA keys into mfa-agent; list, remove, lock and unlock them.
 #[derive(Debug, Parser)]
 #[command(name = "mfa-add", version = cloudhsm_mfa_agent::version::version(), after_help = AFTER_HELP)]
-#[command(group(ArgGroup::new("action").args(["list", "list_public", "delete", "delete_all", "lock", "unlock", "provider", "remove_provider"])))]
+#[command(group(ArgGroup::new("action").args(["list", "list_public", "verify_log", "delete", "delete_all", "lock", "unlock", "provider", "remove_provider"])))]
 #[command(group(ArgGroup::new("token_key").args(["label", "id"])))]
 pub struct Args {
     #[command(flatten)]
@@ -43,12 +43,8 @@ pub struct Args {
     /// Read the passphrase from the first line of FILE.
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
-    /// List the fingerprints of the agent's keys.
-    #[arg(short = 'l')]
-    pub list: bool,
-    /// List the agent's public keys as PEM (SPKI, BEGIN PUBLIC KEY).
-    #[arg(short = 'L')]
-    pub list_public: bool,
+    #[command(flatten)]
+    pub listing: Listing,
     /// Remove the keys given as KEYFILE or SHA256:FINGERPRINT.
     #[arg(short = 'd')]
     pub delete: bool,
@@ -90,6 +86,21 @@ pub struct AddConstraints {
     /// for whoever can reach the agent; avoid it).
     #[arg(long, value_name = "PURPOSE", default_value = "token", value_parser = ["token", "ssh", "token,ssh", "ssh,token"])]
     pub purpose: String,
+}
+
+/// What the agent holds, and what its log says.
+#[derive(Debug, clap::Args)]
+pub struct Listing {
+    /// List the fingerprints of the agent's keys.
+    #[arg(short = 'l')]
+    pub list: bool,
+    /// List the agent's public keys as PEM (SPKI, BEGIN PUBLIC KEY).
+    #[arg(short = 'L')]
+    pub list_public: bool,
+    /// Check the agent log FILE's hash chain (a line deleted, moved or edited), and that it
+    /// ends with the running agent's last line (cut or rolled back).
+    #[arg(long, value_name = "FILE")]
+    pub verify_log: Option<PathBuf>,
 }
 
 /// PKCS#11 providers (-s, -e), and with -s the token's PIN and which of its keys.
@@ -153,10 +164,13 @@ impl Config {
         } else if let Some(provider) = &args.token.remove_provider {
             only_adding("-e")?;
             Action::RemoveProvider(provider.clone())
-        } else if args.list {
+        } else if let Some(log) = &args.listing.verify_log {
+            only_adding("--verify-log")?;
+            Action::VerifyLog(log.clone())
+        } else if args.listing.list {
             only_adding("-l")?;
             Action::List
-        } else if args.list_public {
+        } else if args.listing.list_public {
             only_adding("-L")?;
             Action::ListPublic
         } else if args.delete_all {

@@ -85,7 +85,7 @@ fn eval_add_and_kill_in_sh_leave_no_socket() {
     assert!(text.contains("listening on"), "{text}");
     // mfa-agent -k: the agent wiped the key before it exited.
     assert!(
-        text.contains("stopping on SIGTERM; wiped 1 key\n"),
+        text.contains("stopping on SIGTERM; wiped 1 key #"),
         "{text}"
     );
 }
@@ -194,7 +194,7 @@ fn stop_signals_wipe_the_keys_and_remove_the_socket_and_a_stale_socket_is_replac
         assert!(agent.stop(), "the agent did not exit on {signal}");
         assert!(!agent.socket().exists(), "socket left after {signal}");
         let log = agent.log_text();
-        assert!(log.contains("wiped 1 key\n"), "{signal}:\n{log}");
+        assert!(log.contains("wiped 1 key #"), "{signal}:\n{log}");
     }
 
     let dir = WorkDir::new();

@@ -126,3 +126,76 @@ fn a_debug_log_that_fills_the_pipe_drops_and_counts_lines_instead_of_blocking() 
         "the signature is logged or counted as lost:\n{log}"
     );
 }
+
+/// `mfa-add --verify-log FILE`, asking the agent at `socket` (none: no agent to compare with).
+fn verify_log(file: &Path, socket: Option<&Path>) -> std::process::Output {
+    let mut command = Command::new(bin("mfa-add"));
+    command
+        .arg("--verify-log")
+        .arg(file)
+        .env_remove("SSH_AUTH_SOCK");
+    match socket {
+        Some(socket) => command.env("MFA_AUTH_SOCK", socket),
+        None => command.env_remove("MFA_AUTH_SOCK"),
+    };
+    command.output().expect("mfa-add --verify-log")
+}
+
+#[test]
+fn the_audit_log_is_hash_chained_and_any_change_or_rollback_is_found() {
+    let dir = WorkDir::new();
+    let (agent, _key) = super::agent_holding(&dir, "chain.key");
+    for _ in 0..3 {
+        let blob = super::only_key(&agent);
+        super::token_sign(agent.socket(), &blob, &[random_token()]);
+    }
+    let log = dir.join("agent.log");
+    let out = verify_log(&log, Some(agent.socket()));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}{said}", super::stderr(&out));
+    assert!(
+        said.contains("the chain holds, and it holds the running agent's last line"),
+        "{said}"
+    );
+
+    // Copies changed three ways, checked alone: the first line that no longer follows.
+    let text = std::fs::read_to_string(&log).expect("the log");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 6, "{text}");
+    let check = |name: &str, changed: Vec<String>| {
+        let copy = dir.write_mode(name, changed.join("\n") + "\n", 0o600);
+        let out = verify_log(&copy, None);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{name}: the change was not found"
+        );
+        super::stderr(&out)
+    };
+    let owned = || lines.iter().map(|l| (*l).to_owned()).collect::<Vec<_>>();
+    let mut deleted = owned();
+    deleted.remove(3);
+    assert!(check("deleted.log", deleted).contains("deleted.log line 4: it does not follow"));
+    let mut moved = owned();
+    moved.swap(2, 3);
+    assert!(check("moved.log", moved).contains("moved.log line 3: it does not follow"));
+    let mut edited = owned();
+    edited[4] = edited[4].replacen("uid=", "uid=1", 1);
+    assert!(check("edited.log", edited).contains("edited.log line 5: it does not follow"));
+
+    // An earlier copy of the whole log holds a good chain, but not the agent's last line.
+    let earlier = dir.write_mode(
+        "earlier.log",
+        lines[..lines.len() - 2].join("\n") + "\n",
+        0o600,
+    );
+    let out = verify_log(&earlier, Some(agent.socket()));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        super::stderr(&out).contains("does not hold the running mfa-agent's last log line"),
+        "{}",
+        super::stderr(&out)
+    );
+    let alone = verify_log(&earlier, None);
+    assert!(alone.status.success(), "alone, the copy's chain holds");
+}
