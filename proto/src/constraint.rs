@@ -44,7 +44,13 @@ pub enum Constraint {
     Destinations(Vec<DestinationConstraint>),
     /// `purpose@cloudhsm-mfa`: what the key may sign.
     Purpose(Purpose),
+    /// `confirm-for@cloudhsm-mfa` (`mfa-add --confirm-for LIFE`): ask before a use, and let
+    /// a yes stand this many seconds for the same kind of local request.
+    ConfirmFor(u32),
 }
+
+/// The name of [`Constraint::ConfirmFor`]; its value is the seconds, a u32.
+pub const CONFIRM_FOR_CONSTRAINT: &str = "confirm-for@cloudhsm-mfa";
 
 /// Writes our key filter as a constraint extension: name, then "label" or "id", then the value.
 pub(crate) fn encode_key_filter(w: &mut Writer, filter: &KeyFilter) {
@@ -80,6 +86,11 @@ pub(crate) fn encode_constraint(w: &mut Writer, c: &Constraint) {
             w.u8(CONSTRAIN_EXTENSION)
                 .string(PURPOSE_CONSTRAINT.as_bytes())
                 .string(purpose.as_str().as_bytes());
+        }
+        Constraint::ConfirmFor(secs) => {
+            w.u8(CONSTRAIN_EXTENSION)
+                .string(CONFIRM_FOR_CONSTRAINT.as_bytes())
+                .u32(*secs);
         }
     }
 }
@@ -119,6 +130,7 @@ pub(crate) fn decode_constraint(r: &mut Reader<'_>) -> Result<Constraint> {
                 Ok(Constraint::Destinations(decode_destinations(r)?))
             }
             PURPOSE_CONSTRAINT => Ok(Constraint::Purpose(Purpose::parse(r.utf8()?)?)),
+            CONFIRM_FOR_CONSTRAINT => Ok(Constraint::ConfirmFor(r.u32()?)),
             // An extension constraint we do not know limits the key in a way we cannot
             // honour, so the whole request must fail (as OpenSSH's agent does).
             other => Err(Error::UnsupportedConstraint(other.to_owned())),

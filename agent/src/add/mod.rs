@@ -71,7 +71,9 @@ pub fn run(action: &Action, passphrases: &PassphraseSource, any_agent: bool) -> 
         constraints.iter().any(|c| {
             matches!(
                 c,
-                Constraint::Confirm | Constraint::Forwarded(ForwardedPolicy::Confirm)
+                Constraint::Confirm
+                    | Constraint::ConfirmFor(_)
+                    | Constraint::Forwarded(ForwardedPolicy::Confirm)
             )
         })
     };
@@ -222,6 +224,10 @@ fn add_key(agent: &mut Connection, loaded: LoadedKey, constraints: &[Constraint]
         match c {
             Constraint::Lifetime(secs) => eprintln!("Lifetime set to {secs} seconds"),
             Constraint::Confirm => eprintln!("The user must confirm each use of the key"),
+            Constraint::ConfirmFor(secs) => eprintln!(
+                "The user must confirm the key's use; a yes stands {secs} seconds for the same \
+                 kind of request from this machine (never through a forwarded agent)"
+            ),
             Constraint::Forwarded(ForwardedPolicy::Confirm) => {
                 eprintln!("The user must confirm each use of the key through a forwarded agent")
             }

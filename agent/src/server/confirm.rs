@@ -37,6 +37,8 @@ struct Questions {
     waiting: HashMap<String, usize>,
     /// When each process (pid) was last told no.
     declined: HashMap<i32, Instant>,
+    /// Until when a yes stands, per key and kind of use (`--confirm-for`).
+    approved: HashMap<(String, &'static str), Instant>,
 }
 
 impl Questions {
@@ -55,6 +57,22 @@ impl Confirmer {
             program,
             questions: Arc::default(),
         }
+    }
+
+    /// A yes for this key and kind of use still stands (`--confirm-for`).
+    pub(crate) fn approved_recently(&self, fingerprint: &str, kind: &'static str) -> bool {
+        self.questions()
+            .approved
+            .get(&(fingerprint.to_owned(), kind))
+            .is_some_and(|until| Instant::now() < *until)
+    }
+
+    /// A yes for this key and kind of use stands for `secs` seconds.
+    pub(crate) fn remember(&self, fingerprint: &str, kind: &'static str, secs: u32) {
+        let until = Instant::now() + Duration::from_secs(u64::from(secs));
+        self.questions()
+            .approved
+            .insert((fingerprint.to_owned(), kind), until);
     }
 
     /// There is a program to ask with.

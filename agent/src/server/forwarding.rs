@@ -22,6 +22,8 @@ pub(crate) struct UsePolicy {
     pub destinations: Vec<DestinationConstraint>,
     /// What the key may sign (`purpose@cloudhsm-mfa`; without it, SSH only).
     pub purpose: Purpose,
+    /// `mfa-add --confirm-for`: how long a yes stands for the same kind of local request.
+    pub confirm_for: Option<u32>,
 }
 
 /// What the key is asked to do.

@@ -29,6 +29,7 @@ fn policy(forwarded: ForwardedPolicy) -> UsePolicy {
         forwarded,
         destinations: vec![],
         purpose: Purpose::BOTH,
+        confirm_for: None,
     }
 }
 
@@ -61,6 +62,7 @@ fn to_bastion_then_client() -> UsePolicy {
             },
         ],
         purpose: Purpose::BOTH,
+        confirm_for: None,
     }
 }
 

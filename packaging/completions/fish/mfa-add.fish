@@ -1,4 +1,5 @@
 complete -c mfa-add -s t -d 'Forget the added keys after LIFE' -r
+complete -c mfa-add -l confirm-for -d 'Ask for confirmation as -c, but let a yes stand for LIFE for the same kind of request from this machine (a 7-HSM login or a run of quorum approvals then asks once); never for a request through a forwarded agent' -r
 complete -c mfa-add -l forwarded -d 'What the added keys do for a request through a forwarded agent (ssh -A, ForwardAgent, ssh -R): sign (allow, the default, as OpenSSH), ask first (confirm), or refuse (deny: the keys sign only for programs on this machine)' -r -f -a "allow\t''
 confirm\t''
 deny\t''"

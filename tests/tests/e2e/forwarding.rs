@@ -487,3 +487,47 @@ fn a_token_key_logs_in_nowhere_and_an_ssh_key_signs_no_token() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_confirm_for_yes_stands_for_local_requests_and_never_through_a_hop() {
+    let dir = WorkDir::new();
+    let Some(sshd) = sshd(&dir) else { return };
+    let asked = dir.join("asked.txt");
+    let askpass = dir.write_mode(
+        "askpass",
+        format!("#!/bin/sh\necho asked >> '{}'\nexit 0\n", asked.display()),
+        0o755,
+    );
+    let agent = Agent::start_with_env(
+        &dir.mkdir("agent", 0o700),
+        &[],
+        &[("MFA_ASKPASS", askpass.as_os_str())],
+    );
+    let key = genrsa(dir.path(), "cached.key", 2048);
+    let added = agent.mfa_add(&["--confirm-for", "5m", key.to_str().expect("utf-8")]);
+    assert_ok(&added, "mfa-add --confirm-for 5m");
+    let questions = || {
+        std::fs::read_to_string(&asked)
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    };
+    let file = dir.join("t.json");
+    for round in 0..3 {
+        write_token_file(&file, 7);
+        let out = Command::new(bin("mfa-sign"))
+            .arg(&file)
+            .env("MFA_AUTH_SOCK", agent.socket())
+            .output()
+            .expect("mfa-sign");
+        assert_ok(&out, &format!("local mfa-sign {round}"));
+    }
+    assert_eq!(questions(), 1, "one question for three local signings");
+    write_token_file(&file, 7);
+    let out = forwarded(&sshd, &agent, &[], &remote_mfa_sign(&file));
+    assert_ok(&out, "mfa-sign through the hop");
+    assert_eq!(
+        questions(),
+        2,
+        "a request through a forwarded agent is always asked"
+    );
+}

@@ -76,6 +76,11 @@ pub struct AddConstraints {
     /// Ask for confirmation (MFA_ASKPASS/SSH_ASKPASS) before each use of the added keys.
     #[arg(short = 'c')]
     pub confirm: bool,
+    /// Ask for confirmation as -c, but let a yes stand for LIFE for the same kind of request
+    /// from this machine (a 7-HSM login or a run of quorum approvals then asks once); never
+    /// for a request through a forwarded agent.
+    #[arg(long, value_name = "LIFE")]
+    pub confirm_for: Option<String>,
     /// What the added keys do for a request through a forwarded agent (ssh -A,
     /// ForwardAgent, ssh -R): sign (allow, the default, as OpenSSH), ask first (confirm), or
     /// refuse (deny: the keys sign only for programs on this machine).
@@ -137,6 +142,7 @@ impl Config {
         let only_adding = |what: &str| -> Result<()> {
             if args.constraints.lifetime.is_some()
                 || args.constraints.confirm
+                || args.constraints.confirm_for.is_some()
                 || args.constraints.forwarded.is_some()
                 || !args.keys.is_empty()
             {
@@ -185,6 +191,7 @@ impl Config {
         } else if args.delete {
             if args.constraints.lifetime.is_some()
                 || args.constraints.confirm
+                || args.constraints.confirm_for.is_some()
                 || args.constraints.forwarded.is_some()
             {
                 return Err(Error::usage("-d takes no -t, -c or --forwarded"));
@@ -229,6 +236,9 @@ fn constraints(args: &Args) -> Result<Vec<Constraint>> {
     }
     if args.constraints.confirm {
         constraints.push(Constraint::Confirm);
+    }
+    if let Some(life) = &args.constraints.confirm_for {
+        constraints.push(Constraint::ConfirmFor(parse_lifetime(life)?));
     }
     // allow is what an agent does for a key without the constraint.
     match args

@@ -119,6 +119,10 @@ impl Agent {
                 Constraint::Forwarded(forwarded) => policy.forwarded = forwarded,
                 Constraint::Destinations(d) => policy.destinations = d,
                 Constraint::Purpose(purpose) => policy.purpose = purpose,
+                Constraint::ConfirmFor(secs) => {
+                    confirm = true;
+                    policy.confirm_for = Some(secs);
+                }
             }
         }
         (lifetime.or(self.default_lifetime), confirm, policy)

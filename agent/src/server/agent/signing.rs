@@ -25,23 +25,41 @@ impl Agent {
         usage: Use<'_>,
         what: &str,
     ) -> Result<Arc<KeyEntry>, Refusal> {
-        let (fingerprint, comment, verdict) = {
+        let (fingerprint, comment, verdict, confirm_for) = {
             let entry = self.keys().get(blob).ok_or_else(|| {
                 Refusal::NoKey(format!("no key {}", proto::key::fingerprint(blob)))
             })?;
             let verdict = decide(&entry.policy, entry.confirm, route, usage);
-            (entry.fingerprint.clone(), entry.comment.clone(), verdict)
+            let fingerprint = entry.fingerprint.clone();
+            (
+                fingerprint,
+                entry.comment.clone(),
+                verdict,
+                entry.policy.confirm_for,
+            )
         };
+        // A yes stands for `--confirm-for`, for requests from this machine only.
+        let kind = match usage {
+            Use::Token => "token",
+            Use::Ssh { .. } | Use::See => "ssh",
+        };
+        let cached = confirm_for.filter(|_| !route.is_forwarded());
         match verdict {
             Verdict::Allow => {}
             Verdict::Refuse(why) => return Err(why.about(&fingerprint)),
-            Verdict::Ask(through) => self
-                .confirmer
-                .ask(&fingerprint, &comment, what, peer, &through)
-                .await
-                .map_err(|why| {
-                    Refusal::Confirmation(format!("confirmation for {fingerprint}: {why}"))
-                })?,
+            Verdict::Ask(_)
+                if cached.is_some() && self.confirmer.approved_recently(&fingerprint, kind) => {}
+            Verdict::Ask(through) => {
+                self.confirmer
+                    .ask(&fingerprint, &comment, what, peer, &through)
+                    .await
+                    .map_err(|why| {
+                        Refusal::Confirmation(format!("confirmation for {fingerprint}: {why}"))
+                    })?;
+                if let Some(secs) = cached {
+                    self.confirmer.remember(&fingerprint, kind, secs);
+                }
+            }
         }
         // The user may have locked the agent while the question was open.
         if self.is_locked() {
