@@ -57,8 +57,6 @@ pub enum Error {
     },
     #[error("{path} does not hold the running mfa-agent's last log line (#{head}): lines were cut from its end, or an earlier copy was put back")]
     LogBehind { path: String, head: String },
-    #[error("mfa-agent has no askpass program to ask with, so it would refuse every use of a key that needs confirmation; not added")]
-    CannotConfirm,
     #[error("neither XDG_RUNTIME_DIR nor HOME is set: there is no per-user socket")]
     NoPerUserSocket,
     #[error("cannot tell the pid of the agent at {}", .0.display())]
@@ -138,11 +136,6 @@ impl Error {
                 "if FILE is the log this agent writes, it was changed; a rotated agent.log.1 or \
                  another agent's log does not end with it: check that file alone with no agent \
                  (MFA_AUTH_SOCK unset)"
-            }
-            Error::CannotConfirm => {
-                "start mfa-agent with MFA_ASKPASS (or SSH_ASKPASS) naming a program that asks, \
-                 e.g. MFA_ASKPASS=/usr/bin/ssh-askpass, and a display it can use; or add the key \
-                 without -c / --forwarded confirm"
             }
             Error::NoAgentPidAt(_) => "start a new agent instead: mfa-agent (without --reuse)",
             Error::NotMfaAgentAt(_) => {

@@ -30,6 +30,42 @@ pub const WHY_EXTENSION: &str = "why@cloudhsm-mfa";
 /// `mfa-add --verify-log` compares a log file's end with.
 pub const LOG_HEAD_EXTENSION: &str = "log-head@cloudhsm-mfa";
 
+/// The confirmations waiting for `mfa-add --approve` (an agent without askpass): a count,
+/// then each question's u32 id and text.
+pub const APPROVALS_EXTENSION: &str = "approvals@cloudhsm-mfa";
+
+/// `mfa-add --approve`'s answer: the question's u32 id, then a byte, 1 yes, 0 no.
+pub const APPROVE_EXTENSION: &str = "approve@cloudhsm-mfa";
+
+/// The name of an extension request that carries nothing more.
+pub(crate) fn named(request: &crate::message::Request) -> &'static str {
+    use crate::message::Request;
+    match request {
+        Request::KeyPurposes => KEY_PURPOSES_EXTENSION,
+        Request::Why => WHY_EXTENSION,
+        Request::LogHead => LOG_HEAD_EXTENSION,
+        Request::Approvals => APPROVALS_EXTENSION,
+        _ => QUERY_EXTENSION,
+    }
+}
+
+pub(crate) fn encode_approvals(w: &mut Writer, waiting: &[(u32, String)]) {
+    w.string(APPROVALS_EXTENSION.as_bytes())
+        .u32(waiting.len() as u32);
+    for (id, question) in waiting {
+        w.u32(*id).string(question.as_bytes());
+    }
+}
+
+pub(crate) fn decode_approvals(r: &mut Reader<'_>) -> Result<Vec<(u32, String)>> {
+    let count = r.u32()? as usize;
+    let mut waiting = Vec::with_capacity(count.min(r.remaining() / 8));
+    for _ in 0..count {
+        waiting.push((r.u32()?, r.utf8()?.to_owned()));
+    }
+    Ok(waiting)
+}
+
 /// Listed in mfa-agent's `query` reply when it has no askpass program (neither
 /// `MFA_ASKPASS` nor `SSH_ASKPASS` where it runs): every use of a confirm-on-use key would be
 /// refused, so `mfa-add -c` says so before adding one.

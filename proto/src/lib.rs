@@ -12,6 +12,7 @@ pub mod forwarding;
 pub mod key;
 pub mod message;
 pub mod purpose;
+pub mod response;
 pub mod signing;
 pub mod tokenfile;
 pub mod wire;

@@ -1,5 +1,5 @@
-//! ssh-agent messages (RFC 9987, formerly draft-miller-ssh-agent) and our token-signing
-//! extension, one enum per direction.
+//! ssh-agent messages (RFC 9987, formerly draft-miller-ssh-agent) and our extensions, one enum
+//! per direction: what a client asks here, what the agent answers in `response`.
 //!
 //! `decode` takes a frame body (no length header) and consumes all of it; an unknown message
 //! id is [`Error::Unsupported`], never a panic.
@@ -11,18 +11,15 @@ use crate::constraint::{
     SmartcardConstraint,
 };
 pub use crate::constraint::{Constraint, KeyFilter, PKCS11_KEY_CONSTRAINT};
-use crate::extensions::{
-    decode_key_purposes, decode_token_sign, encode_key_purposes, encode_token_sign,
-};
+use crate::extensions::{decode_token_sign, encode_token_sign, named};
 pub use crate::extensions::{
-    TokenSignRequest, KEY_PURPOSES_EXTENSION, LOCKED_MARK, LOG_HEAD_EXTENSION, NO_ASKPASS_MARK,
-    QUERY_EXTENSION, TOKEN_SIGN_EXTENSION, WHY_EXTENSION,
+    TokenSignRequest, APPROVALS_EXTENSION, APPROVE_EXTENSION, KEY_PURPOSES_EXTENSION, LOCKED_MARK,
+    LOG_HEAD_EXTENSION, NO_ASKPASS_MARK, QUERY_EXTENSION, TOKEN_SIGN_EXTENSION, WHY_EXTENSION,
 };
 use crate::forwarding::{SessionBind, SESSION_BIND_EXTENSION};
 use crate::key::{RsaKeyMaterial, SSH_RSA};
-use crate::purpose::KeyPurposes;
+pub use crate::response::{Identity, Response};
 pub use crate::signing::ssh_signature_blob;
-use crate::tokenfile::check_count;
 use crate::wire::{Reader, Writer};
 use crate::{Error, Result};
 
@@ -102,43 +99,16 @@ pub enum Request {
     Why,
     /// Our extension: the last chain mark of the agent's log.
     LogHead,
+    /// Our extensions: the confirmations waiting for `mfa-add --approve`, and its answer.
+    Approvals,
+    Approve {
+        id: u32,
+        yes: bool,
+    },
     /// An extension we do not implement; the agent answers FAILURE.
     UnknownExtension {
         name: String,
     },
-}
-
-/// One identity in an identities answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    pub key_blob: Vec<u8>,
-    pub comment: String,
-}
-
-/// What the agent answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Response {
-    Failure,
-    Success,
-    Identities(Vec<Identity>),
-    /// An SSH signature blob: string algorithm, string signature.
-    Sign {
-        signature: Vec<u8>,
-    },
-    ExtensionFailure,
-    /// The `query` reply: the names of the supported extensions.
-    Query(Vec<String>),
-    /// The token-signing reply: one signature per token, in request order.
-    TokenSign(Vec<Vec<u8>>),
-    /// Each listed key's blob and purpose, in the agent's order.
-    KeyPurposes(KeyPurposes),
-    /// The cause's name and words; empty when nothing was refused.
-    Why {
-        code: String,
-        text: String,
-    },
-    /// The log's last chain mark; empty before its first line.
-    LogHead(String),
 }
 
 impl Request {
@@ -163,6 +133,8 @@ impl Request {
             | Request::KeyPurposes
             | Request::Why
             | Request::LogHead
+            | Request::Approvals
+            | Request::Approve { .. }
             | Request::UnknownExtension { .. } => id::EXTENSION,
         }
     }
@@ -240,6 +212,11 @@ impl Request {
                     KEY_PURPOSES_EXTENSION => Request::KeyPurposes,
                     WHY_EXTENSION => Request::Why,
                     LOG_HEAD_EXTENSION => Request::LogHead,
+                    APPROVALS_EXTENSION => Request::Approvals,
+                    APPROVE_EXTENSION => Request::Approve {
+                        id: r.u32()?,
+                        yes: r.u8()? != 0,
+                    },
                     other => {
                         // The contents of an unknown extension have no shape we can check.
                         return Ok(Request::UnknownExtension {
@@ -309,133 +286,16 @@ impl Request {
                 bind.encode(&mut w);
             }
             Request::TokenSign(req) => encode_token_sign(&mut w, req),
-            Request::KeyPurposes => {
-                w.string(KEY_PURPOSES_EXTENSION.as_bytes());
+            Request::KeyPurposes | Request::Why | Request::LogHead | Request::Approvals => {
+                w.string(named(self).as_bytes());
             }
-            Request::Why => {
-                w.string(WHY_EXTENSION.as_bytes());
-            }
-            Request::LogHead => {
-                w.string(LOG_HEAD_EXTENSION.as_bytes());
+            Request::Approve { id, yes } => {
+                w.string(APPROVE_EXTENSION.as_bytes())
+                    .u32(*id)
+                    .u8(u8::from(*yes));
             }
             Request::UnknownExtension { name } => {
                 w.string(name.as_bytes());
-            }
-        }
-        w.into_vec()
-    }
-}
-
-impl Response {
-    pub fn message_id(&self) -> u8 {
-        match self {
-            Response::Failure => id::FAILURE,
-            Response::Success => id::SUCCESS,
-            Response::Identities(_) => id::IDENTITIES_ANSWER,
-            Response::Sign { .. } => id::SIGN_RESPONSE,
-            Response::ExtensionFailure => id::EXTENSION_FAILURE,
-            Response::Query(_)
-            | Response::TokenSign(_)
-            | Response::KeyPurposes(_)
-            | Response::Why { .. }
-            | Response::LogHead(_) => id::EXTENSION_RESPONSE,
-        }
-    }
-
-    /// Decodes a frame body.
-    pub fn decode(body: &[u8]) -> Result<Self> {
-        let mut r = Reader::new(body);
-        let response = match r.u8()? {
-            id::FAILURE => Response::Failure,
-            id::SUCCESS => Response::Success,
-            id::EXTENSION_FAILURE => Response::ExtensionFailure,
-            id::IDENTITIES_ANSWER => {
-                let count = r.u32()? as usize;
-                // Each identity takes at least 8 bytes, which bounds the allocation.
-                let mut identities = Vec::with_capacity(count.min(body.len() / 8));
-                for _ in 0..count {
-                    identities.push(Identity {
-                        key_blob: r.string()?.to_vec(),
-                        comment: String::from_utf8_lossy(r.string()?).into_owned(),
-                    });
-                }
-                Response::Identities(identities)
-            }
-            id::SIGN_RESPONSE => Response::Sign {
-                signature: r.string()?.to_vec(),
-            },
-            id::EXTENSION_RESPONSE => match r.utf8()? {
-                QUERY_EXTENSION => {
-                    let mut names = Vec::new();
-                    while !r.is_empty() {
-                        names.push(r.utf8()?.to_owned());
-                    }
-                    Response::Query(names)
-                }
-                TOKEN_SIGN_EXTENSION => {
-                    let count = r.u32()? as usize;
-                    check_count(count)?;
-                    let mut signatures = Vec::with_capacity(count);
-                    for _ in 0..count {
-                        signatures.push(r.string()?.to_vec());
-                    }
-                    Response::TokenSign(signatures)
-                }
-                KEY_PURPOSES_EXTENSION => Response::KeyPurposes(decode_key_purposes(&mut r)?),
-                WHY_EXTENSION => Response::Why {
-                    code: r.utf8()?.to_owned(),
-                    text: r.utf8()?.to_owned(),
-                },
-                LOG_HEAD_EXTENSION => Response::LogHead(r.utf8()?.to_owned()),
-                _ => return Err(Error::UnexpectedResponse("reply to an unknown extension")),
-            },
-            other => return Err(Error::Unsupported { id: other }),
-        };
-        r.finish()?;
-        Ok(response)
-    }
-
-    /// Encodes the frame body.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::new();
-        w.u8(self.message_id());
-        match self {
-            Response::Failure | Response::Success | Response::ExtensionFailure => {}
-            Response::Identities(identities) => {
-                w.u32(identities.len() as u32);
-                for identity in identities {
-                    w.string(&identity.key_blob)
-                        .string(identity.comment.as_bytes());
-                }
-            }
-            Response::Sign { signature } => {
-                w.string(signature);
-            }
-            Response::Query(names) => {
-                w.string(QUERY_EXTENSION.as_bytes());
-                for name in names {
-                    w.string(name.as_bytes());
-                }
-            }
-            Response::TokenSign(signatures) => {
-                w.string(TOKEN_SIGN_EXTENSION.as_bytes())
-                    .u32(signatures.len() as u32);
-                for signature in signatures {
-                    w.string(signature);
-                }
-            }
-            Response::KeyPurposes(keys) => {
-                w.string(KEY_PURPOSES_EXTENSION.as_bytes());
-                encode_key_purposes(&mut w, keys);
-            }
-            Response::Why { code, text } => {
-                w.string(WHY_EXTENSION.as_bytes())
-                    .string(code.as_bytes())
-                    .string(text.as_bytes());
-            }
-            Response::LogHead(head) => {
-                w.string(LOG_HEAD_EXTENSION.as_bytes())
-                    .string(head.as_bytes());
             }
         }
         w.into_vec()

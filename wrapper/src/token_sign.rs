@@ -50,7 +50,8 @@ fn while_waiting_say_why<T>(sign: impl FnOnce() -> T) -> T {
         if wait.recv_timeout(SLOW_ANSWER) == Err(RecvTimeoutError::Timeout) {
             crate::sys::notice(&format!(
                 "waiting for mfa-agent: if it asks to confirm this use (a key added with -c or \
-                 --forwarded confirm), answer it where the agent runs; it waits up to {} s",
+                 --forwarded confirm), answer it where the agent runs (without askpass: mfa-add \
+                 --approve); it waits up to {} s",
                 client::CONFIRM_TIMEOUT.as_secs()
             ));
         }

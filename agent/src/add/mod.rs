@@ -51,6 +51,8 @@ pub enum Action {
     Unlock,
     /// `--verify-log FILE`: check the agent log's hash chain.
     VerifyLog(PathBuf),
+    /// `--approve`: answer the confirmations waiting in an agent without askpass.
+    Approve,
 }
 
 /// Runs mfa-add and returns the exit status.
@@ -78,9 +80,13 @@ pub fn run(action: &Action, passphrases: &PassphraseSource, any_agent: bool) -> 
         })
     };
     if let Action::Add { constraints, .. } | Action::AddProvider { constraints, .. } = action {
-        // A key every use of which would be refused is not added: said now, not at a login.
+        // Said now, not at a login: without askpass each use waits for mfa-add --approve.
         if !plain && asks(constraints) && !agent.can_confirm()? {
-            return Err(Error::CannotConfirm);
+            eprintln!(
+                "Note: mfa-agent has no askpass program (MFA_ASKPASS, SSH_ASKPASS): confirm each \
+                 use with mfa-add --approve in another terminal, within {} s",
+                client::CONFIRM_TIMEOUT.as_secs()
+            );
         }
     }
     match action {
@@ -185,6 +191,7 @@ pub fn run(action: &Action, passphrases: &PassphraseSource, any_agent: bool) -> 
             Ok(Status::SUCCESS)
         }
         Action::VerifyLog(path) => verify_log::run(path),
+        Action::Approve => approve(&mut agent),
     }
 }
 
@@ -206,6 +213,42 @@ fn load_key(path: &Path, passphrases: &PassphraseSource) -> Result<LoadedKey> {
         }
     }
     Err(Error::WrongPassphrase(file.name().to_owned()))
+}
+
+/// `mfa-add --approve`: each waiting confirmation shown, and answered at this terminal.
+fn approve(agent: &mut Connection) -> Result<Status> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let waiting = match agent.call(&proto::message::Request::Approvals)? {
+        proto::message::Response::Approvals(waiting) => waiting,
+        _ => return Err(client::Error::Refused("list the confirmations".to_owned()).into()),
+    };
+    if waiting.is_empty() {
+        println!("No confirmation waits.");
+        return Ok(Status::FAILURE);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::usage(
+            "mfa-add --approve answers at a terminal: run it in one",
+        ));
+    }
+    for (id, question) in waiting {
+        print!("{question}\nApprove? [y/N] ");
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .map_err(Error::io("read the answer"))?;
+        let yes = matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES");
+        let request = proto::message::Request::Approve { id, yes };
+        match agent.call(&request)? {
+            proto::message::Response::Success => {
+                println!("{}", if yes { "Approved." } else { "Declined." })
+            }
+            _ => println!("That request no longer waits."),
+        }
+    }
+    Ok(Status::SUCCESS)
 }
 
 /// The constraints, less the purpose when `plain` (an agent that does not know it).

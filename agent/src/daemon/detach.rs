@@ -59,7 +59,9 @@ pub(super) fn spawn(settings: &Settings, tied: bool) -> Result<(Child, PathBuf)>
         .arg("--max-connections")
         .arg(settings.limits.max_connections.to_string())
         .arg("--frame-timeout")
-        .arg(settings.limits.frame_timeout.as_secs().to_string());
+        .arg(settings.limits.frame_timeout.as_secs().to_string())
+        .arg("--approve-wait")
+        .arg(settings.limits.approve_wait.as_secs().to_string());
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

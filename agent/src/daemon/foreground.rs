@@ -140,8 +140,12 @@ fn bind_and_serve(
             .and_then(|()| stdout.flush());
         }
         let agent = Arc::new(
-            Agent::new(settings.default_lifetime, Confirmer::from_env(), log)
-                .with_provider_allowlist(settings.provider_allowlist.clone()),
+            Agent::new(
+                settings.default_lifetime,
+                Confirmer::from_env().with_queue_wait(settings.limits.approve_wait),
+                log,
+            )
+            .with_provider_allowlist(settings.provider_allowlist.clone()),
         );
         let watched = cleanup.as_ref().map(|c| &c.socket);
         let shutdown = stop_condition(signals, parent, watched, &agent);

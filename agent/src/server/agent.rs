@@ -206,6 +206,8 @@ impl Agent {
             // Answered by `handle_on`, which keeps the connection's last refusal.
             Request::Why => unknown_extension("why"),
             Request::LogHead => log_head(),
+            Request::Approvals => self.approvals(route),
+            Request::Approve { id, yes } => self.approve(id, yes, peer, route),
         }
     }
 
@@ -218,6 +220,34 @@ impl Agent {
             Request::Query => query(true, self.confirmer.can_ask()),
             _ => locked(),
         }
+    }
+
+    /// The confirmations waiting for `mfa-add --approve`: asked here, never through a hop.
+    fn approvals(&self, route: &Route) -> Result<Response, Refusal> {
+        if route.is_forwarded() {
+            return Err(Refusal::Forwarding(
+                "confirmations are listed for this machine only, not through a forwarded agent"
+                    .to_owned(),
+            ));
+        }
+        Ok(Response::Approvals(self.confirmer.pending()))
+    }
+
+    /// `mfa-add --approve`'s answer; never taken through a forwarded agent, whose far side
+    /// could otherwise approve its own requests.
+    fn approve(&self, id: u32, yes: bool, peer: &Peer, route: &Route) -> Result<Response, Refusal> {
+        if route.is_forwarded() {
+            return Err(Refusal::Forwarding(
+                "an approval through a forwarded agent is not taken".to_owned(),
+            ));
+        }
+        if !self.confirmer.answer(id, yes) {
+            return Err(Refusal::Request(format!("no confirmation {id} waits")));
+        }
+        let said = if yes { "approved" } else { "declined" };
+        self.log
+            .audit(&format!("{said} confirmation {id} by {}", peer.describe()));
+        Ok(Response::Success)
     }
 
     /// `session-bind@openssh.com`: a verified hop added to this connection's route.
@@ -305,6 +335,8 @@ fn request_name(request: &Request) -> &'static str {
         Request::KeyPurposes => "key-purposes",
         Request::Why => "why",
         Request::LogHead => "log-head",
+        Request::Approvals => "approvals",
+        Request::Approve { .. } => "approve",
         Request::UnknownExtension { .. } => "unknown-extension",
     }
 }

@@ -22,7 +22,9 @@ fn peer() -> Peer {
 }
 
 fn agent() -> Arc<Agent> {
-    Arc::new(Agent::new(None, Confirmer::default(), Log::new(false)))
+    // No askpass: a confirmation waits a moment for mfa-add --approve, then is refused.
+    let confirmer = Confirmer::default().with_queue_wait(std::time::Duration::from_millis(200));
+    Arc::new(Agent::new(None, confirmer, Log::new(false)))
 }
 
 /// Adds the test key with `constraints`; a key for both purposes unless they name one (these

@@ -27,6 +27,8 @@ pub(crate) const DECLINED_FOR: Duration = Duration::from_secs(30);
 pub struct Confirmer {
     program: Option<OsString>,
     questions: Arc<Mutex<Questions>>,
+    /// How long a question without askpass waits for `mfa-add --approve`.
+    queue_wait: Option<Duration>,
 }
 
 /// One question at a time per key; the others wait their turn, and the one asked says how
@@ -39,6 +41,9 @@ struct Questions {
     declined: HashMap<i32, Instant>,
     /// Until when a yes stands, per key and kind of use (`--confirm-for`).
     approved: HashMap<(String, &'static str), Instant>,
+    /// Questions without askpass, waiting for `mfa-add --approve`: id, question, answer.
+    pending: Vec<(u32, String, tokio::sync::oneshot::Sender<bool>)>,
+    next_id: u32,
 }
 
 impl Questions {
@@ -56,6 +61,7 @@ impl Confirmer {
         Confirmer {
             program,
             questions: Arc::default(),
+            queue_wait: None,
         }
     }
 
@@ -75,6 +81,55 @@ impl Confirmer {
             .insert((fingerprint.to_owned(), kind), until);
     }
 
+    /// How long a question waits for `mfa-add --approve` when there is no askpass program
+    /// (default [`ANSWER_TIMEOUT`]; the agent's hidden `--confirm-timeout`, for tests).
+    pub fn with_queue_wait(mut self, wait: Duration) -> Self {
+        self.queue_wait = Some(wait);
+        self
+    }
+
+    /// The questions waiting for `mfa-add --approve`.
+    pub(crate) fn pending(&self) -> Vec<(u32, String)> {
+        self.questions()
+            .pending
+            .iter()
+            .map(|(id, question, _)| (*id, question.clone()))
+            .collect()
+    }
+
+    /// `mfa-add --approve`'s answer to question `id`; false when no such question waits.
+    pub(crate) fn answer(&self, id: u32, yes: bool) -> bool {
+        let mut questions = self.questions();
+        let Some(at) = questions.pending.iter().position(|(n, _, _)| *n == id) else {
+            return false;
+        };
+        let (_, _, reply) = questions.pending.remove(at);
+        reply.send(yes).is_ok()
+    }
+
+    /// Puts the question in the queue `mfa-add --approve` answers, and waits.
+    async fn queued(&self, question: String) -> Result<bool, String> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let id = {
+            let mut questions = self.questions();
+            questions.next_id = questions.next_id.wrapping_add(1);
+            let id = questions.next_id;
+            questions.pending.push((id, question, reply));
+            id
+        };
+        let wait = self.queue_wait.unwrap_or(ANSWER_TIMEOUT);
+        let outcome = tokio::time::timeout(wait, answer).await;
+        self.questions().pending.retain(|(n, _, _)| *n != id);
+        match outcome {
+            Ok(Ok(yes)) => Ok(yes),
+            _ => Err(format!(
+                "no askpass program (MFA_ASKPASS, SSH_ASKPASS), and nobody answered with \
+                 mfa-add --approve within {} s",
+                wait.as_secs()
+            )),
+        }
+    }
+
     /// There is a program to ask with.
     pub fn can_ask(&self) -> bool {
         self.program.is_some()
@@ -89,6 +144,18 @@ impl Confirmer {
         Confirmer {
             program,
             questions: Arc::default(),
+            queue_wait: None,
+        }
+    }
+
+    /// The peer was told no: its next requests are refused without a question for a while.
+    fn declined_by(&self, peer: &Peer) {
+        if let Some(pid) = peer.pid {
+            let mut questions = self.questions();
+            questions
+                .declined
+                .retain(|_, at| at.elapsed() < DECLINED_FOR);
+            questions.declined.insert(pid, Instant::now());
         }
     }
 
@@ -110,10 +177,6 @@ impl Confirmer {
         peer: &Peer,
         through: &str,
     ) -> Result<(), String> {
-        let program = self
-            .program
-            .as_ref()
-            .ok_or("no MFA_ASKPASS or SSH_ASKPASS program to ask for confirmation")?;
         let declined = |ago: u64| {
             format!(
                 "this process was told no {ago} s ago: refused without asking for {} s",
@@ -159,6 +222,15 @@ impl Confirmer {
                 if others == 1 { "s" } else { "" }
             ));
         }
+        let Some(program) = &self.program else {
+            return match self.queued(question).await? {
+                true => Ok(()),
+                false => {
+                    self.declined_by(peer);
+                    Err("declined with mfa-add --approve".to_owned())
+                }
+            };
+        };
         let mut child = Command::new(program)
             .arg(&question)
             .env("SSH_ASKPASS_PROMPT", "confirm")
@@ -170,13 +242,7 @@ impl Confirmer {
         match tokio::time::timeout(ANSWER_TIMEOUT, child.wait()).await {
             Ok(Ok(status)) if status.success() => Ok(()),
             Ok(Ok(status)) => {
-                if let Some(pid) = peer.pid {
-                    let mut questions = self.questions();
-                    questions
-                        .declined
-                        .retain(|_, at| at.elapsed() < DECLINED_FOR);
-                    questions.declined.insert(pid, Instant::now());
-                }
+                self.declined_by(peer);
                 Err(format!("the user declined ({status})"))
             }
             Ok(Err(e)) => Err(format!("waiting for the confirmation program: {e}")),
@@ -207,6 +273,7 @@ mod tests {
         assert!(yes.ask("SHA256:x", "k", ONE, &peer(), LOCAL).await.is_ok());
         assert!(no.ask("SHA256:x", "k", ONE, &peer(), LOCAL).await.is_err());
         assert!(Confirmer::default()
+            .with_queue_wait(Duration::from_millis(100))
             .ask("SHA256:x", "k", ONE, &peer(), LOCAL)
             .await
             .is_err());

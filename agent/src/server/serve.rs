@@ -45,6 +45,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// Time for the rest of a frame once its first byte arrived (and for a reply to be taken).
     pub frame_timeout: Duration,
+    /// How long a confirmation without askpass waits for `mfa-add --approve`.
+    pub approve_wait: Duration,
 }
 
 impl Default for Limits {
@@ -52,6 +54,7 @@ impl Default for Limits {
         Limits {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             frame_timeout: Duration::from_secs(DEFAULT_FRAME_TIMEOUT_SECS),
+            approve_wait: client::CONFIRM_TIMEOUT,
         }
     }
 }

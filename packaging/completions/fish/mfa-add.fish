@@ -17,6 +17,7 @@ complete -c mfa-add -l id -d 'With -s: only the token key with this id (CKA_ID, 
 complete -c mfa-add -s c -d 'Ask for confirmation (MFA_ASKPASS/SSH_ASKPASS) before each use of the added keys'
 complete -c mfa-add -s l -d 'List the fingerprints of the agent\'s keys'
 complete -c mfa-add -s L -d 'List the agent\'s public keys as PEM (SPKI, BEGIN PUBLIC KEY)'
+complete -c mfa-add -l approve -d 'Answer the confirmations waiting in an agent that has no askpass program, one by one, at this terminal'
 complete -c mfa-add -s d -d 'Remove the keys given as KEYFILE or SHA256:FINGERPRINT'
 complete -c mfa-add -s D -d 'Remove every key'
 complete -c mfa-add -s x -d 'Lock the agent with a passphrase'

@@ -35,7 +35,7 @@ Exit status: 0 success; 1 failure (also -l or -L with no keys in the agent); 2 u
 /// Load RSA keys into mfa-agent; list, remove, lock and unlock them.
 #[derive(Debug, Parser)]
 #[command(name = "mfa-add", version = cloudhsm_mfa_agent::version::version(), after_help = AFTER_HELP)]
-#[command(group(ArgGroup::new("action").args(["list", "list_public", "verify_log", "delete", "delete_all", "lock", "unlock", "provider", "remove_provider"])))]
+#[command(group(ArgGroup::new("action").args(["list", "list_public", "verify_log", "approve", "delete", "delete_all", "lock", "unlock", "provider", "remove_provider"])))]
 #[command(group(ArgGroup::new("token_key").args(["label", "id"])))]
 pub struct Args {
     #[command(flatten)]
@@ -106,6 +106,10 @@ pub struct Listing {
     /// ends with the running agent's last line (cut or rolled back).
     #[arg(long, value_name = "FILE")]
     pub verify_log: Option<PathBuf>,
+    /// Answer the confirmations waiting in an agent that has no askpass program, one by one,
+    /// at this terminal.
+    #[arg(long)]
+    pub approve: bool,
 }
 
 /// PKCS#11 providers (-s, -e), and with -s the token's PIN and which of its keys.
@@ -170,6 +174,9 @@ impl Config {
         } else if let Some(provider) = &args.token.remove_provider {
             only_adding("-e")?;
             Action::RemoveProvider(provider.clone())
+        } else if args.listing.approve {
+            only_adding("--approve")?;
+            Action::Approve
         } else if let Some(log) = &args.listing.verify_log {
             only_adding("--verify-log")?;
             Action::VerifyLog(log.clone())

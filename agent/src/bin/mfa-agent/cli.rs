@@ -130,6 +130,9 @@ pub struct Internal {
     /// Hidden (tests): seconds for the rest of a frame once its first byte arrived.
     #[arg(long, hide = true, value_name = "SECS", default_value_t = DEFAULT_FRAME_TIMEOUT_SECS)]
     pub frame_timeout: u64,
+    /// Hidden (tests): seconds a confirmation without askpass waits for mfa-add --approve.
+    #[arg(long, hide = true, value_name = "SECS")]
+    pub approve_wait: Option<u64>,
 }
 
 /// The validated configuration: what to do and how the agent runs.
@@ -187,6 +190,10 @@ impl Config {
                 limits: Limits {
                     max_connections: args.internal.max_connections,
                     frame_timeout: Duration::from_secs(args.internal.frame_timeout),
+                    approve_wait: args
+                        .internal
+                        .approve_wait
+                        .map_or(client::CONFIRM_TIMEOUT, Duration::from_secs),
                 },
                 provider_allowlist: args.providers,
             },

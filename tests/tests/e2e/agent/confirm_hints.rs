@@ -10,35 +10,73 @@ use cloudhsm_mfa_tests::harness::bins::bin;
 use cloudhsm_mfa_tests::harness::openssl::{
     genrsa, public_key_pem, read_signatures, read_unsigned_tokens, verify_openssl, write_token_file,
 };
+use cloudhsm_mfa_tests::harness::pty::Pty;
 use cloudhsm_mfa_tests::harness::workdir::WorkDir;
 
 use super::{identities, path_str, stderr};
 
 #[test]
-fn mfa_add_c_says_at_add_time_that_the_agent_cannot_ask() {
+fn without_askpass_mfa_add_c_says_so_and_mfa_add_approve_answers_from_another_terminal() {
     let dir = WorkDir::new();
     let key = genrsa(dir.path(), "confirm.key", 2048);
-    let agent = Agent::start(dir.path());
-    for option in [&["-c"][..], &["--forwarded", "confirm"][..]] {
-        let mut args = option.to_vec();
-        args.push(path_str(&key));
-        let out = agent.mfa_add(&args);
-        assert_eq!(out.status.code(), Some(1), "{option:?}: {}", stderr(&out));
-        let text = stderr(&out);
+    let public = public_key_pem(&key, &dir.join("confirm.pub"));
+    let agent = Agent::start_with(dir.path(), &["--approve-wait", "60"]);
+    let added = agent.mfa_add(&["-c", path_str(&key)]);
+    assert!(added.status.success(), "{}", stderr(&added));
+    assert!(
+        stderr(&added).contains("confirm each use with mfa-add --approve in another terminal"),
+        "{}",
+        stderr(&added)
+    );
+    // A signature waits for the approval...
+    let file = dir.join("t.json");
+    write_token_file(&file, 3);
+    let signer = {
+        let (file, socket) = (file.clone(), agent.socket().to_path_buf());
+        std::thread::spawn(move || {
+            Command::new(bin("mfa-sign"))
+                .arg(&file)
+                .env("MFA_AUTH_SOCK", &socket)
+                .output()
+                .expect("mfa-sign")
+        })
+    };
+    // ...which mfa-add --approve gives at a terminal of its own, once the request waits.
+    let deadline = std::time::Instant::now() + super::DEADLINE;
+    loop {
+        let waiting = super::call(agent.socket(), &proto::message::Request::Approvals);
+        if matches!(&waiting, proto::message::Response::Approvals(w) if !w.is_empty()) {
+            break;
+        }
         assert!(
-            text.contains("mfa-agent has no askpass program to ask with")
-                && text.contains("not added"),
-            "{text}"
+            std::time::Instant::now() < deadline,
+            "no request came to approve"
         );
-        assert!(
-            text.contains("hint: start mfa-agent with MFA_ASKPASS"),
-            "{text}"
-        );
-        assert!(
-            identities(&agent).is_empty(),
-            "{option:?} added a key anyway"
-        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    let mut command = Command::new(bin("mfa-add"));
+    command
+        .arg("--approve")
+        .env("MFA_AUTH_SOCK", agent.socket());
+    let mut pty = Pty::spawn(command);
+    pty.expect("Approve? [y/N]");
+    assert!(
+        pty.transcript()
+            .contains("to sign 3 CloudHSM tokens for mfa-sign: the MFA token file"),
+        "{}",
+        pty.transcript()
+    );
+    pty.send_line("y");
+    let (answered, _) = pty.expect_any(&["Approved.", "no longer waits"]);
+    assert_eq!(answered, 0, "{}", agent.log_text());
+    pty.wait();
+    let out = signer.join().expect("the signer");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tokens = read_unsigned_tokens(&file);
+    for (token, signature) in tokens.iter().zip(read_signatures(&file)) {
+        assert!(verify_openssl(&public, token, &signature));
+    }
+    assert!(agent.log_text().contains("approved confirmation"));
     // OpenSSH's ssh-add -c is taken as OpenSSH's agent takes it (and refused at use).
     let added = Command::new("ssh-add")
         .arg("-c")

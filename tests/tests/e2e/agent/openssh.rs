@@ -282,7 +282,7 @@ fn confirm_on_use_asks_the_askpass_program() {
 
     // Nothing to ask: ssh-add -c is taken (as OpenSSH's agent takes it) and every use refused.
     let dir3 = WorkDir::new();
-    let agent = Agent::start(dir3.path());
+    let agent = Agent::start_with(dir3.path(), &["--approve-wait", "1"]);
     let out = run_with_agent(&agent, "ssh-add", &["-c", path_str(&key)]);
     assert!(out.status.success(), "ssh-add -c: {}", stderr(&out));
     let blob = only_key(&agent);
@@ -296,7 +296,9 @@ fn confirm_on_use_asks_the_askpass_program() {
     );
     assert_eq!(refused, Response::Failure);
     assert!(
-        agent.log_text().contains("no MFA_ASKPASS or SSH_ASKPASS"),
+        agent
+            .log_text()
+            .contains("nobody answered with mfa-add --approve within 1 s"),
         "{}",
         agent.log_text()
     );

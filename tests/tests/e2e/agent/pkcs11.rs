@@ -297,18 +297,24 @@ fn a_token_gone_under_the_agent_gives_one_line_and_the_agent_stays_up() {
 
 #[test]
 fn lifetime_and_confirm_constraints_apply_to_token_keys() {
-    let s = TokenSetup::new(&[]);
+    let s = TokenSetup::new(&["--approve-wait", "1"]);
     let pin = path_str(&s.pin_file);
-    // -c with no MFA_ASKPASS where the agent runs: refused before anything is loaded.
+    // -c with no MFA_ASKPASS where the agent runs: said at once; each use then waits for
+    // mfa-add --approve, and nobody answers here.
     let out = s.mfa_add(&["-c", "-s", MODULE, "--pin-file", pin]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("no askpass program"),
+        stderr(&out).contains("confirm each use with mfa-add --approve"),
         "{}",
         stderr(&out)
     );
-    assert!(identities(&s.agent).is_empty());
-    // ssh-add -c -s loads them all the same (as OpenSSH's agent), and every use is refused.
+    assert_eq!(
+        token_sign(s.agent.socket(), &only_key(&s.agent), &[random_token()]),
+        Response::ExtensionFailure
+    );
+    let out = s.ssh_add(&["-e", MODULE], PIN);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // ssh-add -c -s (SSH keys) likewise.
     let out = s.ssh_add(&["-c", "-s", MODULE], PIN);
     assert!(out.status.success(), "{}", stderr(&out));
     let refused = super::call(
