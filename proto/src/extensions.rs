@@ -37,18 +37,6 @@ pub const APPROVALS_EXTENSION: &str = "approvals@cloudhsm-mfa";
 /// `mfa-add --approve`'s answer: the question's u32 id, then a byte, 1 yes, 0 no.
 pub const APPROVE_EXTENSION: &str = "approve@cloudhsm-mfa";
 
-/// The name of an extension request that carries nothing more.
-pub(crate) fn named(request: &crate::message::Request) -> &'static str {
-    use crate::message::Request;
-    match request {
-        Request::KeyPurposes => KEY_PURPOSES_EXTENSION,
-        Request::Why => WHY_EXTENSION,
-        Request::LogHead => LOG_HEAD_EXTENSION,
-        Request::Approvals => APPROVALS_EXTENSION,
-        _ => QUERY_EXTENSION,
-    }
-}
-
 pub(crate) fn encode_approvals(w: &mut Writer, waiting: &[(u32, String)]) {
     w.string(APPROVALS_EXTENSION.as_bytes())
         .u32(waiting.len() as u32);

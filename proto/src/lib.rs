@@ -9,6 +9,7 @@ pub mod constraint;
 pub mod error;
 pub mod extensions;
 pub mod forwarding;
+pub mod ids;
 pub mod key;
 pub mod message;
 pub mod purpose;

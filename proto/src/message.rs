@@ -11,7 +11,7 @@ use crate::constraint::{
     SmartcardConstraint,
 };
 pub use crate::constraint::{Constraint, KeyFilter, PKCS11_KEY_CONSTRAINT};
-use crate::extensions::{decode_token_sign, encode_token_sign, named};
+use crate::extensions::{decode_token_sign, encode_token_sign};
 pub use crate::extensions::{
     TokenSignRequest, APPROVALS_EXTENSION, APPROVE_EXTENSION, KEY_PURPOSES_EXTENSION, LOCKED_MARK,
     LOG_HEAD_EXTENSION, NO_ASKPASS_MARK, QUERY_EXTENSION, TOKEN_SIGN_EXTENSION, WHY_EXTENSION,
@@ -24,26 +24,7 @@ use crate::wire::{Reader, Writer};
 use crate::{Error, Result};
 
 /// Message ids of RFC 9987 section 5.1.
-pub mod id {
-    pub const FAILURE: u8 = 5;
-    pub const SUCCESS: u8 = 6;
-    pub const REQUEST_IDENTITIES: u8 = 11;
-    pub const IDENTITIES_ANSWER: u8 = 12;
-    pub const SIGN_REQUEST: u8 = 13;
-    pub const SIGN_RESPONSE: u8 = 14;
-    pub const ADD_IDENTITY: u8 = 17;
-    pub const REMOVE_IDENTITY: u8 = 18;
-    pub const REMOVE_ALL_IDENTITIES: u8 = 19;
-    pub const ADD_SMARTCARD_KEY: u8 = 20;
-    pub const REMOVE_SMARTCARD_KEY: u8 = 21;
-    pub const LOCK: u8 = 22;
-    pub const UNLOCK: u8 = 23;
-    pub const ADD_ID_CONSTRAINED: u8 = 25;
-    pub const ADD_SMARTCARD_KEY_CONSTRAINED: u8 = 26;
-    pub const EXTENSION: u8 = 27;
-    pub const EXTENSION_FAILURE: u8 = 28;
-    pub const EXTENSION_RESPONSE: u8 = 29;
-}
+pub use crate::ids as id;
 
 /// Sign-request flags for RSA keys (RFC 9987 section 3.6.1).
 pub const SIGN_RSA_SHA2_256: u32 = 2;
@@ -299,6 +280,17 @@ impl Request {
             }
         }
         w.into_vec()
+    }
+}
+
+/// The name of an extension request that carries nothing more.
+fn named(request: &Request) -> &'static str {
+    match request {
+        Request::KeyPurposes => KEY_PURPOSES_EXTENSION,
+        Request::Why => WHY_EXTENSION,
+        Request::LogHead => LOG_HEAD_EXTENSION,
+        Request::Approvals => APPROVALS_EXTENSION,
+        _ => QUERY_EXTENSION,
     }
 }
 

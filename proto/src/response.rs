@@ -4,10 +4,11 @@
 use crate::extensions::{
     decode_approvals, decode_key_purposes, encode_approvals, encode_key_purposes,
 };
-use crate::message::{
-    id, APPROVALS_EXTENSION, KEY_PURPOSES_EXTENSION, LOG_HEAD_EXTENSION, QUERY_EXTENSION,
+use crate::extensions::{
+    APPROVALS_EXTENSION, KEY_PURPOSES_EXTENSION, LOG_HEAD_EXTENSION, QUERY_EXTENSION,
     TOKEN_SIGN_EXTENSION, WHY_EXTENSION,
 };
+use crate::ids as id;
 use crate::purpose::KeyPurposes;
 use crate::tokenfile::check_count;
 use crate::wire::{Reader, Writer};
