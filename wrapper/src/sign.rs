@@ -78,9 +78,18 @@ pub fn run(args: &Request) -> Result<String, SignError> {
             // createUser and changePswd need the new key there; a filled one is checked.
             public_key: true,
             about: &format!(
-                "mfa-sign: the {} {}",
+                "mfa-sign: the {} {}{}",
                 loaded.file.kind().describe(),
-                loaded.path.display()
+                loaded.path.display(),
+                // What a quorum approval approves, as an approver compares it.
+                loaded
+                    .file
+                    .approval_data()
+                    .map_or_else(String::new, |data| {
+                        let digest = <sha2::Sha256 as sha2::Digest>::digest(&data);
+                        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+                        format!(" (approval data SHA-256 {hex})")
+                    })
             ),
         },
         args.output.as_deref(),

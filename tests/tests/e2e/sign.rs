@@ -11,7 +11,9 @@ use super::login::agent_in;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use cloudhsm_mfa_tests::harness::bins::bin;
-use cloudhsm_mfa_tests::harness::openssl::{genrsa, public_key_pem, verify_openssl, Token};
+use cloudhsm_mfa_tests::harness::openssl::{
+    genrsa, openssl, public_key_pem, verify_openssl, Token,
+};
 use cloudhsm_mfa_tests::harness::pty::{Exit, Pty};
 use cloudhsm_mfa_tests::harness::workdir::{mode, set_mode, WorkDir};
 use serde_json::Value;
@@ -133,6 +135,26 @@ fn every_kind_is_signed_and_openssl_verifies() {
     // The approval keeps the earlier approver's signature beside ours.
     let approval = dir.read_string("quorum-approval.json");
     assert!(approval.contains("officer2") && approval.contains("officer3"));
+    // The agent's audit line says what was approved: the SHA-256 of the approval data, as
+    // openssl computes it.
+    let doc: serde_json::Value = serde_json::from_str(&approval).expect("JSON");
+    let data = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        doc["approval_data"].as_str().expect("approval_data"),
+    )
+    .expect("base64");
+    let digest = String::from_utf8_lossy(&openssl(&["dgst", "-sha256", "-r"], &data))
+        .split_whitespace()
+        .next()
+        .expect("a digest")
+        .to_owned();
+    assert!(
+        agent
+            .log_text()
+            .contains(&format!("(approval data SHA-256 {digest})")),
+        "{}",
+        agent.log_text()
+    );
 
     // -o writes elsewhere and leaves the input as it was.
     let input = dir.join("input.json");
