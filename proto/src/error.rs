@@ -59,8 +59,10 @@ pub enum Error {
     TrailingBytes { extra: usize },
     #[error("unsupported message id {id}")]
     Unsupported { id: u8 },
-    #[error("unsupported key type {0:?}: only RSA keys are supported")]
+    #[error("unsupported key type {0:?}: only RSA keys and RSA certificates (ssh-rsa-cert-v01@openssh.com) are supported")]
     NotRsa(String),
+    #[error("malformed RSA certificate: {0}")]
+    BadCertificate(&'static str),
     #[error("unsupported key constraint {0}")]
     UnsupportedConstraint(String),
     #[error("unknown key purpose {0:?}: use token, ssh or token,ssh")]

@@ -230,8 +230,9 @@ pub fn parse_userauth_request(data: &[u8], key_blob: &[u8]) -> Result<UserauthRe
     let sig_follows = r.u8()?;
     let algorithm = r.utf8()?;
     let key = r.string()?;
-    // The agent holds RSA keys only: the algorithm must name an RSA signature.
-    let rsa = matches!(algorithm, "ssh-rsa" | "rsa-sha2-256" | "rsa-sha2-512");
+    // The agent holds RSA keys and certificates only: the algorithm must name an RSA
+    // signature for the key's type.
+    let rsa = crate::cert::userauth_algorithms(key_blob).contains(&algorithm);
     if service != "ssh-connection" || sig_follows != 1 || key != key_blob || !rsa {
         return Err(bad);
     }

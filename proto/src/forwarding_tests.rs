@@ -180,7 +180,7 @@ fn inconsistent_destination_constraints_are_refused_as_openssh_does() {
     }
 }
 
-fn userauth(method: &str, key: &[u8], host_key: Option<&[u8]>) -> Vec<u8> {
+fn userauth(method: &str, algorithm: &str, key: &[u8], host_key: Option<&[u8]>) -> Vec<u8> {
     let mut w = Writer::new();
     w.string(&[9; 32])
         .u8(50)
@@ -188,7 +188,7 @@ fn userauth(method: &str, key: &[u8], host_key: Option<&[u8]>) -> Vec<u8> {
         .string(b"ssh-connection")
         .string(method.as_bytes())
         .u8(1)
-        .string(b"rsa-sha2-512")
+        .string(algorithm.as_bytes())
         .string(key);
     if let Some(h) = host_key {
         w.string(h);
@@ -198,21 +198,32 @@ fn userauth(method: &str, key: &[u8], host_key: Option<&[u8]>) -> Vec<u8> {
 
 #[test]
 fn userauth_requests_are_recognised_and_anything_else_is_not() {
-    let plain = parse_userauth_request(&userauth("publickey", b"key", None), b"key").expect("ok");
+    let key = crate::key::public_key_blob_of(&[1, 0, 1], &[0xc5; 32]);
+    let other = crate::key::public_key_blob_of(&[1, 0, 1], &[0xc7; 32]);
+    let rsa = "rsa-sha2-512";
+    let plain = parse_userauth_request(&userauth("publickey", rsa, &key, None), &key).expect("ok");
     assert_eq!(plain.user, "officer");
     assert_eq!(plain.session_id, vec![9; 32]);
     assert_eq!(plain.host_key, None);
     let bound = parse_userauth_request(
-        &userauth("publickey-hostbound-v00@openssh.com", b"key", Some(b"hk")),
-        b"key",
+        &userauth(
+            "publickey-hostbound-v00@openssh.com",
+            rsa,
+            &key,
+            Some(b"hk"),
+        ),
+        &key,
     )
     .expect("ok");
     assert_eq!(bound.host_key.as_deref(), Some(&b"hk"[..]));
-    // Another key, another method, trailing bytes, or arbitrary data: not a userauth request.
-    assert!(parse_userauth_request(&userauth("publickey", b"other", None), b"key").is_err());
-    assert!(parse_userauth_request(&userauth("password", b"key", None), b"key").is_err());
-    let mut trailing = userauth("publickey", b"key", None);
+    // Another key, another method, a certificate's algorithm for a plain key, trailing
+    // bytes, or arbitrary data: not a userauth request.
+    let cert_alg = "rsa-sha2-512-cert-v01@openssh.com";
+    assert!(parse_userauth_request(&userauth("publickey", rsa, &other, None), &key).is_err());
+    assert!(parse_userauth_request(&userauth("password", rsa, &key, None), &key).is_err());
+    assert!(parse_userauth_request(&userauth("publickey", cert_alg, &key, None), &key).is_err());
+    let mut trailing = userauth("publickey", rsa, &key, None);
     trailing.push(0);
-    assert!(parse_userauth_request(&trailing, b"key").is_err());
-    assert!(parse_userauth_request(b"SSHSIG\0\0\0\0", b"key").is_err());
+    assert!(parse_userauth_request(&trailing, &key).is_err());
+    assert!(parse_userauth_request(b"SSHSIG\0\0\0\0", &key).is_err());
 }

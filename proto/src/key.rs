@@ -8,6 +8,7 @@ use rsa::{BigUint, RsaPublicKey};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use crate::cert::{rsa_certificate_key, SSH_RSA_CERT};
 use crate::signing::check_key_size;
 use crate::wire::{Reader, Writer};
 use crate::{Error, Result};
@@ -17,10 +18,13 @@ pub const SSH_RSA: &str = "ssh-rsa";
 
 /// Encodes a public key as an `ssh-rsa` blob: string "ssh-rsa", mpint e, mpint n.
 pub fn public_key_blob(key: &RsaPublicKey) -> Vec<u8> {
+    public_key_blob_of(&key.e().to_bytes_be(), &key.n().to_bytes_be())
+}
+
+/// The `ssh-rsa` blob of e and n (big-endian).
+pub fn public_key_blob_of(e: &[u8], n: &[u8]) -> Vec<u8> {
     let mut w = Writer::new();
-    w.string(SSH_RSA.as_bytes())
-        .mpint(&key.e().to_bytes_be())
-        .mpint(&key.n().to_bytes_be());
+    w.string(SSH_RSA.as_bytes()).mpint(e).mpint(n);
     w.into_vec()
 }
 
@@ -42,8 +46,11 @@ pub fn fingerprint(blob: &[u8]) -> String {
     format!("SHA256:{}", STANDARD_NO_PAD.encode(Sha256::digest(blob)))
 }
 
-/// The private fields of an `ssh-rsa` add-identity request, wiped when dropped.
+/// The private fields of an `ssh-rsa` (or `ssh-rsa-cert-v01@openssh.com`) add-identity
+/// request, wiped when dropped.
 pub struct RsaKeyMaterial {
+    /// The certificate blob, when the request adds an RSA certificate (n and e are its key's).
+    certificate: Option<Vec<u8>>,
     n: Vec<u8>,
     e: Vec<u8>,
     d: Zeroizing<Vec<u8>>,
@@ -79,6 +86,7 @@ impl RsaKeyMaterial {
     /// Copies the fields of a key, for sending it to the agent.
     pub fn new(fields: RsaKeyFields<'_>) -> Self {
         RsaKeyMaterial {
+            certificate: None,
             n: fields.n.to_vec(),
             e: fields.e.to_vec(),
             d: Zeroizing::new(fields.d.to_vec()),
@@ -110,9 +118,32 @@ impl RsaKeyMaterial {
         Ok(key)
     }
 
+    /// The certificate this request adds, if it adds one.
+    pub fn certificate(&self) -> Option<&[u8]> {
+        self.certificate.as_deref()
+    }
+
+    /// Reads the fields after the `ssh-rsa-cert-v01@openssh.com` type string: string
+    /// certificate, mpint d, iqmp, p, q (OpenSSH's `sshkey_private_serialize`); n and e are
+    /// the certificate's.
+    pub fn decode_certified(r: &mut Reader<'_>) -> Result<Self> {
+        let certificate = r.string()?;
+        let (e, n) = rsa_certificate_key(certificate)?;
+        Ok(RsaKeyMaterial {
+            certificate: Some(certificate.to_vec()),
+            n: n.to_vec(),
+            e: e.to_vec(),
+            d: Zeroizing::new(r.mpint()?.to_vec()),
+            iqmp: Zeroizing::new(r.mpint()?.to_vec()),
+            p: Zeroizing::new(r.mpint()?.to_vec()),
+            q: Zeroizing::new(r.mpint()?.to_vec()),
+        })
+    }
+
     /// Reads the fields after the key type string: mpint n, e, d, iqmp, p, q.
     pub fn decode(r: &mut Reader<'_>) -> Result<Self> {
         Ok(RsaKeyMaterial {
+            certificate: None,
             n: r.mpint()?.to_vec(),
             e: r.mpint()?.to_vec(),
             d: Zeroizing::new(r.mpint()?.to_vec()),
@@ -124,6 +155,15 @@ impl RsaKeyMaterial {
 
     /// Writes the key type string and the fields.
     pub fn encode(&self, w: &mut Writer) {
+        if let Some(certificate) = &self.certificate {
+            w.string(SSH_RSA_CERT.as_bytes())
+                .string(certificate)
+                .mpint(&self.d)
+                .mpint(&self.iqmp)
+                .mpint(&self.p)
+                .mpint(&self.q);
+            return;
+        }
         w.string(SSH_RSA.as_bytes())
             .mpint(&self.n)
             .mpint(&self.e)

@@ -4,6 +4,7 @@
 //! Everything here works on byte slices. The agent, the wrapper and the tests depend on this
 //! crate and never on each other, so the format has one definition.
 
+pub mod cert;
 pub mod client;
 pub mod constraint;
 pub mod error;

@@ -6,6 +6,7 @@
 
 use zeroize::Zeroizing;
 
+use crate::cert::SSH_RSA_CERT;
 use crate::constraint::{
     decode_constraint, decode_smartcard_constraint, encode_constraint, encode_key_filter,
     SmartcardConstraint,
@@ -132,11 +133,11 @@ impl Request {
                 flags: r.u32()?,
             },
             id::ADD_IDENTITY | id::ADD_ID_CONSTRAINED => {
-                let algorithm = r.utf8()?;
-                if algorithm != SSH_RSA {
-                    return Err(Error::NotRsa(algorithm.to_owned()));
-                }
-                let key = RsaKeyMaterial::decode(&mut r)?;
+                let key = match r.utf8()? {
+                    SSH_RSA => RsaKeyMaterial::decode(&mut r)?,
+                    SSH_RSA_CERT => RsaKeyMaterial::decode_certified(&mut r)?,
+                    other => return Err(Error::NotRsa(other.to_owned())),
+                };
                 let comment = String::from_utf8_lossy(r.string()?).into_owned();
                 let mut constraints = Vec::new();
                 if message_id == id::ADD_ID_CONSTRAINED {

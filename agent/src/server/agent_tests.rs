@@ -402,3 +402,78 @@ async fn why_tells_the_cause_of_the_connections_last_refusal_once() {
         "told once"
     );
 }
+
+/// An `ssh-rsa-cert-v01@openssh.com` blob for the test key (CA fields made up: the agent
+/// leaves the CA's signature to the server).
+fn test_certificate() -> Vec<u8> {
+    let material = material_of(&crate::test_key());
+    let f = material.fields();
+    let mut w = proto::wire::Writer::new();
+    w.string(proto::cert::SSH_RSA_CERT.as_bytes())
+        .string(&[7; 32])
+        .mpint(f.e)
+        .mpint(f.n)
+        .u32(0)
+        .u32(1)
+        .u32(1)
+        .string(b"officer")
+        .string(b"")
+        .u32(0)
+        .u32(0)
+        .u32(u32::MAX)
+        .u32(u32::MAX);
+    for field in [&b""[..], b"", b"", b"ca key", b"ca signature"] {
+        w.string(field);
+    }
+    w.into_vec()
+}
+
+#[tokio::test]
+async fn an_rsa_certificate_is_held_beside_its_key_and_signs_ssh_requests_only() {
+    let agent = agent();
+    assert_eq!(add(&agent, vec![]).await, Response::Success);
+    let certificate = test_certificate();
+    let material = material_of(&crate::test_key());
+    let f = material.fields();
+    let mut w = proto::wire::Writer::new();
+    w.u8(proto::ids::ADD_IDENTITY)
+        .string(proto::cert::SSH_RSA_CERT.as_bytes())
+        .string(&certificate)
+        .mpint(f.d)
+        .mpint(f.iqmp)
+        .mpint(f.p)
+        .mpint(f.q)
+        .string(b"cert");
+    let request = Request::decode(&w.into_vec()).expect("a certificate add decodes");
+    assert_eq!(agent.handle(request, &peer()).await, Response::Success);
+    let blobs: Vec<Vec<u8>> = agent
+        .keys()
+        .identities()
+        .into_iter()
+        .map(|i| i.key_blob)
+        .collect();
+    assert_eq!(blobs, [public_key_blob(&public()), certificate.clone()]);
+    let sign = Request::Sign {
+        key_blob: certificate.clone(),
+        data: b"anything".to_vec(),
+        flags: SIGN_RSA_SHA2_512,
+    };
+    assert!(matches!(
+        agent.handle(sign, &peer()).await,
+        Response::Sign { .. }
+    ));
+    let tokens = Request::TokenSign(TokenSignRequest {
+        key_blob: certificate.clone(),
+        tokens: vec![[1; 32]],
+        about: String::new(),
+    });
+    assert_eq!(
+        agent.handle(tokens, &peer()).await,
+        Response::ExtensionFailure
+    );
+    let remove = Request::RemoveIdentity {
+        key_blob: certificate,
+    };
+    assert_eq!(agent.handle(remove, &peer()).await, Response::Success);
+    assert_eq!(agent.keys().identities().len(), 1);
+}

@@ -208,16 +208,21 @@ fn userauth(session_id: &[u8], user: &str, key: &[u8], host_key: Option<&[u8]>) 
     w.into_vec()
 }
 
+/// An `ssh-rsa` blob (a userauth request must name an RSA algorithm for it).
+fn rsa_blob() -> &'static [u8] {
+    proto::key::public_key_blob_of(&[1, 0, 1], &[0xc5; 32]).leak()
+}
+
 #[test]
 fn ssh_signatures_of_a_constrained_key_must_be_userauth_for_the_bound_session() {
     let mut p = to_bastion_then_client();
     p.destinations[0].to.user = Some("ec2-*".into());
     let ssh = |data: &'static [u8]| Use::Ssh {
         data,
-        key_blob: b"k",
+        key_blob: rsa_blob(),
     };
     let auth_to_bastion = Route::from_hops(vec![bound(b"B", false)], false);
-    let good = userauth(&b"B".repeat(4), "ec2-user", b"k", None).leak();
+    let good = userauth(&b"B".repeat(4), "ec2-user", rsa_blob(), None).leak();
     assert_eq!(
         decide(&p, false, &auth_to_bastion, ssh(good)),
         Verdict::Allow
@@ -230,9 +235,9 @@ fn ssh_signatures_of_a_constrained_key_must_be_userauth_for_the_bound_session() 
         &auth_to_bastion,
         ssh(b"tokens")
     )));
-    let root = userauth(&b"B".repeat(4), "root", b"k", None).leak();
+    let root = userauth(&b"B".repeat(4), "root", rsa_blob(), None).leak();
     assert!(refused(&decide(&p, false, &auth_to_bastion, ssh(root))));
-    let other_session = userauth(&[1; 4], "ec2-user", b"k", None).leak();
+    let other_session = userauth(&[1; 4], "ec2-user", rsa_blob(), None).leak();
     assert!(refused(&decide(
         &p,
         false,
@@ -242,9 +247,9 @@ fn ssh_signatures_of_a_constrained_key_must_be_userauth_for_the_bound_session() 
     // A signature on a forwarding hop is refused; the next hop must be hostbound.
     assert!(refused(&decide(&p, false, &forwarded_to(b"B"), ssh(good))));
     let at_client = Route::from_hops(vec![bound(b"B", true), bound(b"C", false)], false);
-    let unbound = userauth(&b"C".repeat(4), "ec2-user", b"k", None).leak();
+    let unbound = userauth(&b"C".repeat(4), "ec2-user", rsa_blob(), None).leak();
     assert!(refused(&decide(&p, false, &at_client, ssh(unbound))));
-    let hostbound = userauth(&b"C".repeat(4), "ec2-user", b"k", Some(b"C")).leak();
+    let hostbound = userauth(&b"C".repeat(4), "ec2-user", rsa_blob(), Some(b"C")).leak();
     assert_eq!(
         decide(&p, false, &at_client, ssh(hostbound)),
         Verdict::Allow

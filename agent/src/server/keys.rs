@@ -63,6 +63,13 @@ impl KeyEntry {
         }
     }
 
+    /// The entry of an RSA certificate for this key: listed and signed for under the
+    /// certificate's blob, fingerprinted as its key (as `ssh-add -l` prints it).
+    pub fn certified(mut self, certificate: Vec<u8>) -> Self {
+        self.blob = certificate;
+        self
+    }
+
     fn is_expired(&self, now: Instant) -> bool {
         self.expires.is_some_and(|t| t <= now)
     }

@@ -34,6 +34,15 @@ pub struct Sshd {
 impl Sshd {
     /// Starts sshd with its files in `dir/sshd/`, or says why it cannot run here.
     pub fn start(dir: &Path) -> Result<Sshd, String> {
+        Sshd::start_with(dir, |_| Ok(String::new()))
+    }
+
+    /// As [`Sshd::start`], with `setup` run once its host keys and authorized_keys are made
+    /// (given its folder): it may change those files and returns lines for sshd_config.
+    pub fn start_with(
+        dir: &Path,
+        setup: impl Fn(&Path) -> Result<String, String>,
+    ) -> Result<Sshd, String> {
         let sshd = SSHD_PATHS
             .iter()
             .map(Path::new)
@@ -56,11 +65,12 @@ impl Sshd {
         keygen(&dir.join("id_ed25519"), "ed25519")?;
         fs::copy(dir.join("id_ed25519.pub"), dir.join("authorized_keys"))
             .map_err(|e| format!("authorized_keys: {e}"))?;
+        let extra = setup(&dir)?;
         // A port taken between our probe and sshd's bind: try a few.
         let mut last_error = String::new();
         for _ in 0..5 {
             let port = free_port()?;
-            write_config(&dir, port)?;
+            write_config(&dir, port, &extra)?;
             write_known_hosts(&dir, port)?;
             let log = fs::File::create(dir.join("sshd.log")).map_err(|e| e.to_string())?;
             let child = Command::new(sshd)
@@ -207,7 +217,7 @@ fn free_port() -> Result<u16, String> {
         .map_err(|e| e.to_string())
 }
 
-fn write_config(dir: &Path, port: u16) -> Result<(), String> {
+fn write_config(dir: &Path, port: u16, extra: &str) -> Result<(), String> {
     let path = |name: &str| dir.join(name).display().to_string();
     let config = format!(
         "Port {port}\nListenAddress 127.0.0.1\n\
@@ -215,7 +225,7 @@ fn write_config(dir: &Path, port: u16) -> Result<(), String> {
          StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
          PubkeyAuthentication yes\nPermitRootLogin prohibit-password\n\
          AllowAgentForwarding yes\nAllowStreamLocalForwarding yes\nStreamLocalBindUnlink yes\n\
-         PrintMotd no\nLogLevel VERBOSE\n",
+         PrintMotd no\nLogLevel VERBOSE\n{extra}",
         path("host_ed25519"),
         path("host_rsa"),
         path("sshd.pid"),

@@ -9,6 +9,7 @@
 //! `logging`: a stalled log and a flood of bad frames.
 
 mod activation;
+mod certificates;
 mod confirm_hints;
 mod custody;
 mod daemon;

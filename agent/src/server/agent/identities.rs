@@ -30,7 +30,10 @@ impl Agent {
         })))
     }
 
-    /// `ssh-add`, `mfa-add`: a software key, with its constraints.
+    /// `ssh-add`, `mfa-add`: a software key or an RSA certificate with its key (ssh-add sends
+    /// a key's `-cert.pub` as a second add), with its constraints. A certificate is held as
+    /// its own entry beside its key, as ssh-agent does, and signs SSH requests only: CloudHSM
+    /// registers plain RSA keys.
     pub(super) async fn add_identity(
         &self,
         key: RsaKeyMaterial,
@@ -39,15 +42,32 @@ impl Agent {
         peer: &Peer,
         route: &Route,
     ) -> Result<Response, Refusal> {
+        let certificate = key.certificate().map(<[u8]>::to_vec);
         // Building and checking the key is RSA work: off the async threads.
         let (key, public) = spawn_blocking(move || SoftwareKey::from_material(&key))
             .await
             .map_err(|e| format!("key check failed: {e}"))??;
-        let blob = proto::key::public_key_blob(&public);
+        let blob = certificate
+            .clone()
+            .unwrap_or_else(|| proto::key::public_key_blob(&public));
         let (lifetime, confirm, policy) = self.constraints(&blob, constraints);
+        if certificate.is_some() && policy.purpose.token {
+            return Err(Refusal::Purpose(
+                "a certificate signs SSH requests only: CloudHSM tokens need the plain RSA key \
+                 (mfa-add KEY)"
+                    .to_owned(),
+            ));
+        }
         let mut entry = KeyEntry::new(Arc::new(key), &public, comment, lifetime, confirm);
+        let kind = match certificate {
+            Some(certificate) => {
+                entry = entry.certified(certificate);
+                "certificate of "
+            }
+            None => "",
+        };
         self.log.audit(&format!(
-            "added {} {:?} purpose={} lifetime={} confirm={} forwarded={} destinations={} by {} {}",
+            "added {kind}{} {:?} purpose={} lifetime={} confirm={} forwarded={} destinations={} by {} {}",
             entry.fingerprint,
             entry.comment,
             policy.purpose,
@@ -73,11 +93,16 @@ impl Agent {
         let visible = self
             .keys()
             .get(key_blob)
-            .is_some_and(|e| decide(&e.policy, false, route, Use::See) == Verdict::Allow);
-        if visible && self.keys().remove(key_blob) {
+            .filter(|e| decide(&e.policy, false, route, Use::See) == Verdict::Allow);
+        if let Some(entry) = visible.filter(|_| self.keys().remove(key_blob)) {
+            let kind = if proto::cert::is_certificate(key_blob) {
+                "certificate of "
+            } else {
+                ""
+            };
             self.log.audit(&format!(
-                "removed {} by {}",
-                proto::key::fingerprint(key_blob),
+                "removed {kind}{} by {}",
+                entry.fingerprint,
                 peer.describe()
             ));
             Ok(Response::Success)
