@@ -12,6 +12,25 @@ pub const SOCKET_VARIABLE: &str = "MFA_AUTH_SOCK";
 /// OpenSSH's agent variable, where a forwarded mfa-agent shows up on a remote host.
 pub const SSH_SOCKET_VARIABLE: &str = "SSH_AUTH_SOCK";
 
+/// How many bytes OpenSSH 10.1 and later add to the home folder's path for the socket sshd
+/// makes for a forwarded agent: `/.ssh/agent/s.` (14), a 10-character hash of the host name,
+/// `.sshd.` (6) and 10 random characters (misc-agent.c, `agent_socket_template`).
+/// `unix_listener_tmp` there refuses a path that does not fit `sun_path`, and sshd then tells
+/// the client "Agent forwarding disabled: couldn't create listener socket".
+const FORWARDED_SOCKET_SUFFIX: usize = 40;
+
+/// The longest home folder path (bytes) on this machine under which OpenSSH 10.1+ sshd can
+/// make a forwarded agent's socket: 67 on Linux, 63 on macOS and the BSDs.
+pub fn longest_home_for_forwarding() -> usize {
+    sys::SOCKET_PATH_MAX - FORWARDED_SOCKET_SUFFIX
+}
+
+/// On an ssh session with no forwarded agent: the home folder, when it is too long for
+/// OpenSSH 10.1+ sshd to have made one there.
+fn home_too_long_for_forwarding(ssh_session: bool, home: Option<PathBuf>) -> Option<PathBuf> {
+    home.filter(|h| ssh_session && h.as_os_str().len() > longest_home_for_forwarding())
+}
+
 /// The environment variable naming the agent's pid (set by `mfa-agent`, read by `mfa-agent -k`).
 pub const PID_VARIABLE: &str = "MFA_AGENT_PID";
 
@@ -52,7 +71,12 @@ impl Agent {
             return Ok(Agent::at(Path::new(&path), timeout));
         }
         let Some(path) = var(SSH_SOCKET_VARIABLE) else {
-            return Err(Error::NoAgentVariable);
+            let ssh_session = var("SSH_CONNECTION").is_some();
+            let home = var("HOME").map(PathBuf::from);
+            return Err(match home_too_long_for_forwarding(ssh_session, home) {
+                Some(home) => Error::HomeTooLongToForward { home },
+                None => Error::NoAgentVariable,
+            });
         };
         let agent = Agent::at(Path::new(&path), timeout);
         if agent.connect()?.offers_token_signing()? {
@@ -92,5 +116,27 @@ impl Agent {
             });
         }
         Ok(Connection::new(stream))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_home_longer_than_a_forwarded_socket_allows_is_named_on_an_ssh_session_only() {
+        let longest = longest_home_for_forwarding();
+        assert_eq!(longest + FORWARDED_SOCKET_SUFFIX, sys::SOCKET_PATH_MAX);
+        let home = |len: usize| Some(PathBuf::from(format!("/{}", "h".repeat(len - 1))));
+        assert_eq!(home_too_long_for_forwarding(true, home(longest)), None);
+        assert_eq!(
+            home_too_long_for_forwarding(true, home(longest + 1)),
+            home(longest + 1)
+        );
+        assert_eq!(home_too_long_for_forwarding(false, home(longest + 1)), None);
+        assert_eq!(home_too_long_for_forwarding(true, None), None);
+        // The suffix as sshd makes it: "/.ssh/agent/s." HASH10 ".sshd." RANDOM10.
+        let made = format!("/.ssh/agent/s.{}.sshd.{}", "a".repeat(10), "b".repeat(10));
+        assert_eq!(made.len(), FORWARDED_SOCKET_SUFFIX);
     }
 }

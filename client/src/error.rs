@@ -12,6 +12,15 @@ use crate::discover::{SOCKET_VARIABLE, SSH_SOCKET_VARIABLE};
 pub enum Error {
     #[error("{SOCKET_VARIABLE} is not set, so there is no agent to talk to")]
     NoAgentVariable,
+    #[error(
+        "no agent was forwarded to this ssh session, and the home folder {} is {} bytes: \
+         OpenSSH 10.1 and later make a forwarded agent's socket in ~/.ssh/agent/, which fits a \
+         Unix socket's path only under a home of at most {} bytes",
+        home.display(),
+        home.as_os_str().len(),
+        crate::discover::longest_home_for_forwarding()
+    )]
+    HomeTooLongToForward { home: PathBuf },
     #[error("cannot reach mfa-agent at {path}: {}", crate::report::plain(source))]
     NoAgent {
         path: PathBuf,
@@ -87,6 +96,10 @@ impl Error {
                  a remote host, forward it: ssh -o 'ForwardAgent=${MFA_AUTH_SOCK}' HOST)"
                     .to_owned()
             }
+            Error::HomeTooLongToForward { .. } => "forward mfa-agent with ssh -R into a short \
+                 path in a folder of yours on this host and set MFA_AUTH_SOCK to it here (see \
+                 docs/remote.md), or log in as a user with a shorter home folder"
+                .to_owned(),
             Error::ForeignAgent { .. } => "someone else may have taken that socket name: \
                  point MFA_AUTH_SOCK at your own agent's socket; with ssh -R, forward into a \
                  folder of yours (not /tmp) with -o ExitOnForwardFailure=yes"

@@ -3,6 +3,13 @@
 //! Unix is the platform that runs (Linux, and macOS in check builds); Windows is checked to
 //! compile, with a named pipe for the agent and plain file opens.
 
+/// The longest path a Unix socket may have: `sockaddr_un`'s `sun_path` holds 108 bytes on
+/// Linux and 104 on macOS and the BSDs, the terminating NUL included.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub const SOCKET_PATH_MAX: usize = 107;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub const SOCKET_PATH_MAX: usize = 103;
+
 #[cfg(unix)]
 mod replace;
 #[cfg(unix)]

@@ -531,3 +531,42 @@ fn a_confirm_for_yes_stands_for_local_requests_and_never_through_a_hop() {
         "a request through a forwarded agent is always asked"
     );
 }
+
+#[test]
+fn no_forwarded_agent_under_a_home_too_long_for_openssh_10_1_sockets_is_named() {
+    // OpenSSH 10.1+ sshd makes a forwarded agent's socket at ~/.ssh/agent/s.HASH.sshd.RANDOM
+    // and cannot past 107 bytes (Linux), so a home over 67 bytes gets no SSH_AUTH_SOCK. The
+    // installed sshd may be older: the session here has no forwarding, as there.
+    let dir = WorkDir::new();
+    let Some(sshd) = sshd(&dir) else { return };
+    let file = dir.join("t.json");
+    write_token_file(&file, 1);
+    let long_home = format!("/home/{}", "h".repeat(62));
+    assert_eq!(long_home.len(), 68);
+    let mut command = Command::new(bin("mfa-sign"));
+    command
+        .arg(&file)
+        .env_remove("MFA_AUTH_SOCK")
+        .env_remove("SSH_AUTH_SOCK")
+        .env("HOME", &long_home);
+    let out = sshd.run(&[], &remote_line(&command));
+    assert!(!out.status.success(), "signed without an agent");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("the home folder {long_home} is 68 bytes"))
+            && stderr.contains("at most 67 bytes"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: forward mfa-agent with ssh -R"),
+        "{stderr}"
+    );
+    // A home that fits: the usual line.
+    command.env("HOME", "/root");
+    let out = sshd.run(&[], &remote_line(&command));
+    assert!(
+        text(&out.stderr).contains("MFA_AUTH_SOCK is not set"),
+        "{}",
+        text(&out.stderr)
+    );
+}

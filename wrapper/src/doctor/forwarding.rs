@@ -6,10 +6,6 @@ use std::path::{Path, PathBuf};
 
 use super::{Doctor, Level};
 
-/// The longest home folder path whose OpenSSH 10.1+ forwarded agent socket
-/// (`~/.ssh/agent/s.XXXXXXXXXX.agent.XXXXXXXXXX`) still fits a Unix socket's path.
-const LONGEST_HOME_FOR_FORWARDING: usize = 67;
-
 impl Doctor {
     /// On an ssh session: how the agent got here; on any machine: ssh's ForwardAgent lines.
     pub(super) fn forwarding(&mut self, mfa_sock: Option<&Path>, ssh_sock: Option<&Path>) {
@@ -46,9 +42,12 @@ impl Doctor {
                     None,
                 );
             }
+            // The socket sshd makes is `~/.ssh/agent/s.HASH.sshd.RANDOM`: see the client's
+            // `longest_home_for_forwarding` for the rule.
+            let longest = client::discover::longest_home_for_forwarding();
             let long_home = home
                 .as_ref()
-                .filter(|home| home.as_os_str().len() > LONGEST_HOME_FOR_FORWARDING);
+                .filter(|home| home.as_os_str().len() > longest);
             if let (None, Some(home)) = (ssh_sock, long_home) {
                 self.say(
                     Level::Warning,
@@ -57,7 +56,7 @@ impl Doctor {
                         "no forwarded agent, and the home folder {} is longer than {} bytes: \
                          OpenSSH 10.1+ sshd cannot make its forwarded agent socket there",
                         home.display(),
-                        LONGEST_HOME_FOR_FORWARDING
+                        longest
                     ),
                     Some(
                         "forward with ssh -R to a short path and set MFA_AUTH_SOCK to it"
