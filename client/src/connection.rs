@@ -134,18 +134,31 @@ impl Connection {
         let Some(purposes) = self.purposes()? else {
             return Err(Error::PlainAgent);
         };
-        let keys = self.keys()?;
-        let for_tokens = |key: &AgentKey| {
-            purposes
-                .iter()
-                .any(|(blob, purpose)| *blob == key.blob && purpose.token)
-        };
-        let (token, ssh): (Vec<AgentKey>, Vec<AgentKey>) = keys.into_iter().partition(for_tokens);
+        let listed = self.keys()?;
+        // In the agent's order. A key the agent lets sign tokens here but does not list (a
+        // destination-constrained key on a hop it may not be used beyond: OpenSSH's rule for
+        // the list) is known by its blob alone, without a comment.
+        let token: Vec<AgentKey> = purposes
+            .iter()
+            .filter(|(_, purpose)| purpose.token)
+            .filter_map(|(blob, _)| {
+                listed
+                    .iter()
+                    .find(|k| k.blob == *blob)
+                    .cloned()
+                    .or_else(|| {
+                        AgentKey::from_identity(Identity {
+                            key_blob: blob.clone(),
+                            comment: String::new(),
+                        })
+                    })
+            })
+            .collect();
         if !token.is_empty() {
             return Ok(token);
         }
-        if !ssh.is_empty() {
-            return Err(Error::OnlySshKeys(ssh.len()));
+        if !listed.is_empty() {
+            return Err(Error::OnlySshKeys(listed.len()));
         }
         if self.is_locked()? {
             return Err(Error::Locked);

@@ -93,6 +93,14 @@ pub(crate) fn decide(policy: &UsePolicy, confirm: bool, route: &Route, usage: Us
     }
 }
 
+/// Whether the key may sign CloudHSM tokens for this connection (perhaps after a
+/// confirmation): what `key-purposes@cloudhsm-mfa` lists beside the keys listed as
+/// identities, so mfa-sign and mfa-login find a token key on a hop where OpenSSH's rule
+/// hides it from `ssh-add -l`.
+pub(crate) fn token_usable(policy: &UsePolicy, route: &Route) -> bool {
+    !matches!(decide(policy, false, route, Use::Token), Verdict::Refuse(_))
+}
+
 /// Whether a connection may make the agent load a PKCS#11 provider (`ssh-add -s`): not once
 /// ssh bound it to a session, so a far host cannot make this machine load a library (OpenSSH
 /// refuses it too unless `ssh-agent -Oallow-remote-pkcs11`; CVE-2023-38408).
@@ -134,10 +142,11 @@ fn destination_host(
         return Ok(None);
     }
     match usage {
-        // OpenSSH lists a key where it may be used onward; a key that may sign tokens at the
-        // far end of the route must be listed there too, or no client could pick it.
-        Use::See => identity_permitted(destinations, route, None)
-            .or_else(|_| token_permitted(destinations, route)),
+        // Listed (and removable) only where OpenSSH lists it: where it may be used onward.
+        // A key that may sign tokens at the far end of the route but not be used onward is
+        // not listed there; our key-purposes extension names it for our clients
+        // (`token_usable`).
+        Use::See => identity_permitted(destinations, route, None),
         Use::Token => token_permitted(destinations, route),
         Use::Ssh { data, key_blob } => {
             let last = route

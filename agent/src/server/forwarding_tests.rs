@@ -175,10 +175,12 @@ fn listing_shows_a_key_where_it_may_be_used_and_hides_it_elsewhere() {
         decide(&p, false, &forwarded_to(b"B"), Use::See),
         Verdict::Allow
     );
-    // At the client no constraint leads on (OpenSSH would hide the key), but tokens may be
-    // signed there, so it is listed.
+    // At the client no constraint leads on: hidden, as OpenSSH hides it, though tokens may
+    // be signed there (key-purposes names it: `token_usable`).
     let at_client = Route::from_hops(vec![bound(b"B", true), bound(b"C", true)], false);
-    assert_eq!(decide(&p, false, &at_client, Use::See), Verdict::Allow);
+    assert!(refused(&decide(&p, false, &at_client, Use::See)));
+    assert!(token_usable(&p, &at_client));
+    assert!(!token_usable(&p, &forwarded_to(b"X")));
     assert!(refused(&decide(&p, false, &forwarded_to(b"X"), Use::See)));
     let beyond = Route::from_hops(
         vec![bound(b"B", true), bound(b"C", true), bound(b"D", true)],

@@ -272,11 +272,13 @@ fn ssh_add_h_destination_constraints_hold_through_the_hop() {
             read(&other.with_extension("pub"))
         ),
     );
-    let ssh_add = |destination: &str| {
-        Command::new("ssh-add")
-            .arg("-H")
-            .arg(&known)
-            .args(["-h", destination])
+    let ssh_add = |destinations: &str| {
+        let mut ssh_add = Command::new("ssh-add");
+        ssh_add.arg("-H").arg(&known);
+        for destination in destinations.split(' ') {
+            ssh_add.args(["-h", destination]);
+        }
+        ssh_add
             .arg(&key)
             .env("SSH_AUTH_SOCK", agent.socket())
             .stdin(Stdio::null())
@@ -314,6 +316,17 @@ fn ssh_add_h_destination_constraints_hold_through_the_hop() {
     assert_ok(&ssh_add("client-vm"), "ssh-add -h client-vm");
     let out = forwarded(&sshd, &agent, &[], &remote_mfa_sign(&file));
     assert_ok(&out, "mfa-sign at the listed host");
+    // But ssh-add -l there does not list it, as OpenSSH's agent lists a key on a forwarded
+    // hop only where it may be used for a further hop (ssh-agent.c identity_permitted).
+    let out = forwarded(&sshd, &agent, &[], "ssh-add -l");
+    assert!(!text(&out.stdout).contains("RSA"), "{}", text(&out.stdout));
+    // Allowed onward from client-vm: listed there.
+    assert_ok(
+        &ssh_add("client-vm client-vm>elsewhere"),
+        "ssh-add -h client-vm -h client-vm>elsewhere",
+    );
+    let out = forwarded(&sshd, &agent, &[], "ssh-add -l");
+    assert!(text(&out.stdout).contains("RSA"), "{}", text(&out.stdout));
 }
 
 #[test]

@@ -10,7 +10,7 @@ use tokio::task::spawn_blocking;
 
 use super::{Agent, Refusal};
 use crate::backend::SoftwareKey;
-use crate::server::forwarding::{decide, Use, UsePolicy, Verdict};
+use crate::server::forwarding::{decide, token_usable, Use, UsePolicy, Verdict};
 use crate::server::keys::KeyEntry;
 use crate::server::route::Route;
 use crate::sys::Peer;
@@ -23,10 +23,13 @@ impl Agent {
         })))
     }
 
-    /// Each key this connection may see, with its purpose (our `key-purposes` extension).
+    /// Each key this connection may see or sign tokens with, with its purpose (our
+    /// `key-purposes` extension): a destination-constrained token key at the last hop is
+    /// named here though OpenSSH's rule keeps it out of the identities.
     pub(super) fn key_purposes(&self, route: &Route) -> Result<Response, Refusal> {
         Ok(Response::KeyPurposes(self.keys().purposes_where(|e| {
             decide(&e.policy, false, route, Use::See) == Verdict::Allow
+                || token_usable(&e.policy, route)
         })))
     }
 
