@@ -4,50 +4,152 @@
 //! that its private key matches, and leaves the CA's signature to the server that trusts it.
 
 use crate::key::{public_key_blob_of, SSH_RSA};
-use crate::wire::Reader;
+use crate::wire::{Reader, Writer};
 use crate::{Error, Result};
 
 /// The one certificate type the agent holds.
 pub const SSH_RSA_CERT: &str = "ssh-rsa-cert-v01@openssh.com";
 /// How every OpenSSH certificate type's name ends.
 const CERT_SUFFIX: &str = "-cert-v01@openssh.com";
-/// Certificate types (PROTOCOL.certkeys): a user's and a host's.
+/// Certificate types (PROTOCOL.certkeys): a user's.
 const USER_CERT: u32 = 1;
-const HOST_CERT: u32 = 2;
+
+/// Certificate types (PROTOCOL.certkeys): a host's.
+pub const HOST_CERT: u32 = 2;
+
+/// An OpenSSH certificate's fields, read without checking its CA's signature (the caller
+/// verifies `signature` over `signed` with `signature_key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificate<'a> {
+    /// The certificate's key type, e.g. `ssh-ed25519-cert-v01@openssh.com`.
+    pub algorithm: &'a str,
+    /// The certified key's public fields, each a wire `string` (an mpint is one too).
+    pub key_fields: Vec<&'a [u8]>,
+    pub cert_type: u32,
+    pub principals: Vec<String>,
+    pub valid_after: u64,
+    pub valid_before: u64,
+    /// The critical options, undecoded (a host certificate has none).
+    pub critical_options: &'a [u8],
+    /// The CA's public key blob.
+    pub signature_key: &'a [u8],
+    /// The CA's signature blob.
+    pub signature: &'a [u8],
+    /// Everything the CA signed: the blob up to and including the signature key.
+    pub signed: &'a [u8],
+}
+
+/// The plain key type of each certificate type whose public fields we can skip, and how
+/// many `string`s they are.
+const KEY_TYPES: [(&str, &str, usize); 6] = [
+    (SSH_RSA_CERT, SSH_RSA, 2),
+    ("ssh-ed25519-cert-v01@openssh.com", "ssh-ed25519", 1),
+    (
+        "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+        "ecdsa-sha2-nistp256",
+        2,
+    ),
+    (
+        "ecdsa-sha2-nistp384-cert-v01@openssh.com",
+        "ecdsa-sha2-nistp384",
+        2,
+    ),
+    (
+        "ecdsa-sha2-nistp521-cert-v01@openssh.com",
+        "ecdsa-sha2-nistp521",
+        2,
+    ),
+    ("ssh-dss-cert-v01@openssh.com", "ssh-dss", 4),
+];
+
+impl<'a> Certificate<'a> {
+    /// Reads every field of a certificate blob; nothing may follow them.
+    pub fn parse(blob: &'a [u8]) -> Result<Self> {
+        let bad = Error::BadCertificate;
+        let mut r = Reader::new(blob);
+        let start = r.clone();
+        let algorithm = r.utf8()?;
+        let Some(&(_, _, fields)) = KEY_TYPES.iter().find(|(name, ..)| *name == algorithm) else {
+            return Err(Error::NotRsa(algorithm.to_owned()));
+        };
+        r.string()?; // nonce
+        let key_fields = (0..fields)
+            .map(|_| r.string())
+            .collect::<Result<Vec<_>>>()?;
+        r.u64()?; // serial
+        let cert_type = r.u32()?;
+        if cert_type != USER_CERT && cert_type != HOST_CERT {
+            return Err(bad("unknown certificate type"));
+        }
+        r.string()?; // key id
+        let mut list = Reader::new(r.string()?);
+        let mut principals = Vec::new();
+        while !list.is_empty() {
+            principals.push(list.utf8()?.to_owned());
+        }
+        let valid_after = r.u64()?;
+        let valid_before = r.u64()?;
+        let critical_options = r.string()?;
+        r.string()?; // extensions
+        r.string()?; // reserved
+        let signature_key = r.string()?;
+        let signed = r.since(&start);
+        let signature = r.string()?;
+        r.finish()?;
+        Ok(Certificate {
+            algorithm,
+            key_fields,
+            cert_type,
+            principals,
+            valid_after,
+            valid_before,
+            critical_options,
+            signature_key,
+            signature,
+            signed,
+        })
+    }
+
+    /// The certified key as a plain public key blob (its type without `-cert-v01`).
+    pub fn plain_key(&self) -> Vec<u8> {
+        let plain = KEY_TYPES
+            .iter()
+            .find(|(name, ..)| *name == self.algorithm)
+            .map_or("", |(_, plain, _)| plain);
+        let mut w = Writer::new();
+        w.string(plain.as_bytes());
+        for field in &self.key_fields {
+            w.string(field);
+        }
+        w.into_vec()
+    }
+
+    /// The name of the CA's signature algorithm (`rsa-sha2-512`, `ssh-ed25519`, ...).
+    pub fn signature_algorithm(&self) -> Result<&'a str> {
+        Reader::new(self.signature).utf8()
+    }
+}
 
 /// The RSA public key an `ssh-rsa-cert-v01@openssh.com` blob certifies: (e, n), big-endian.
 /// Every field of the certificate must be there and nothing after it.
 pub fn rsa_certificate_key(blob: &[u8]) -> Result<(&[u8], &[u8])> {
-    let bad = Error::BadCertificate;
-    let mut r = Reader::new(blob);
-    let algorithm = r.utf8()?;
+    let algorithm = Reader::new(blob).utf8()?;
     if algorithm != SSH_RSA_CERT {
         return Err(Error::NotRsa(algorithm.to_owned()));
     }
-    r.string()?; // nonce
-    let e = r.mpint()?;
-    let n = r.mpint()?;
-    r.u32()?; // serial, a uint64
-    r.u32()?;
-    let kind = r.u32()?;
-    if kind != USER_CERT && kind != HOST_CERT {
-        return Err(bad("unknown certificate type"));
+    let cert = Certificate::parse(blob)?;
+    match cert.key_fields[..] {
+        [e, n] if !magnitude(e).is_empty() && !magnitude(n).is_empty() => {
+            Ok((magnitude(e), magnitude(n)))
+        }
+        _ => Err(Error::BadCertificate("an empty RSA field")),
     }
-    // key id, valid principals, valid after and before (uint64 each), critical options,
-    // extensions, reserved, signature key, signature.
-    r.string()?;
-    r.string()?;
-    for _ in 0..4 {
-        r.u32()?;
-    }
-    for _ in 0..5 {
-        r.string()?;
-    }
-    r.finish()?;
-    if e.is_empty() || n.is_empty() {
-        return Err(bad("an empty RSA field"));
-    }
-    Ok((e, n))
+}
+
+/// An mpint's unsigned magnitude, without leading zeros.
+fn magnitude(mpint: &[u8]) -> &[u8] {
+    let start = mpint.iter().position(|&b| b != 0).unwrap_or(mpint.len());
+    &mpint[start..]
 }
 
 /// True when the blob's key type is an OpenSSH certificate of any key type.
@@ -62,6 +164,15 @@ pub fn is_certificate(blob: &[u8]) -> bool {
 pub fn plain_blob(blob: &[u8]) -> Vec<u8> {
     match rsa_certificate_key(blob) {
         Ok((e, n)) => public_key_blob_of(e, n),
+        Err(_) => blob.to_vec(),
+    }
+}
+
+/// The plain key blob of any key or certificate blob (a blob that does not read as a
+/// certificate is returned as it is): what a host key's fingerprint is taken over.
+pub fn plain_key_of(blob: &[u8]) -> Vec<u8> {
+    match Certificate::parse(blob) {
+        Ok(cert) => cert.plain_key(),
         Err(_) => blob.to_vec(),
     }
 }
@@ -82,7 +193,6 @@ pub fn userauth_algorithms(key_blob: &[u8]) -> &'static [&'static str] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::Writer;
 
     /// A certificate blob's shape, with made-up CA fields.
     fn certificate(kind: u32) -> Vec<u8> {
@@ -113,6 +223,12 @@ mod tests {
         let blob = certificate(USER_CERT);
         let (e, n) = rsa_certificate_key(&blob).expect("key");
         assert_eq!((e, n), (&[1, 0, 1][..], &[0xc5; 256][..]));
+        let cert = Certificate::parse(&blob).expect("parse");
+        assert_eq!(cert.plain_key(), plain_blob(&blob));
+        assert_eq!(cert.signature, b"ca signature");
+        assert_eq!(cert.signature_key, b"ca key");
+        assert_eq!(cert.signed.len(), blob.len() - 4 - b"ca signature".len());
+        assert_eq!((cert.valid_after, cert.valid_before), (0, u64::MAX));
         assert!(is_certificate(&blob));
         assert_eq!(plain_blob(&blob), public_key_blob_of(e, n));
         assert_eq!(userauth_algorithms(&blob).len(), 3);

@@ -60,6 +60,18 @@ impl<'a> Reader<'a> {
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    pub fn u64(&mut self) -> Result<u64> {
+        let b = self.take(8)?;
+        let mut bytes = [0; 8];
+        bytes.copy_from_slice(b);
+        Ok(u64::from_be_bytes(bytes))
+    }
+
+    /// The bytes read since `start`, a copy of this reader made before.
+    pub fn since(&self, start: &Reader<'a>) -> &'a [u8] {
+        &start.buf[..start.buf.len() - self.buf.len()]
+    }
+
     /// A `string`: a u32 length and that many bytes.
     pub fn string(&mut self) -> Result<&'a [u8]> {
         let len = self.u32()? as usize;

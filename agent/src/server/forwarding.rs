@@ -6,6 +6,7 @@
 //! A pure function of the key's policy, the connection's [`Route`] and the request: the agent
 //! only carries the verdict out (asks, signs or refuses).
 
+use proto::cert::{is_certificate, Certificate, HOST_CERT};
 use proto::forwarding::{parse_userauth_request, DestinationConstraint, ForwardedPolicy, Hop};
 use proto::purpose::Purpose;
 
@@ -257,10 +258,45 @@ fn permitted_by(
     })
 }
 
-/// A plain host key listed for the hop. Host certificates are not matched against CA keys
-/// (`@cert-authority`): such a hop never matches, so the use is refused rather than allowed.
+/// ssh-agent.c's `match_key_hop`: a plain host key matches a plain key listed for the hop; a
+/// host certificate (verified with the binding) matches a CA key listed for it
+/// (`@cert-authority` in the known_hosts `ssh-add -h` read) when it is valid for the hop's
+/// host name (`sshkey_cert_check_host`; the origin is named `(ORIGIN)`, as there).
 fn matches_hop(key: &[u8], hop: &Hop) -> bool {
-    hop.keys.iter().any(|k| !k.is_ca && k.blob == key)
+    if !is_certificate(key) {
+        return hop.keys.iter().any(|k| !k.is_ca && k.blob == key);
+    }
+    let Ok(cert) = Certificate::parse(key) else {
+        return false;
+    };
+    let host = hop.hostname.as_deref().unwrap_or("(ORIGIN)");
+    hop.keys
+        .iter()
+        .any(|k| k.is_ca && k.blob == cert.signature_key)
+        && host_certificate_valid(&cert, host, unix_now())
+}
+
+/// A host certificate valid now for `host`: a host certificate, within its validity period,
+/// with a principal (a pattern) matching `host`, no critical options, and a CA signature of
+/// an algorithm OpenSSH allows for CAs (not SHA-1 `ssh-rsa`, not `ssh-dss`).
+fn host_certificate_valid(cert: &Certificate<'_>, host: &str, now: u64) -> bool {
+    cert.cert_type == HOST_CERT
+        && cert.valid_after <= now
+        && now < cert.valid_before
+        && cert
+            .principals
+            .iter()
+            .any(|p| glob(p.as_bytes(), host.as_bytes()))
+        && cert.critical_options.is_empty()
+        && cert
+            .signature_algorithm()
+            .is_ok_and(|a| a != "ssh-rsa" && a != "ssh-dss")
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

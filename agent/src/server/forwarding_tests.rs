@@ -307,3 +307,83 @@ fn a_token_key_signs_no_ssh_request_and_an_ssh_key_no_token() {
         Verdict::Allow
     );
 }
+
+/// A host certificate blob's shape: an Ed25519 key, CA key "CA", principals, validity,
+/// critical options and the CA signature's algorithm as given (the CA signature itself is
+/// checked when the binding is verified, not here).
+fn host_cert(
+    kind: u32,
+    principals: &[&str],
+    valid: (u64, u64),
+    critical: &[u8],
+    alg: &str,
+) -> Vec<u8> {
+    let mut names = Writer::new();
+    for p in principals {
+        names.string(p.as_bytes());
+    }
+    let mut signature = Writer::new();
+    signature.string(alg.as_bytes()).string(&[1; 64]);
+    let mut w = Writer::new();
+    w.string(b"ssh-ed25519-cert-v01@openssh.com")
+        .string(&[7; 32])
+        .string(&[9; 32])
+        .u32(0)
+        .u32(1)
+        .u32(kind)
+        .string(b"host")
+        .string(&names.into_vec())
+        .u32((valid.0 >> 32) as u32)
+        .u32(valid.0 as u32)
+        .u32((valid.1 >> 32) as u32)
+        .u32(valid.1 as u32)
+        .string(critical)
+        .string(b"")
+        .string(b"")
+        .string(b"CA")
+        .string(&signature.into_vec());
+    w.into_vec()
+}
+
+#[test]
+fn a_host_certificate_matches_its_ca_for_a_principal_it_names_while_valid() {
+    let forever = (0, u64::MAX);
+    let good = host_cert(2, &["client-*"], forever, b"", "ssh-ed25519");
+    let ca_hop = |host: &str, ca: &[u8]| Hop {
+        user: None,
+        hostname: Some(host.to_owned()),
+        keys: vec![HopKey {
+            blob: ca.to_vec(),
+            is_ca: true,
+        }],
+    };
+    assert!(matches_hop(&good, &ca_hop("client-vm", b"CA")));
+    // Another CA, a name it does not cover, or the CA listed as a plain host key.
+    assert!(!matches_hop(&good, &ca_hop("client-vm", b"other CA")));
+    assert!(!matches_hop(&good, &ca_hop("bastion", b"CA")));
+    assert!(!matches_hop(&good, &hop(Some("client-vm"), &[b"CA"])));
+    // A plain key never matches a CA line.
+    assert!(!matches_hop(b"CA", &ca_hop("client-vm", b"CA")));
+    for bad in [
+        host_cert(1, &["client-vm"], forever, b"", "ssh-ed25519"),
+        host_cert(2, &[], forever, b"", "ssh-ed25519"),
+        host_cert(2, &["client-vm"], (0, 1000), b"", "ssh-ed25519"),
+        host_cert(
+            2,
+            &["client-vm"],
+            (u64::MAX - 1, u64::MAX),
+            b"",
+            "ssh-ed25519",
+        ),
+        host_cert(
+            2,
+            &["client-vm"],
+            forever,
+            b"\0\0\0\x01x\0\0\0\0",
+            "ssh-ed25519",
+        ),
+        host_cert(2, &["client-vm"], forever, b"", "ssh-rsa"),
+    ] {
+        assert!(!matches_hop(&bad, &ca_hop("client-vm", b"CA")));
+    }
+}

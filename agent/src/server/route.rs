@@ -10,6 +10,7 @@
 //! forwarded from an unknown host. Its one cost: OpenSSH clients older than 8.9 sign their own
 //! logins without a binding, and are then treated as forwarded too.
 
+use proto::cert::{is_certificate, Certificate};
 use proto::forwarding::SessionBind;
 use proto::key::fingerprint;
 use signature::Verifier;
@@ -95,7 +96,8 @@ impl Route {
     }
 
     fn try_bind(&mut self, bind: SessionBind) -> Result<String, String> {
-        let fp = fingerprint(&bind.host_key);
+        // A host certificate is named by its key's fingerprint, as ssh-keygen -l names it.
+        let fp = fingerprint(&proto::cert::plain_key_of(&bind.host_key));
         verify(&bind).map_err(|why| format!("host key {fp}: {why}"))?;
         for hop in &self.hops {
             if !hop.forwarded {
@@ -154,13 +156,33 @@ impl Route {
 /// Checks the host key's signature over the session identifier. The key types and signature
 /// algorithms are those the `ssh-key` crate verifies: ssh-ed25519, ecdsa-sha2-nistp256/384/521,
 /// and RSA keys with rsa-sha2-256/512 (OpenSSH signs key exchanges with no others by default).
+/// A host certificate (sshd's `HostCertificate`) is verified as ssh-agent reads one: its CA's
+/// signature over it, then its key's signature over the session identifier.
 fn verify(bind: &SessionBind) -> Result<(), String> {
-    let key = ssh_key::PublicKey::from_bytes(&bind.host_key)
-        .map_err(|e| format!("unreadable host key: {e}"))?;
-    let signature = ssh_key::Signature::try_from(bind.signature.as_slice())
+    let plain = host_key_of(&bind.host_key)?;
+    verify_signed(&plain, &bind.session_id, &bind.signature)
+}
+
+/// The plain host key of a host key blob: itself, or a certificate's key once its CA's
+/// signature verifies.
+fn host_key_of(blob: &[u8]) -> Result<Vec<u8>, String> {
+    if !is_certificate(blob) {
+        return Ok(blob.to_vec());
+    }
+    let cert = Certificate::parse(blob).map_err(|e| format!("unreadable host certificate: {e}"))?;
+    verify_signed(cert.signature_key, cert.signed, cert.signature)
+        .map_err(|why| format!("host certificate: its CA's {why}"))?;
+    Ok(cert.plain_key())
+}
+
+/// Checks `signature` (an SSH signature blob) over `data` with the public key `key_blob`.
+fn verify_signed(key_blob: &[u8], data: &[u8], signature: &[u8]) -> Result<(), String> {
+    let key =
+        ssh_key::PublicKey::from_bytes(key_blob).map_err(|e| format!("unreadable key: {e}"))?;
+    let signature = ssh_key::Signature::try_from(signature)
         .map_err(|e| format!("unreadable signature: {e}"))?;
-    Verifier::verify(key.key_data(), &bind.session_id, &signature)
-        .map_err(|_| format!("the {} signature does not verify", signature.algorithm()))
+    Verifier::verify(key.key_data(), data, &signature)
+        .map_err(|_| format!("{} signature does not verify", signature.algorithm()))
 }
 
 #[cfg(test)]

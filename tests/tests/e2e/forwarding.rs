@@ -583,3 +583,79 @@ fn no_forwarded_agent_under_a_home_too_long_for_openssh_10_1_sockets_is_named() 
         text(&out.stderr)
     );
 }
+
+#[test]
+fn ssh_add_h_matches_a_host_certificate_against_its_cert_authority() {
+    // sshd presents a host certificate for "client-vm" signed by a host CA; ssh-add -h reads
+    // the CA from an `@cert-authority` line, as ssh-agent.c's match_key_hop matches it.
+    let dir = WorkDir::new();
+    let host_ca = dir.join("host_ca");
+    let keygen = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&host_ca)
+        .output()
+        .expect("ssh-keygen");
+    assert_ok(&keygen, "ssh-keygen host CA");
+    let sshd = match Sshd::start_with(dir.path(), |sshd_dir| {
+        let out = Command::new("ssh-keygen")
+            .args(["-q", "-h", "-I", "client-vm", "-n", "client-vm", "-s"])
+            .arg(&host_ca)
+            .arg(sshd_dir.join("host_ed25519.pub"))
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(text(&out.stderr));
+        }
+        let cert = sshd_dir.join("host_ed25519-cert.pub");
+        Ok(format!("HostCertificate {}\n", cert.display()))
+    }) {
+        Ok(sshd) => sshd,
+        Err(why) => {
+            eprintln!("skipped: sshd cannot run here: {why}");
+            return;
+        }
+    };
+    let agent = Agent::start(&dir.mkdir("agent", 0o700));
+    let key = genrsa(dir.path(), "ca-destination.key", 2048);
+    agent.add_key(&key);
+    let ca_line = std::fs::read_to_string(host_ca.with_extension("pub")).expect("CA key");
+    let known = dir.write(
+        "known_hosts",
+        format!(
+            "@cert-authority client-vm {}@cert-authority elsewhere {}",
+            ca_line, ca_line
+        ),
+    );
+    let ssh_add = |destination: &str| {
+        let out = Command::new("ssh-add")
+            .arg("-H")
+            .arg(&known)
+            .args(["-h", destination])
+            .arg(&key)
+            .env("SSH_AUTH_SOCK", agent.socket())
+            .stdin(Stdio::null())
+            .output()
+            .expect("ssh-add");
+        assert_ok(&out, &format!("ssh-add -h {destination}"));
+    };
+    let cert_hostkey = ["-o", "HostKeyAlgorithms=ssh-ed25519-cert-v01@openssh.com"];
+    let file = dir.join("t.json");
+
+    // The CA signs for "elsewhere" too, but this certificate names client-vm only.
+    ssh_add("elsewhere");
+    write_token_file(&file, 1);
+    let out = forwarded(&sshd, &agent, &cert_hostkey, &remote_mfa_sign(&file));
+    assert!(!out.status.success(), "signed at a host the key is not for");
+
+    ssh_add("client-vm");
+    let out = forwarded(&sshd, &agent, &cert_hostkey, &remote_mfa_sign(&file));
+    assert_ok(&out, "mfa-sign at the host whose certificate the CA signed");
+    let host = sshd.host_key_fingerprint("ed25519");
+    let lines = sign_lines(&agent);
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.contains(&format!("via={host} forwarded"))),
+        "{lines:?}"
+    );
+}
