@@ -17,6 +17,7 @@ mod flood;
 mod lock_throttle;
 mod logging;
 mod openssh;
+mod openssh_semantics;
 mod pkcs11;
 mod reuse;
 mod syslog;
