@@ -444,7 +444,8 @@ async fn an_rsa_certificate_is_held_beside_its_key_and_signs_ssh_requests_only()
         .mpint(f.p)
         .mpint(f.q)
         .string(b"cert");
-    let request = Request::decode(&w.into_vec()).expect("a certificate add decodes");
+    let add_certificate = w.into_vec();
+    let request = Request::decode(&add_certificate).expect("a certificate add decodes");
     assert_eq!(agent.handle(request, &peer()).await, Response::Success);
     let blobs: Vec<Vec<u8>> = agent
         .keys()
@@ -472,8 +473,20 @@ async fn an_rsa_certificate_is_held_beside_its_key_and_signs_ssh_requests_only()
         Response::ExtensionFailure
     );
     let remove = Request::RemoveIdentity {
-        key_blob: certificate,
+        key_blob: certificate.clone(),
     };
     assert_eq!(agent.handle(remove, &peer()).await, Response::Success);
     assert_eq!(agent.keys().identities().len(), 1);
+    // Back again; the key then added for tokens only (mfa-add) takes its certificate away.
+    let again = Request::decode(&add_certificate.clone()).expect("decode");
+    assert_eq!(agent.handle(again, &peer()).await, Response::Success);
+    assert_eq!(agent.keys().identities().len(), 2);
+    assert_eq!(
+        add(&agent, vec![Constraint::Purpose(Purpose::TOKEN)]).await,
+        Response::Success
+    );
+    assert_eq!(agent.keys().identities().len(), 1);
+    // And a key held for tokens only gets no certificate.
+    let refused = Request::decode(&add_certificate).expect("decode");
+    assert_eq!(agent.handle(refused, &peer()).await, Response::Failure);
 }

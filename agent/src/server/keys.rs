@@ -99,6 +99,16 @@ impl KeyStore {
         self.entries.len() != before
     }
 
+    /// Removes the RSA certificates of the key with this plain `ssh-rsa` blob and returns how
+    /// many there were.
+    pub fn remove_certificates_of(&mut self, blob: &[u8]) -> usize {
+        let before = self.entries.len();
+        self.entries.retain(|e| {
+            !(proto::cert::is_certificate(&e.blob) && proto::cert::plain_blob(&e.blob) == blob)
+        });
+        before - self.entries.len()
+    }
+
     /// Removes the keys loaded from a PKCS#11 provider and returns how many there were.
     pub fn remove_provider(&mut self, provider: &std::path::Path) -> usize {
         let before = self.entries.len();

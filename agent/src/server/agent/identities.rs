@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use proto::key::RsaKeyMaterial;
 use proto::message::{Constraint, Response};
+use rsa::RsaPublicKey;
 use tokio::task::spawn_blocking;
 
 use super::{Agent, Refusal};
@@ -54,12 +55,8 @@ impl Agent {
             .clone()
             .unwrap_or_else(|| proto::key::public_key_blob(&public));
         let (lifetime, confirm, policy) = self.constraints(&blob, constraints);
-        if certificate.is_some() && policy.purpose.token {
-            return Err(Refusal::Purpose(
-                "a certificate signs SSH requests only: CloudHSM tokens need the plain RSA key \
-                 (mfa-add KEY)"
-                    .to_owned(),
-            ));
+        if certificate.is_some() {
+            self.certificate_allowed(&public, &policy)?;
         }
         let mut entry = KeyEntry::new(Arc::new(key), &public, comment, lifetime, confirm);
         let kind = match certificate {
@@ -81,9 +78,45 @@ impl Agent {
             peer.describe(),
             route.describe()
         ));
+        let for_tokens_only = !policy.purpose.ssh;
         entry.policy = policy;
-        self.keys().add(entry);
+        let fingerprint = entry.fingerprint.clone();
+        let mut keys = self.keys();
+        keys.add(entry);
+        // A key now for tokens only keeps no certificate that would sign SSH requests with it.
+        if kind.is_empty() && for_tokens_only && keys.remove_certificates_of(&blob) > 0 {
+            drop(keys);
+            self.log.audit(&format!(
+                "removed the certificates of {fingerprint}: the key is for CloudHSM tokens only"
+            ));
+        }
         Ok(Response::Success)
+    }
+
+    /// A certificate signs SSH requests as its key does: never CloudHSM tokens (CloudHSM
+    /// registers plain RSA keys), and not at all for a key held for tokens only (an MFA key
+    /// added by mfa-add must not log in over ssh through its certificate).
+    fn certificate_allowed(
+        &self,
+        public: &RsaPublicKey,
+        policy: &UsePolicy,
+    ) -> Result<(), Refusal> {
+        if policy.purpose.token {
+            return Err(Refusal::Purpose(
+                "a certificate signs SSH requests only: CloudHSM tokens need the plain RSA key \
+                 (mfa-add KEY)"
+                    .to_owned(),
+            ));
+        }
+        let key = self.keys().get(&proto::key::public_key_blob(public));
+        if key.is_some_and(|k| !k.policy.purpose.ssh) {
+            return Err(Refusal::Purpose(
+                "its key is held for CloudHSM tokens only (purpose token): a certificate would \
+                 make it sign SSH requests"
+                    .to_owned(),
+            ));
+        }
+        Ok(())
     }
 
     /// `ssh-add -d`: one key, if this connection may see it (OpenSSH).

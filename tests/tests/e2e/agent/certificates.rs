@@ -206,4 +206,22 @@ fn ssh_add_holds_an_rsa_certificate_that_logs_in_signs_and_is_removed() {
     assert_eq!(listed(&agent).len(), 2);
     assert_ok(&run_with_agent(&agent, "ssh-add", &["-D"]), "ssh-add -D");
     assert!(listed(&agent).is_empty());
+
+    // A key mfa-add holds for CloudHSM tokens keeps no certificate and gets none: it would
+    // log in over ssh.
+    assert_ok(
+        &run_with_agent(&agent, "ssh-add", &[path_str(&key)]),
+        "ssh-add KEY after -D",
+    );
+    assert_eq!(listed(&agent).len(), 2);
+    agent.add_key(&key);
+    let lines = listed(&agent);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(!lines[0].ends_with("(RSA-CERT)"), "{lines:?}");
+    let out = run_with_agent(&agent, "ssh-add", &[path_str(&key)]);
+    assert!(stderr(&out).contains("add failed"), "{}", stderr(&out));
+    assert_eq!(listed(&agent).len(), 1);
+    assert!(agent
+        .log_text()
+        .contains("its key is held for CloudHSM tokens only"));
 }
