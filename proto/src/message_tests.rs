@@ -185,3 +185,54 @@ fn key_purposes_and_the_purpose_constraint_round_trip() {
     let bad = bad.into_vec();
     assert!(crate::constraint::decode_constraint(&mut Reader::new(&bad)).is_err());
 }
+
+#[test]
+fn an_rsa_certificate_add_round_trips_and_other_certificates_are_refused() {
+    let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).expect("key");
+    use rsa::traits::{PrivateKeyParts, PublicKeyParts};
+    let (e, n) = (key.e().to_bytes_be(), key.n().to_bytes_be());
+    let mut cert = Writer::new();
+    cert.string(crate::cert::SSH_RSA_CERT.as_bytes())
+        .string(&[7; 32])
+        .mpint(&e)
+        .mpint(&n)
+        .u32(0)
+        .u32(1)
+        .u32(1)
+        .string(b"officer")
+        .string(b"");
+    for _ in 0..4 {
+        cert.u32(0);
+    }
+    for field in [&b""[..], b"", b"", b"ca key", b"ca signature"] {
+        cert.string(field);
+    }
+    let cert = cert.into_vec();
+    let d = key.d().to_bytes_be();
+    let mut w = Writer::new();
+    w.u8(id::ADD_IDENTITY)
+        .string(crate::cert::SSH_RSA_CERT.as_bytes())
+        .string(&cert)
+        .mpint(&d)
+        .mpint(&[3])
+        .mpint(&[5])
+        .mpint(&[7])
+        .string(b"officer.key");
+    let body = w.into_vec();
+    let request = Request::decode(&body).expect("decode");
+    let Request::AddIdentity { key: material, .. } = &request else {
+        panic!("{request:?}");
+    };
+    assert_eq!(material.certificate(), Some(&cert[..]));
+    assert_eq!((material.fields().n, material.fields().e), (&n[..], &e[..]));
+    assert_eq!(request.encode(), body);
+    let mut other = Writer::new();
+    other
+        .u8(id::ADD_IDENTITY)
+        .string(b"ssh-ed25519-cert-v01@openssh.com")
+        .string(b"whatever");
+    assert!(matches!(
+        Request::decode(&other.into_vec()),
+        Err(Error::NotRsa(name)) if name == "ssh-ed25519-cert-v01@openssh.com"
+    ));
+}
