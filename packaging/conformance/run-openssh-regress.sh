@@ -29,9 +29,10 @@
 # beside ssh-rsa, and its certificate step with the three RSA certificate types.
 #
 # A step is what a script labels with trace or verbose, up to its next label; it fails when any
-# check in it fails. Known failures are classified from the table at the end of this file:
+# check in it fails. A step is named "SECTION / LABEL" (SECTION: the last verbose label). Known failures are classified from the table at the end of this file:
 # "refused" (on purpose, documented), "known" (an incompatibility listed in issue 24),
-# "setup" (fails with OpenSSH's ssh-agent too); anything else is printed as NEW.
+# "setup" (fails with OpenSSH's ssh-agent too); anything else is printed as NEW, and the exit
+# status is 1 when there is any.
 set -eu
 
 usage() {
@@ -100,7 +101,7 @@ SSH_KEYTYPES=ssh-rsa; SSH_HOSTKEY_TYPES=ssh-rsa # conformance run: RSA only'
 # Report each step and each failed check on stdout, marked, for the summary below.
 edit test-exec.sh -e '/^# source test body/i\
 trace () { start_debug_log "$@"; echo "@@STEP $*"; }\
-verbose () { start_debug_log "$@"; echo "@@STEP $*"; }\
+verbose () { start_debug_log "$@"; echo "@@SECTION $*"; }\
 fail () { save_debug_log "FAIL: $*"; RESULT=1; echo "@@FAIL $*"; }\
 fatal () { save_debug_log "FATAL: $*"; RESULT=1; echo "@@FATAL $*"; cleanup; exit $RESULT; }\
 skip () { echo "@@SKIP $*"; cleanup; exit $RESULT; }'
@@ -121,11 +122,12 @@ edit hostkey-agent.sh \
 SSH_KEYTYPES="ssh-rsa rsa-sha2-256 rsa-sha2-512" # conformance run: RSA only' \
 	-e "s/grep 'cert-v01@openssh.com'/grep -E '^(ssh-rsa|rsa-sha2-256|rsa-sha2-512)-cert-v01@openssh.com'/"
 
-sed -n '/^# KNOWN FAILURES$/,$p' "$0" | grep -v '^#' | grep . >"$work/classify.txt" || true
+sed -n "/^: <<'KNOWN_FAILURES'$/,/^KNOWN_FAILURES$/p" "$0" | grep -v -e '^#' -e '^: <<' -e '^KNOWN_FAILURES$' |
+	grep . >"$work/classify.txt" || true
 
 # classify AGENT SCRIPT STEP MESSAGE: prints "class: reason", or "NEW: unclassified".
 classify() {
-	awk -F'|' -v a="$1" -v s="$2" -v st="$3" -v m="$4" '
+	awk -F'~~' -v a="$1" -v s="$2" -v st="$3" -v m="$4" '
 		($1 == "*" || $1 == a) && $2 == s && st ~ $3 && m ~ $4 { print $5 ": " $6; found = 1; exit }
 		END { if (!found) print "NEW: unclassified" }' "$work/classify.txt"
 }
@@ -133,8 +135,9 @@ classify() {
 summarise() {
 	_agent=$1 _script=$2 _out=$3 _rc=$4 _secs=$5
 	awk -v OFS='\t' '
-		/^@@STEP ok / { next }	# the closing line of test-exec.sh
-		/^@@STEP / { n++; step[n] = substr($0, 8); next }
+		/^@@SECTION ok / { next }	# the closing line of test-exec.sh
+		/^@@SECTION / { n++; sec = substr($0, 11); step[n] = sec; next }
+		/^@@STEP / { n++; step[n] = (sec == "" ? "" : sec " / ") substr($0, 8); next }
 		/^@@(FAIL|FATAL) / {
 			kind = substr($1, 3); msg = $0; sub(/^@@[A-Z]+ /, "", msg)
 			if (n == 0) { n = 1; step[1] = "(set-up)" }
@@ -161,7 +164,7 @@ summarise() {
 		refused:*) _refused=$((_refused + 1)) ;;
 		known:*) _known=$((_known + 1)) ;;
 		setup:*) _setup=$((_setup + 1)) ;;
-		*) _new=$((_new + 1)) ;;
+		*) _new=$((_new + 1)); total_new=$((total_new + 1)) ;;
 		esac
 		_lines="$_lines
     step $_n \"$_step\": $_kind $_msg
@@ -175,6 +178,7 @@ summarise() {
 echo "OpenSSH regress scripts of $src against $version"
 echo "scratch: $work"
 start_all=$(date +%s)
+total_new=0
 for a in $agents; do
 	case "$a" in
 	ssh) agent_cmd=$sshagent_bin; label=ssh-agent ;;
@@ -212,10 +216,23 @@ for a in $agents; do
 		summarise "$label" "$s" "$out" "$rc" $(($(date +%s) - t0))
 	done
 done
-echo "total: $(($(date +%s) - start_all))s"
-exit 0
+echo "total: $(($(date +%s) - start_all))s; unclassified (NEW) failed checks: $total_new"
+[ "$total_new" -eq 0 ]
+exit
 
-# KNOWN FAILURES
-# agent|script|step (awk regex)|failed check (awk regex)|class|reason
+# The table the classification reads (a here-document, so that sh -n parses this file).
+: <<'KNOWN_FAILURES'
+# agent~~script~~step (awk regex)~~failed check (awk regex)~~class~~reason
 # agent is ssh-agent, mfa-agent or *. Classes: refused (on purpose, documented), known (issue
 # 24 items 1-5), setup (fails with OpenSSH's ssh-agent too).
+mfa-agent~~agent-pkcs11~~testing ~~ssh-add -T with ~~refused~~SHA-1: ssh-add -T of OpenSSH 9.2 test-signs RSA keys with SHA-1 (ssh-rsa, flags 0)
+mfa-agent~~hostkey-agent~~key type ssh-rsa$~~ssh-rsa~~refused~~SHA-1: host key algorithm ssh-rsa asks the agent for an ssh-rsa (SHA-1) signature
+mfa-agent~~hostkey-agent~~cert type ssh-rsa-cert-v01~~ssh-rsa-cert-v01~~refused~~SHA-1: host certificate algorithm ssh-rsa-cert-v01 asks the agent for an ssh-rsa (SHA-1) signature
+mfa-agent~~agent~~delete single key by file~~ssh-rsa-cert-v01@openssh.com key missing~~known~~item 1: RSA user certificates are refused, so ssh-add KEY added the key but not KEY-cert.pub
+mfa-agent~~agent~~delete key/cert by file~~ssh-add -d - failed~~known~~item 1: ssh-add -d - < KEY-cert.pub fails, the agent holds no certificate
+mfa-agent~~sshsig~~ssh-rsa-cert.pub~~.~~known~~item 1: the agent holds the plain key but not its certificate, so ssh-keygen -Y sign -f KEY-cert.pub asks it to sign as the certificate and is refused (OpenSSH's ssh-agent holding only the plain key, ssh-add -k, fails the same way)
+mfa-agent~~agent-restrict~~.~~host host_[de] ~~known~~item 5: host_d and host_e present host certificates (@cert-authority host_* in known_hosts); mfa-agent refuses the session-bind of a certificate host key, so ssh-add -h keys do not sign there
+mfa-agent~~agent-restrict~~connect host_[de] expect success~~unexpected ssh output~~known~~item 5: host_d and host_e present host certificates (see above)
+mfa-agent~~agent-restrict~~^keylist \(basic restrict\) / connect host_[abc] ~~unexpected ssh output~~known~~item 4: the ssh-add -h key for this host is listed on the forwarded agent; OpenSSH lists a destination-constrained key only where it can be used for a further hop
+mfa-agent~~agent-restrict~~^multihop (restricted|username|wildcard username|cycle restricted allow)~~.~~known~~item 5: the chain's hops to host_d and host_e present host certificates
+KNOWN_FAILURES
