@@ -148,31 +148,38 @@ summarise() {
 			for (i = 1; i <= n; i++) if (!bad[i]) ok++
 			print "T", n, ok + 0
 		}' "$_out" >"$_out.parsed"
-	_steps=$(awk -F'\t' '$1 == "T" { print $2 }' "$_out.parsed")
-	_ok=$(awk -F'\t' '$1 == "T" { print $3 }' "$_out.parsed")
-	_refused=0 _known=0 _setup=0 _new=0
-	_lines=
+	# Classify each failed check, then count steps: a failed step is NEW if any of its checks
+	# is unclassified, else known, setup or refused, in that order.
 	while IFS='	' read -r _k _n _step _kind _msg; do
 		case "$_k" in
-		F) ;;
-		S) _lines="$_lines
-    skipped: $_msg"; continue ;;
-		*) continue ;;
+		F) printf '%s\t%s\t%s %s\t%s\n' "$_n" "$_step" "$_kind" "$_msg" \
+			"$(classify "$_agent" "$_script" "$_step" "$_msg")" ;;
+		*) printf '%s\n' "$_k	$_n	$_step	$_kind	$_msg" ;;
 		esac
-		_c=$(classify "$_agent" "$_script" "$_step" "$_msg")
-		case "$_c" in
-		refused:*) _refused=$((_refused + 1)) ;;
-		known:*) _known=$((_known + 1)) ;;
-		setup:*) _setup=$((_setup + 1)) ;;
-		*) _new=$((_new + 1)); total_new=$((total_new + 1)) ;;
-		esac
-		_lines="$_lines
-    step $_n \"$_step\": $_kind $_msg
-        -> $_c"
-	done <"$_out.parsed"
-	printf '%-10s %-17s steps %3s  passed %3s  failed checks: refused %s, known %s, setup %s, NEW %s  (exit %s, %ss)%s\n' \
-		"$_agent" "$_script" "$_steps" "$_ok" "$_refused" "$_known" "$_setup" "$_new" \
-		"$_rc" "$_secs" "$_lines"
+	done <"$_out.parsed" >"$_out.classified"
+	awk -F'\t' -v agent="$_agent" -v script="$_script" -v rc="$_rc" -v secs="$_secs" '
+		$1 == "T" { steps = $2; ok = $3; next }
+		$1 == "S" { skipped = skipped "\n    skipped: " $5; next }
+		{
+			n = $1; c = $4; cls = c; sub(/:.*/, "", cls)
+			tag = c; sub(/^[a-zA-Z]+: /, "", tag); sub(/:.*/, "", tag); tag = cls " " tag
+			rank = (cls == "NEW") ? 4 : (cls == "known") ? 3 : (cls == "setup") ? 2 : 1
+			if (rank > worst[n]) { worst[n] = rank; wcls[n] = cls }
+			if (!(n in name)) { order[++m] = n; name[n] = $2 }
+			checks[n] = checks[n] "\n        " $3 "  [" tag "]"
+			r = c; sub(/^[a-zA-Z]+: /, "", r)
+			if (!(c in seen)) { seen[c] = 1; reasons = reasons "\n    [" tag "] " r }
+		}
+		END {
+			for (i = 1; i <= m; i++) count[wcls[order[i]]]++
+			printf "%-10s %-17s steps %3d: passed %3d, refused on purpose %2d, known %2d, setup %d, NEW %d  (exit %s, %ss)\n",
+				agent, script, steps, ok, count["refused"], count["known"], count["setup"], count["NEW"], rc, secs
+			for (i = 1; i <= m; i++)
+				printf "    step %s \"%s\": %s%s\n", order[i], name[order[i]], wcls[order[i]], checks[order[i]]
+			if (reasons != "") printf "  reasons:%s\n", reasons
+			if (skipped != "") printf "%s\n", substr(skipped, 2)
+			if (count["NEW"] > 0) exit 1
+		}' "$_out.classified" || total_new=$((total_new + 1))
 }
 
 echo "OpenSSH regress scripts of $src against $version"
@@ -216,7 +223,7 @@ for a in $agents; do
 		summarise "$label" "$s" "$out" "$rc" $(($(date +%s) - t0))
 	done
 done
-echo "total: $(($(date +%s) - start_all))s; unclassified (NEW) failed checks: $total_new"
+echo "total: $(($(date +%s) - start_all))s; scripts with unclassified (NEW) failures: $total_new"
 [ "$total_new" -eq 0 ]
 exit
 
