@@ -29,14 +29,15 @@
 # beside ssh-rsa, and its certificate step with the three RSA certificate types.
 #
 # A step is what a script labels with trace or verbose, up to its next label; it fails when any
-# check in it fails. A step is named "SECTION / LABEL" (SECTION: the last verbose label). Known failures are classified from the table at the end of this file:
+# check in it fails. A step is named "SECTION / LABEL" (SECTION: the last verbose label).
+# Failed checks are classified from the table at the end of this file:
 # "refused" (on purpose, documented), "known" (an incompatibility listed in issue 24),
 # "setup" (fails with OpenSSH's ssh-agent too); anything else is printed as NEW, and the exit
 # status is 1 when there is any.
 set -eu
 
 usage() {
-	sed -n '4,6p' "$0" | sed 's/^# *//' >&2
+	sed -n '6,7p' "$0" | sed 's/^# *//' >&2
 	exit 2
 }
 
