@@ -209,7 +209,10 @@ fn pkcs11_replies_round_trip_and_an_old_why_still_decodes() {
         },
         Response::ProviderEnv(vec![("SOFTHSM2_CONF".into(), "/h/s.conf".into())]),
     ] {
-        assert_eq!(Response::decode(&response.encode()).expect("decode"), response);
+        assert_eq!(
+            Response::decode(&response.encode()).expect("decode"),
+            response
+        );
     }
     // A why answer without the provider field (older agents).
     let mut w = crate::wire::Writer::new();

@@ -8,8 +8,8 @@ use crate::extensions::{
     APPROVALS_EXTENSION, CARD_LOADED_EXTENSION, KEY_PURPOSES_EXTENSION, LOG_HEAD_EXTENSION,
     PROVIDER_ENV_EXTENSION, QUERY_EXTENSION, TOKEN_SIGN_EXTENSION, WHY_EXTENSION,
 };
-use crate::pkcs11::{read_strings, strings};
 use crate::ids as id;
+use crate::pkcs11::{read_strings, strings};
 use crate::purpose::KeyPurposes;
 use crate::tokenfile::check_count;
 use crate::wire::{Reader, Writer};
