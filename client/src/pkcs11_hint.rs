@@ -7,7 +7,7 @@ use proto::extensions::PROVIDER_LOCATION_VARIABLES;
 use proto::pkcs11::Pkcs11Cause;
 
 /// The hint for `cause` about `provider` (empty when unknown). `agent_env` is what the agent
-/// reports of its provider variables, when it was asked.
+/// reports of its provider variables, when it was asked (see [`asks_environment`]).
 pub fn hint(cause: Pkcs11Cause, provider: &str, agent_env: Option<&[(String, String)]>) -> String {
     let provider = if provider.is_empty() {
         "PROVIDER"
@@ -19,9 +19,14 @@ pub fn hint(cause: Pkcs11Cause, provider: &str, agent_env: Option<&[(String, Str
             "the provider must match mfa-agent -P (default /usr/lib*/*,/usr/local/lib*/*): \
              start the agent with -P {provider}"
         ),
-        Pkcs11Cause::ProviderLoadFailed => "the agent could not load this PKCS#11 library: \
-             check the path; the agent's log has the library's own error"
-            .to_owned(),
+        // SoftHSM2 without its SOFTHSM2_CONF fails to initialise: the environment again.
+        Pkcs11Cause::ProviderLoadFailed => {
+            agent_env.and_then(environment_differs).unwrap_or_else(|| {
+                "the agent could not load this PKCS#11 library: check the path; the agent's \
+                 log has the library's own error"
+                    .to_owned()
+            })
+        }
         Pkcs11Cause::NoToken | Pkcs11Cause::NoMatchingKey => {
             match agent_env.and_then(environment_differs) {
                 Some(hint) => hint,
@@ -50,6 +55,14 @@ pub fn hint(cause: Pkcs11Cause, provider: &str, agent_env: Option<&[(String, Str
              ~/.local/state/cloudhsm-mfa/agent.log)"
             .to_owned(),
     }
+}
+
+/// True for the causes whose hint compares the agent's environment with the user's.
+pub fn asks_environment(cause: Pkcs11Cause) -> bool {
+    matches!(
+        cause,
+        Pkcs11Cause::NoToken | Pkcs11Cause::NoMatchingKey | Pkcs11Cause::ProviderLoadFailed
+    )
 }
 
 /// The hint when a provider variable the user has set is missing or different in the agent.

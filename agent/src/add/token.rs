@@ -108,7 +108,7 @@ fn agent_refused(agent: &mut Connection, real: &Path) -> Error {
     );
     let hint = match cause {
         Some(cause) => {
-            let env = matches!(cause, Pkcs11Cause::NoToken | Pkcs11Cause::NoMatchingKey)
+            let env = client::pkcs11_hint::asks_environment(cause)
                 .then(|| agent.provider_env())
                 .flatten();
             client::pkcs11_hint::hint(cause, &real.display().to_string(), env.as_deref())

@@ -51,7 +51,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct ProviderHelper {
     provider: PathBuf,
     pid: u32,
-    child: Mutex<Child>,
+    child: Arc<Mutex<Child>>,
     /// One call at a time: the request goes in, its reply comes out of `replies`.
     pipe: Mutex<(ChildStdin, Receiver<Option<HelperResponse>>)>,
     /// Set once the helper is ended: why its keys no longer sign.
@@ -97,12 +97,20 @@ impl ProviderHelper {
             }
         };
         let (sender, replies) = std::sync::mpsc::channel();
-        // The reader: each reply, or `None` once the helper's stdout ends or carries garbage.
+        let child = Arc::new(Mutex::new(child));
+        let reaped = Arc::clone(&child);
+        // The reader: each reply, or `None` once the helper's stdout ends or carries garbage;
+        // then the process is ended and reaped at once, not at the next call.
         std::thread::spawn(move || {
             let mut stdout = stdout;
             loop {
                 let reply = read_reply(&mut stdout);
                 let end = reply.is_none();
+                if end {
+                    let mut child = lock(&reaped);
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
                 if sender.send(reply).is_err() || end {
                     return;
                 }
@@ -111,7 +119,7 @@ impl ProviderHelper {
         Ok(ProviderHelper {
             provider: provider.to_path_buf(),
             pid,
-            child: Mutex::new(child),
+            child,
             pipe: Mutex::new((stdin, replies)),
             dead: Mutex::new(None),
         })
