@@ -36,36 +36,37 @@ fn local(failure: TokenFailure, provider: &Path) -> Error {
     }
 }
 
+/// What mfa-add found before asking the agent: the PIN (if any token needs one) and the
+/// tokens to load from.
+struct Checked {
+    pin: Option<Zeroizing<String>>,
+    tokens: Vec<String>,
+}
+
 /// `mfa-add -s PROVIDER`: load the chosen tokens' RSA keys into the agent.
 pub(super) fn add_provider(agent: &mut Connection, load: &ProviderLoad<'_>) -> Result<()> {
     let real = real_path(load.provider)?;
     let wanted: Vec<String> = load.token.iter().cloned().collect();
-    let library = Library::open(&real).map_err(|f| local(f, &real))?;
-    let (tokens, notes) =
-        chosen(&library, &wanted, load.key.as_ref()).map_err(|f| local(f, &real))?;
-    for note in notes {
-        eprintln!("Note: {note}");
-    }
-    let needing: Vec<&str> = tokens
-        .iter()
-        .filter(|(_, t)| t.login_required)
-        .map(|(_, t)| t.label.as_str())
-        .collect();
-    let pin = if needing.is_empty() {
-        None
-    } else {
-        Some(read_pin(load.pin_file, &needing)?)
+    let checked = match check_tokens(load, &real, &wanted)? {
+        Ok(checked) => checked,
+        // mfa-add cannot read the tokens itself (the library does not start here, or shows
+        // no such token with this environment): the agent, with its own, decides.
+        Err(failure)
+            if matches!(
+                failure.cause,
+                Pkcs11Cause::ProviderLoadFailed | Pkcs11Cause::NoToken
+            ) =>
+        {
+            eprintln!("Note: {failure}; asking the agent");
+            let prompt = format!("Enter PIN for PKCS#11 provider {}: ", real.display());
+            Checked {
+                pin: Some(read_pin(load.pin_file, &prompt)?),
+                tokens: wanted,
+            }
+        }
+        Err(failure) => return Err(local(failure, &real)),
     };
-    // The same logins the agent will make: a wrong PIN stops here, counted once by the token.
-    let (opened, skipped) = open_chosen(&library, tokens, pin.as_deref().map(String::as_str))
-        .map_err(|f| local(f, &real))?;
-    let labels: Vec<String> = opened.iter().map(|t| t.facts.label.clone()).collect();
-    // Sessions closed and the library finalised before the agent's helper opens it.
-    drop(opened);
-    drop(library);
-    for skip in &skipped {
-        eprintln!("Skipped token {}: {}", skip.token, skip.text);
-    }
+    let Checked { pin, tokens } = checked;
     let request = Request::AddSmartcardKey {
         provider: real.to_string_lossy().into_owned(),
         pin: Zeroizing::new(
@@ -74,7 +75,7 @@ pub(super) fn add_provider(agent: &mut Connection, load: &ProviderLoad<'_>) -> R
         ),
         constraints: load.constraints.to_vec(),
         key: load.key.clone().filter(|_| !load.plain),
-        tokens: if load.plain { Vec::new() } else { labels },
+        tokens: if load.plain { Vec::new() } else { tokens },
     };
     if agent.call(&request)? != Response::Success {
         return Err(agent_refused(agent, &real));
@@ -125,17 +126,61 @@ fn agent_refused(agent: &mut Connection, real: &Path) -> Error {
     Error::Pkcs11 { text, hint }
 }
 
-/// The PIN: from `--pin-file`, else asked naming the tokens that need it.
-fn read_pin(pin_file: Option<&Path>, tokens: &[&str]) -> Result<Zeroizing<String>> {
+/// Reads the provider's tokens here: the chosen ones, a PIN if any needs a login (asked
+/// naming them), and one login each; the tokens that opened are the ones the agent loads.
+/// The outer error is mfa-add's own (the PIN could not be read), the inner one the token's.
+fn check_tokens(
+    load: &ProviderLoad<'_>,
+    real: &Path,
+    wanted: &[String],
+) -> Result<Result<Checked, TokenFailure>> {
+    let library = match Library::open(real) {
+        Ok(library) => library,
+        Err(failure) => return Ok(Err(failure)),
+    };
+    let (tokens, notes) = match chosen(&library, wanted, load.key.as_ref()) {
+        Ok(chosen) => chosen,
+        Err(failure) => return Ok(Err(failure)),
+    };
+    for note in notes {
+        eprintln!("Note: {note}");
+    }
+    let needing: Vec<&str> = tokens
+        .iter()
+        .filter(|(_, t)| t.login_required)
+        .map(|(_, t)| t.label.as_str())
+        .collect();
+    let pin = match needing.as_slice() {
+        [] => None,
+        [one] => Some(read_pin(
+            load.pin_file,
+            &format!("Enter PIN for token {one}: "),
+        )?),
+        many => Some(read_pin(
+            load.pin_file,
+            &format!("Enter PIN for tokens {}: ", many.join(", ")),
+        )?),
+    };
+    // The same logins the agent will make: a wrong PIN stops here, counted once by the token.
+    let (opened, skipped) = match open_chosen(&library, tokens, pin.as_deref().map(String::as_str))
+    {
+        Ok(opened) => opened,
+        Err(failure) => return Ok(Err(failure)),
+    };
+    for skip in &skipped {
+        eprintln!("Skipped token {}: {}", skip.token, skip.text);
+    }
+    // Sessions closed and the library finalised (when these drop) before the agent's helper
+    // opens it.
+    let tokens = opened.iter().map(|t| t.facts.label.clone()).collect();
+    Ok(Ok(Checked { pin, tokens }))
+}
+
+/// The PIN: from `--pin-file`, else asked with `prompt`.
+fn read_pin(pin_file: Option<&Path>, prompt: &str) -> Result<Zeroizing<String>> {
     match pin_file {
         Some(path) => Ok(client::secret::read_secret_file("the PIN file", path)?),
-        None => {
-            let which = match tokens {
-                [one] => format!("token {one}"),
-                many => format!("tokens {}", many.join(", ")),
-            };
-            PassphraseSource::Interactive.read_pin(&format!("Enter PIN for {which}: "))
-        }
+        None => PassphraseSource::Interactive.read_pin(prompt),
     }
 }
 

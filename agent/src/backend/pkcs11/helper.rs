@@ -282,6 +282,70 @@ impl Helpers {
 mod tests {
     use super::*;
 
+    /// A helper program that runs `body` as a shell script.
+    fn fake_helper(dir: &Path, body: &str) -> PathBuf {
+        let path = dir.join("helper.sh");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write");
+        crate::sys::set_mode(&path, 0o700).expect("chmod");
+        path
+    }
+
+    fn load() -> HelperRequest {
+        HelperRequest::Load {
+            pin: None,
+            tokens: Vec::new(),
+            filter: None,
+        }
+    }
+
+    #[test]
+    fn a_helper_that_hangs_is_ended_at_the_timeout_and_its_keys_fail_with_that_cause() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let exe = fake_helper(dir.path(), "exec sleep 60");
+        let helper = ProviderHelper::spawn(&exe, Path::new("/p.so")).expect("spawn");
+        let started = std::time::Instant::now();
+        let failure = helper
+            .call(&load(), Duration::from_millis(300))
+            .expect_err("no answer");
+        assert_eq!(failure.cause, Pkcs11Cause::HelperTimeout);
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(helper.is_dead());
+        let again = helper
+            .call(&load(), Duration::from_secs(30))
+            .expect_err("dead");
+        assert_eq!(again.cause, Pkcs11Cause::HelperTimeout);
+        // Ended and reaped: waiting again gives its (killed) status at once.
+        assert!(lock(&helper.child).try_wait().expect("wait").is_some());
+    }
+
+    #[test]
+    fn a_helper_that_dies_costs_its_calls_not_the_caller() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let exe = fake_helper(dir.path(), "exit 3");
+        let helper = ProviderHelper::spawn(&exe, Path::new("/p.so")).expect("spawn");
+        let failure = helper
+            .call(&load(), Duration::from_secs(30))
+            .expect_err("died");
+        assert_eq!(failure.cause, Pkcs11Cause::HelperCrashed);
+        assert!(failure.text.contains("/p.so"), "{}", failure.text);
+        assert!(helper.is_dead());
+    }
+
+    #[test]
+    fn a_helper_that_answers_garbage_is_ended() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A frame of four bytes that is no reply, then it waits.
+        let exe = fake_helper(
+            dir.path(),
+            "printf '\\000\\000\\000\\004junk'; exec sleep 60",
+        );
+        let helper = ProviderHelper::spawn(&exe, Path::new("/p.so")).expect("spawn");
+        let failure = helper
+            .call(&load(), Duration::from_secs(30))
+            .expect_err("garbage");
+        assert_eq!(failure.cause, Pkcs11Cause::HelperCrashed);
+    }
+
     #[test]
     fn a_helper_inherits_provider_variables_only() {
         for name in [
