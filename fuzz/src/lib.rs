@@ -119,7 +119,11 @@ pub fn helper(body: &[u8]) {
     if let Ok(request) = HelperRequest::decode(body) {
         let bytes = request.encode();
         let again = HelperRequest::decode(&bytes).expect("an encoded helper request decodes");
-        assert_eq!(*again.encode(), *bytes, "a helper request did not round-trip");
+        assert_eq!(
+            *again.encode(),
+            *bytes,
+            "a helper request did not round-trip"
+        );
     }
     if let Ok(response) = HelperResponse::decode(body) {
         let again =

@@ -353,7 +353,7 @@ fn a_killed_helper_costs_only_its_keys_and_says_the_token_is_gone() {
 }
 
 #[test]
-fn id_01_matches_an_id_stored_as_the_text_01() {
+fn id_01_matches_an_id_stored_as_the_text_01_and_a_helper_ends_with_its_keys() {
     let s = TwoTokens::new(&[]);
     let text_id = genrsa(s.dir.path(), "text-id.key", 2048);
     // "01" as ASCII is the bytes 0x30 0x31.
@@ -362,6 +362,25 @@ fn id_01_matches_an_id_stored_as_the_text_01() {
     let out = s.mfa_add(&["-s", MODULE, "--id", "01", "--pin-file", path_str(&s.pin)]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(s.comments(), [format!("{}/text-id", s.officer)]);
+    wait_for_helpers(&s.agent, 1);
+    assert!(s.mfa_add(&["-D"]).status.success());
+    wait_for_helpers(&s.agent, 0);
+
+    // The helper ends when the last key of its provider expires.
+    let out = s.mfa_add(&[
+        "-t",
+        "1",
+        "-s",
+        MODULE,
+        "--token",
+        &s.officer,
+        "--pin-file",
+        path_str(&s.pin),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for_helpers(&s.agent, 1);
+    wait_for_helpers(&s.agent, 0);
+    assert!(identities(&s.agent).is_empty());
 }
 
 #[test]
