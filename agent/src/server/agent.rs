@@ -95,7 +95,7 @@ impl Agent {
             default_lifetime,
             confirmer,
             provider_allowlist: backend::DEFAULT_PROVIDER_ALLOWLIST.to_owned(),
-            helpers: Helpers::default(),
+            helpers: Helpers::new(log),
             log,
         }
     }

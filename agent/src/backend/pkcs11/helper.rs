@@ -7,7 +7,7 @@
 //! fails.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -19,6 +19,10 @@ use proto::wire::{frame, frame_len};
 use zeroize::Zeroizing;
 
 use super::choice::TokenFailure;
+use crate::log::Log;
+
+/// The longest line of a helper's stderr the log takes; the rest of it is the next line.
+const MAX_STDERR_LINE: u64 = 1024;
 
 /// The hidden flag that makes mfa-agent a helper.
 pub const HELPER_FLAG: &str = "--pkcs11-helper";
@@ -68,7 +72,13 @@ impl std::fmt::Debug for ProviderHelper {
 }
 
 impl ProviderHelper {
-    fn spawn(exe: &Path, provider: &Path) -> Result<ProviderHelper, TokenFailure> {
+    /// Starts a helper for `provider`; what it (or its library) prints on stderr goes to
+    /// `log`, line by line, so the agent's log keeps its hash chain.
+    fn spawn(
+        exe: &Path,
+        provider: &Path,
+        log: Option<Log>,
+    ) -> Result<ProviderHelper, TokenFailure> {
         let mut child = Command::new(exe)
             .arg(HELPER_FLAG)
             .arg(provider)
@@ -76,7 +86,11 @@ impl ProviderHelper {
             .envs(std::env::vars_os().filter(|(k, _)| k.to_str().is_some_and(passed_on)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if log.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .map_err(|e| {
                 TokenFailure::new(
@@ -96,6 +110,10 @@ impl ProviderHelper {
                 ));
             }
         };
+        if let (Some(log), Some(stderr)) = (log, child.stderr.take()) {
+            let named = format!("pkcs11 helper {pid} ({})", provider.display());
+            std::thread::spawn(move || log_lines(stderr, &named, log));
+        }
         let (sender, replies) = std::sync::mpsc::channel();
         let child = Arc::new(Mutex::new(child));
         let reaped = Arc::clone(&child);
@@ -212,6 +230,29 @@ impl Drop for ProviderHelper {
     }
 }
 
+/// Logs each line of a helper's stderr, printable and bounded, until it closes.
+fn log_lines(stderr: impl Read, named: &str, log: Log) {
+    let mut reader = BufReader::new(stderr);
+    loop {
+        let mut line = Vec::new();
+        match (&mut reader)
+            .take(MAX_STDERR_LINE)
+            .read_until(b'\n', &mut line)
+        {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let text: String = String::from_utf8_lossy(&line)
+            .trim_end()
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        if !text.is_empty() {
+            log.info(&format!("{named}: {text}"));
+        }
+    }
+}
+
 fn read_reply(stdout: &mut impl Read) -> Option<HelperResponse> {
     let mut header = [0u8; 4];
     stdout.read_exact(&mut header).ok()?;
@@ -227,18 +268,20 @@ pub struct Helpers {
     /// This executable, resolved as the agent starts (it may be replaced on disk later).
     exe: Option<PathBuf>,
     running: Mutex<HashMap<PathBuf, Weak<ProviderHelper>>>,
-}
-
-impl Default for Helpers {
-    fn default() -> Self {
-        Helpers {
-            exe: std::env::current_exe().ok(),
-            running: Mutex::default(),
-        }
-    }
+    /// Where the helpers' stderr goes.
+    log: Log,
 }
 
 impl Helpers {
+    /// The helpers of an agent that logs to `log`.
+    pub fn new(log: Log) -> Self {
+        Helpers {
+            exe: std::env::current_exe().ok(),
+            running: Mutex::default(),
+            log,
+        }
+    }
+
     /// The live helper of `provider`, else a new one.
     pub fn get_or_start(&self, provider: &Path) -> Result<Arc<ProviderHelper>, TokenFailure> {
         let mut running = lock(&self.running);
@@ -254,7 +297,7 @@ impl Helpers {
                 "the agent cannot tell its own executable to start a PKCS#11 helper",
             )
         })?;
-        let helper = Arc::new(ProviderHelper::spawn(exe, provider)?);
+        let helper = Arc::new(ProviderHelper::spawn(exe, provider, Some(self.log))?);
         running.insert(provider.to_path_buf(), Arc::downgrade(&helper));
         Ok(helper)
     }
@@ -302,7 +345,7 @@ mod tests {
     fn a_helper_that_hangs_is_ended_at_the_timeout_and_its_keys_fail_with_that_cause() {
         let dir = tempfile::tempdir().expect("tempdir");
         let exe = fake_helper(dir.path(), "exec sleep 60");
-        let helper = ProviderHelper::spawn(&exe, Path::new("/p.so")).expect("spawn");
+        let helper = ProviderHelper::spawn(&exe, Path::new("/p.so"), None).expect("spawn");
         let started = std::time::Instant::now();
         let failure = helper
             .call(&load(), Duration::from_millis(300))
@@ -322,7 +365,7 @@ mod tests {
     fn a_helper_that_dies_costs_its_calls_not_the_caller() {
         let dir = tempfile::tempdir().expect("tempdir");
         let exe = fake_helper(dir.path(), "exit 3");
-        let helper = ProviderHelper::spawn(&exe, Path::new("/p.so")).expect("spawn");
+        let helper = ProviderHelper::spawn(&exe, Path::new("/p.so"), None).expect("spawn");
         let failure = helper
             .call(&load(), Duration::from_secs(30))
             .expect_err("died");
@@ -339,7 +382,7 @@ mod tests {
             dir.path(),
             "printf '\\000\\000\\000\\004junk'; exec sleep 60",
         );
-        let helper = ProviderHelper::spawn(&exe, Path::new("/p.so")).expect("spawn");
+        let helper = ProviderHelper::spawn(&exe, Path::new("/p.so"), None).expect("spawn");
         let failure = helper
             .call(&load(), Duration::from_secs(30))
             .expect_err("garbage");
