@@ -13,7 +13,7 @@ use proto::pkcs11::Pkcs11Cause;
 use zeroize::Zeroizing;
 
 use super::PassphraseSource;
-use crate::backend::pkcs11::{chosen, open_chosen, Library, TokenFailure};
+use crate::backend::pkcs11::{chosen, open_chosen, pin_prompt, Library, TokenFailure};
 use crate::{Error, Result};
 
 /// `mfa-add -s PROVIDER` and its options.
@@ -145,21 +145,9 @@ fn check_tokens(
     for note in notes {
         eprintln!("Note: {note}");
     }
-    let needing: Vec<&str> = tokens
-        .iter()
-        .filter(|(_, t)| t.login_required)
-        .map(|(_, t)| t.label.as_str())
-        .collect();
-    let pin = match needing.as_slice() {
-        [] => None,
-        [one] => Some(read_pin(
-            load.pin_file,
-            &format!("Enter PIN for token {one}: "),
-        )?),
-        many => Some(read_pin(
-            load.pin_file,
-            &format!("Enter PIN for tokens {}: ", many.join(", ")),
-        )?),
+    let pin = match pin_prompt(&tokens) {
+        None => None,
+        Some(prompt) => Some(read_pin(load.pin_file, &prompt)?),
     };
     // The same logins the agent will make: a wrong PIN stops here, counted once by the token.
     let (opened, skipped) = match open_chosen(&library, tokens, pin.as_deref().map(String::as_str))

@@ -99,6 +99,21 @@ pub fn choose_tokens<S: Copy>(
     Ok(matching)
 }
 
+/// The PIN prompt for the chosen `tokens`, naming those that need a login; `None` when none
+/// does (`CKF_LOGIN_REQUIRED` clear): then no PIN is asked or sent.
+pub fn pin_prompt<S>(tokens: &[(S, TokenFacts)]) -> Option<String> {
+    let needing: Vec<&str> = tokens
+        .iter()
+        .filter(|(_, t)| t.login_required)
+        .map(|(_, t)| t.label.as_str())
+        .collect();
+    match needing.as_slice() {
+        [] => None,
+        [one] => Some(format!("Enter PIN for token {one}: ")),
+        many => Some(format!("Enter PIN for tokens {}: ", many.join(", "))),
+    }
+}
+
 /// `label officer2` or `id 01`, as the messages name a filter.
 pub fn describe_filter(filter: &KeyFilter) -> String {
     match filter {
@@ -218,6 +233,25 @@ mod tests {
                 .expect_err("none")
                 .cause,
             Pkcs11Cause::NoToken
+        );
+    }
+
+    #[test]
+    fn the_pin_prompt_names_the_tokens_that_need_one_and_none_asks_nothing() {
+        let free = (1u64, token("free", false));
+        assert_eq!(pin_prompt(&[free.clone()]), None);
+        assert_eq!(
+            pin_prompt(&[free.clone(), (2, token("officer", true))]).as_deref(),
+            Some("Enter PIN for token officer: ")
+        );
+        assert_eq!(
+            pin_prompt(&[
+                (2, token("officer", true)),
+                free,
+                (3, token("backup", true))
+            ])
+            .as_deref(),
+            Some("Enter PIN for tokens officer, backup: ")
         );
     }
 
