@@ -239,7 +239,7 @@ mod tests {
     #[test]
     fn the_pin_prompt_names_the_tokens_that_need_one_and_none_asks_nothing() {
         let free = (1u64, token("free", false));
-        assert_eq!(pin_prompt(&[free.clone()]), None);
+        assert_eq!(pin_prompt(std::slice::from_ref(&free)), None);
         assert_eq!(
             pin_prompt(&[free.clone(), (2, token("officer", true))]).as_deref(),
             Some("Enter PIN for token officer: ")
