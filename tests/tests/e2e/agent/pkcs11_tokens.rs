@@ -460,7 +460,7 @@ fn hints_name_the_allowlist_only_for_the_allowlist_and_the_agents_environment_ot
         "{said}"
     );
     assert!(
-        !said.contains("-P") && !said.contains("check the PIN"),
+        !said.contains("mfa-agent -P") && !said.contains("check the PIN"),
         "{said}"
     );
     // A wrong PIN: "check the PIN", and nothing about -P.
@@ -474,5 +474,5 @@ fn hints_name_the_allowlist_only_for_the_allowlist_and_the_agents_environment_ot
         path_str(&wrong),
     ]);
     assert!(stderr(&out).contains("check the PIN"), "{}", stderr(&out));
-    assert!(!stderr(&out).contains("-P "), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("mfa-agent -P"), "{}", stderr(&out));
 }
