@@ -304,6 +304,13 @@ fn a_killed_helper_costs_only_its_keys_and_says_the_token_is_gone() {
         .expect("kill");
     assert!(killed.success());
     wait_for_helpers(&s.agent, 0);
+    let ended = format!("pkcs11 helper {helper} (");
+    let log = s.agent.log_text();
+    assert!(
+        log.lines()
+            .any(|l| l.contains(&ended) && l.contains("): ended")),
+        "the agent logs that its helper ended:\n{log}"
+    );
 
     // The agent is up and its software key signs.
     let ids = identities(&s.agent);
