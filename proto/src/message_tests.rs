@@ -30,6 +30,7 @@ fn smartcard_requests_match_openssh_and_round_trip() {
         pin: Zeroizing::new(b"1234".to_vec()),
         constraints: vec![],
         key: None,
+        tokens: vec![],
     };
     let mut expected = vec![20, 0, 0, 0, 5];
     expected.extend_from_slice(b"/p.so");
@@ -41,6 +42,7 @@ fn smartcard_requests_match_openssh_and_round_trip() {
         pin: Zeroizing::new(b"1234".to_vec()),
         constraints: vec![Constraint::Lifetime(60), Constraint::Confirm],
         key: Some(KeyFilter::Id(vec![0xab, 0x01])),
+        tokens: vec!["officer".into(), "backup".into()],
     };
     let bytes = constrained.encode();
     assert_eq!(bytes[0], id::ADD_SMARTCARD_KEY_CONSTRAINED);
@@ -50,7 +52,9 @@ fn smartcard_requests_match_openssh_and_round_trip() {
             pin,
             constraints,
             key,
+            tokens,
         } => {
+            assert_eq!(tokens, ["officer", "backup"]);
             assert_eq!(provider, "/p.so");
             assert_eq!(&pin[..], b"1234");
             assert_eq!(
@@ -184,4 +188,40 @@ fn key_purposes_and_the_purpose_constraint_round_trip() {
         .string(b"everything");
     let bad = bad.into_vec();
     assert!(crate::constraint::decode_constraint(&mut Reader::new(&bad)).is_err());
+}
+
+#[test]
+fn pkcs11_replies_round_trip_and_an_old_why_still_decodes() {
+    for response in [
+        Response::Why {
+            code: "token-removed".into(),
+            text: "gone".into(),
+            provider: "/usr/lib/p.so".into(),
+        },
+        Response::Why {
+            code: String::new(),
+            text: String::new(),
+            provider: String::new(),
+        },
+        Response::CardLoaded {
+            keys: vec!["officer/officer2".into()],
+            skipped: vec!["backup: wrong PIN".into()],
+        },
+        Response::ProviderEnv(vec![("SOFTHSM2_CONF".into(), "/h/s.conf".into())]),
+    ] {
+        assert_eq!(
+            Response::decode(&response.encode()).expect("decode"),
+            response
+        );
+    }
+    // A why answer without the provider field (older agents).
+    let mut w = crate::wire::Writer::new();
+    w.u8(id::EXTENSION_RESPONSE)
+        .string(b"why@cloudhsm-mfa")
+        .string(b"locked")
+        .string(b"the agent is locked");
+    assert!(matches!(
+        Response::decode(&w.into_vec()).expect("old why"),
+        Response::Why { provider, .. } if provider.is_empty()
+    ));
 }
