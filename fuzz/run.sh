@@ -18,7 +18,7 @@ mode=$1; shift
 case $mode in --merge) ;; *[!0-9]*|'') usage ;; esac
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(token_file request_decode response_decode frame_read prompt_feed command_line)
+[ ${#targets[@]} -gt 0 ] || targets=(token_file request_decode response_decode helper_decode frame_read prompt_feed command_line)
 
 failed=0
 summary=()

@@ -92,17 +92,18 @@ pub enum Error {
     NoSuchKey(String),
     #[error("{0}")]
     KeyFile(String),
-    /// A PKCS#11 provider or token problem found by mfa-add (wrong PIN, no key, no token).
-    #[error("{0}")]
-    Token(String),
-    #[error("the agent refused to load the keys of PKCS#11 provider {0}")]
-    ProviderRefused(String),
+    /// A PKCS#11 provider or token problem, found by mfa-add or told by the agent, with the
+    /// hint for its cause (`client::pkcs11_hint`).
+    #[error("{text}")]
+    Pkcs11 { text: String, hint: String },
     #[error("the agent holds no keys of PKCS#11 provider {0}")]
     NoProviderKeys(String),
     #[error("wrong passphrase for {0}")]
     WrongPassphrase(String),
     #[error("a passphrase is needed but there is no terminal to ask ({0})")]
     NoTerminal(std::io::Error),
+    #[error("a token PIN is needed but there is no terminal to ask ({0})")]
+    NoTerminalForPin(std::io::Error),
     #[error("the passphrase prompt was cancelled")]
     PromptCancelled,
     #[error("the askpass program printed something that is not UTF-8")]
@@ -154,15 +155,13 @@ impl Error {
                     client::Error::PlainAgent.hint()
                 ))
             }
-            Error::ProviderRefused(_) => {
-                "the provider must match mfa-agent -P (default /usr/lib*/*,/usr/local/lib*/*); \
-                 the agent's log says why"
-            }
-            Error::Token(_) => {
-                "check the PIN (--pin-file F, first line) and the token; mfa-add tries a PIN once"
-            }
+            Error::Pkcs11 { hint, .. } => return Some(hint.clone()),
             Error::NoTerminal(_) => {
                 "use --passphrase-file FILE, or set MFA_ASKPASS to a program that prints it"
+            }
+            Error::NoTerminalForPin(_) => {
+                "use --pin-file FILE, or set MFA_ASKPASS (or SSH_ASKPASS) to a program that \
+                 prints the PIN"
             }
             Error::Proto(_)
             | Error::Io { .. }

@@ -35,9 +35,33 @@ impl Connection {
     /// does; other agents answer `why` with FAILURE).
     pub fn why(&mut self) -> Option<crate::error::Refusal> {
         match self.call(&Request::Why).ok()? {
-            Response::Why { code, text } if !code.is_empty() => {
-                Some(crate::error::Refusal { code, text })
-            }
+            Response::Why {
+                code,
+                text,
+                provider,
+            } if !code.is_empty() => Some(crate::error::Refusal {
+                code,
+                text,
+                provider,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The comments of the keys the last add-smartcard-key on this connection loaded, and the
+    /// tokens it left out; `None` from an agent that does not tell.
+    pub fn card_loaded(&mut self) -> Option<(Vec<String>, Vec<String>)> {
+        match self.call(&Request::CardLoaded).ok()? {
+            Response::CardLoaded { keys, skipped } => Some((keys, skipped)),
+            _ => None,
+        }
+    }
+
+    /// The provider variables (`SOFTHSM2_CONF`, ...) the agent has set; `None` from an agent
+    /// that does not tell.
+    pub fn provider_env(&mut self) -> Option<Vec<(String, String)>> {
+        match self.call(&Request::ProviderEnv).ok()? {
+            Response::ProviderEnv(vars) => Some(vars),
             _ => None,
         }
     }

@@ -156,6 +156,8 @@ impl Error {
 pub struct Refusal {
     pub code: String,
     pub text: String,
+    /// The PKCS#11 provider a token cause is about; empty otherwise.
+    pub provider: String,
 }
 
 impl Refusal {
@@ -177,10 +179,11 @@ impl Refusal {
                                askpass question (the agent needs MFA_ASKPASS or SSH_ASKPASS and \
                                a display), then try again"
                 .to_owned(),
-            "signing" => "the key's token or device failed (removed?): mfa-add -e PROVIDER, then \
-                          mfa-add -s PROVIDER"
-                .to_owned(),
-            _ => AGENT_LOG_SAYS.to_owned(),
+            "signing" => format!("the key could not sign: {AGENT_LOG_SAYS}"),
+            code => match proto::pkcs11::Pkcs11Cause::parse(code) {
+                Some(cause) => crate::pkcs11_hint::hint(cause, &self.provider, None),
+                None => AGENT_LOG_SAYS.to_owned(),
+            },
         }
     }
 }

@@ -71,11 +71,19 @@ impl AgentKey {
     }
 }
 
-/// True when `selector` names `key`: its exact comment, or its fingerprint or a prefix of it
-/// (with or without `SHA256:`).
+/// True when `selector` names `key`: its exact comment, the key label of a token key's
+/// `TOKEN/KEY` comment (`--key officer2` for `officer/officer2`), or its fingerprint or a
+/// prefix of it (with or without `SHA256:`).
 pub fn names(key: &AgentKey, selector: &str) -> bool {
     let wanted = full_fingerprint(selector);
-    key.comment == selector || (wanted.len() > 7 && key.fingerprint.starts_with(&wanted))
+    key.comment == selector
+        || (!selector.is_empty()
+            && !selector.contains('/')
+            && key
+                .comment
+                .rsplit_once('/')
+                .is_some_and(|(_, label)| label == selector))
+        || (wanted.len() > 7 && key.fingerprint.starts_with(&wanted))
 }
 
 fn full_fingerprint(selector: &str) -> String {
@@ -162,6 +170,29 @@ mod tests {
         ));
         assert!(matches!(
             choose(two(), Some("SHA256:x")),
+            Err(Error::NoSuchKey(_))
+        ));
+    }
+
+    #[test]
+    fn a_token_key_is_named_by_token_and_key_label_or_its_key_label() {
+        let keys = || {
+            vec![
+                key("SHA256:abc", "officer/officer1"),
+                key("SHA256:abd", "officer/officer2"),
+                key("SHA256:abe", "backup/officer2"),
+            ]
+        };
+        let chosen = choose(keys(), Some("officer/officer2")).expect("full comment");
+        assert_eq!(chosen.fingerprint, "SHA256:abd");
+        let chosen = choose(keys(), Some("officer1")).expect("key label");
+        assert_eq!(chosen.fingerprint, "SHA256:abc");
+        assert!(matches!(
+            choose(keys(), Some("officer2")),
+            Err(Error::AmbiguousKey(_))
+        ));
+        assert!(matches!(
+            choose(keys(), Some("officer")),
             Err(Error::NoSuchKey(_))
         ));
     }

@@ -6,6 +6,7 @@
 //! - [`discover`]: `MFA_AUTH_SOCK`, else a forwarded mfa-agent at `SSH_AUTH_SOCK`.
 //! - [`connection`]: [`Connection`], typed requests over one stream.
 //! - [`keys`]: the agent's RSA keys and `--key` selection.
+//! - [`pkcs11_hint`]: what to do about each PKCS#11 cause the agent names.
 //! - [`secret`]: `--password-file`, `--passphrase-file`, `--pin-file`.
 //! - `verify`: every token signature checked through OpenSSL before it is used.
 //! - [`files`]: token, key, secret and log files opened the way OpenSSH's `safe_path()` does.
@@ -19,6 +20,7 @@ pub mod error;
 pub mod exit;
 pub mod files;
 pub mod keys;
+pub mod pkcs11_hint;
 pub mod report;
 pub mod secret;
 mod sys;

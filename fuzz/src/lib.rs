@@ -10,6 +10,7 @@ use std::io::{Read, Write};
 use proto::forwarding::parse_userauth_request;
 use proto::key::{fingerprint, parse_public_key_blob};
 use proto::message::{Request, Response};
+use proto::pkcs11::{HelperRequest, HelperResponse};
 use proto::tokenfile::{TokenFile, TokenFileKind, MAX_FILE_BYTES, MAX_TOKENS};
 use proto::wire::{frame, frame_len, MAX_FRAME_LEN};
 use serde_json::Value;
@@ -112,6 +113,25 @@ pub fn request(body: &[u8]) {
 
 /// A frame body as mfa-add, mfa-login and mfa-sign decode the agent's reply, then the key
 /// parsing they do on listed identities. Whatever decodes must round-trip exactly.
+/// A frame body between the agent and its PKCS#11 helper, read as either direction: whatever
+/// decodes encodes to bytes that decode to the same message.
+pub fn helper(body: &[u8]) {
+    if let Ok(request) = HelperRequest::decode(body) {
+        let bytes = request.encode();
+        let again = HelperRequest::decode(&bytes).expect("an encoded helper request decodes");
+        assert_eq!(
+            *again.encode(),
+            *bytes,
+            "a helper request did not round-trip"
+        );
+    }
+    if let Ok(response) = HelperResponse::decode(body) {
+        let again =
+            HelperResponse::decode(&response.encode()).expect("an encoded helper reply decodes");
+        assert_eq!(again, response, "a helper reply did not round-trip");
+    }
+}
+
 pub fn response(body: &[u8]) {
     let Ok(response) = Response::decode(body) else {
         return;

@@ -1,5 +1,6 @@
 //! Key constraints of add-identity and add-smartcard-key requests (RFC 9987 section 3.2.7):
-//! lifetime, confirm, our `pkcs11-key@cloudhsm-mfa` extension that names one token key, our
+//! lifetime, confirm, our `pkcs11-key@cloudhsm-mfa` extension that names one token key and
+//! `token@cloudhsm-mfa` that names its token, our
 //! `forwarded@cloudhsm-mfa` (`mfa-add --forwarded`), `purpose@cloudhsm-mfa` and OpenSSH's
 //! `restrict-destination-v00@openssh.com` (`ssh-add -h`).
 
@@ -7,6 +8,7 @@ use crate::forwarding::{
     decode_destinations, encode_destinations, DestinationConstraint, ForwardedPolicy,
     FORWARDED_CONSTRAINT, RESTRICT_DESTINATION_CONSTRAINT,
 };
+use crate::pkcs11::TOKEN_CONSTRAINT;
 use crate::purpose::{Purpose, PURPOSE_CONSTRAINT};
 use crate::wire::{Reader, Writer};
 use crate::{Error, Result};
@@ -95,16 +97,34 @@ pub(crate) fn encode_constraint(w: &mut Writer, c: &Constraint) {
     }
 }
 
-/// A constraint of an add-smartcard-key request: a standard one, or our key filter.
+/// A constraint of an add-smartcard-key request: a standard one, our key filter, or our
+/// token choice ([`crate::pkcs11::TOKEN_CONSTRAINT`]).
 pub(crate) enum SmartcardConstraint {
     Plain(Constraint),
     Key(KeyFilter),
+    Token(String),
+}
+
+/// Writes our token choice as a constraint extension: name, then the token's label.
+pub(crate) fn encode_token(w: &mut Writer, label: &str) {
+    w.u8(CONSTRAIN_EXTENSION)
+        .string(TOKEN_CONSTRAINT.as_bytes())
+        .string(label.as_bytes());
 }
 
 pub(crate) fn decode_smartcard_constraint(r: &mut Reader<'_>) -> Result<SmartcardConstraint> {
     let mut peek = r.clone();
-    if peek.u8()? != CONSTRAIN_EXTENSION || peek.utf8()? != PKCS11_KEY_CONSTRAINT {
+    if peek.u8()? != CONSTRAIN_EXTENSION {
         return decode_constraint(r).map(SmartcardConstraint::Plain);
+    }
+    match peek.utf8()? {
+        PKCS11_KEY_CONSTRAINT => {}
+        TOKEN_CONSTRAINT => {
+            let label = peek.utf8()?.to_owned();
+            *r = peek;
+            return Ok(SmartcardConstraint::Token(label));
+        }
+        _ => return decode_constraint(r).map(SmartcardConstraint::Plain),
     }
     *r = peek;
     let kind = r.utf8()?.to_owned();

@@ -26,6 +26,18 @@ pub const LOCKED_MARK: &str = "locked@cloudhsm-mfa";
 /// empty when the last request was not refused). FAILURE carries no reason; our clients ask.
 pub const WHY_EXTENSION: &str = "why@cloudhsm-mfa";
 
+/// What the last add-smartcard-key on this connection loaded: the comments of the keys the
+/// agent now holds from it, then the tokens it left out (label, cause, words).
+pub const CARD_LOADED_EXTENSION: &str = "card-loaded@cloudhsm-mfa";
+
+/// The variables that tell PKCS#11 providers where their tokens are (`SOFTHSM2_CONF`,
+/// `TPM2_PKCS11_STORE`, ...) as the agent has them: names and values. Its helpers load
+/// providers with the agent's environment, not the client's; a client compares.
+pub const PROVIDER_ENV_EXTENSION: &str = "provider-env@cloudhsm-mfa";
+
+/// The variables [`PROVIDER_ENV_EXTENSION`] reports.
+pub const PROVIDER_LOCATION_VARIABLES: [&str; 2] = ["SOFTHSM2_CONF", "TPM2_PKCS11_STORE"];
+
 /// The last chain mark (`#H`) the agent's log wrote, empty before its first line: what
 /// `mfa-add --verify-log` compares a log file's end with.
 pub const LOG_HEAD_EXTENSION: &str = "log-head@cloudhsm-mfa";

@@ -13,6 +13,7 @@ pub mod forwarding;
 pub mod ids;
 pub mod key;
 pub mod message;
+pub mod pkcs11;
 pub mod purpose;
 pub mod response;
 pub mod signing;

@@ -9,13 +9,14 @@ use zeroize::Zeroizing;
 use crate::cert::SSH_RSA_CERT;
 use crate::constraint::{
     decode_constraint, decode_smartcard_constraint, encode_constraint, encode_key_filter,
-    SmartcardConstraint,
+    encode_token, SmartcardConstraint,
 };
 pub use crate::constraint::{Constraint, KeyFilter, PKCS11_KEY_CONSTRAINT};
 use crate::extensions::{decode_token_sign, encode_token_sign};
 pub use crate::extensions::{
-    TokenSignRequest, APPROVALS_EXTENSION, APPROVE_EXTENSION, KEY_PURPOSES_EXTENSION, LOCKED_MARK,
-    LOG_HEAD_EXTENSION, NO_ASKPASS_MARK, QUERY_EXTENSION, TOKEN_SIGN_EXTENSION, WHY_EXTENSION,
+    TokenSignRequest, APPROVALS_EXTENSION, APPROVE_EXTENSION, CARD_LOADED_EXTENSION,
+    KEY_PURPOSES_EXTENSION, LOCKED_MARK, LOG_HEAD_EXTENSION, NO_ASKPASS_MARK,
+    PROVIDER_ENV_EXTENSION, QUERY_EXTENSION, TOKEN_SIGN_EXTENSION, WHY_EXTENSION,
 };
 use crate::forwarding::{SessionBind, SESSION_BIND_EXTENSION};
 use crate::key::{RsaKeyMaterial, SSH_RSA};
@@ -63,6 +64,8 @@ pub enum Request {
         constraints: Vec<Constraint>,
         /// Our [`PKCS11_KEY_CONSTRAINT`]: only this key.
         key: Option<KeyFilter>,
+        /// Our [`crate::pkcs11::TOKEN_CONSTRAINT`]s: only the tokens with these labels.
+        tokens: Vec<String>,
     },
     /// Forget the keys loaded from a provider.
     RemoveSmartcardKey {
@@ -81,6 +84,10 @@ pub enum Request {
     Why,
     /// Our extension: the last chain mark of the agent's log.
     LogHead,
+    /// Our extension: what the last add-smartcard-key on this connection loaded.
+    CardLoaded,
+    /// Our extension: the provider variables (`SOFTHSM2_CONF`, ...) the agent has set.
+    ProviderEnv,
     /// Our extensions: the confirmations waiting for `mfa-add --approve`, and its answer.
     Approvals,
     Approve {
@@ -103,8 +110,13 @@ impl Request {
             Request::RemoveIdentity { .. } => id::REMOVE_IDENTITY,
             Request::RemoveAllIdentities => id::REMOVE_ALL_IDENTITIES,
             Request::AddSmartcardKey {
-                constraints, key, ..
-            } if constraints.is_empty() && key.is_none() => id::ADD_SMARTCARD_KEY,
+                constraints,
+                key,
+                tokens,
+                ..
+            } if constraints.is_empty() && key.is_none() && tokens.is_empty() => {
+                id::ADD_SMARTCARD_KEY
+            }
             Request::AddSmartcardKey { .. } => id::ADD_SMARTCARD_KEY_CONSTRAINED,
             Request::RemoveSmartcardKey { .. } => id::REMOVE_SMARTCARD_KEY,
             Request::Lock { .. } => id::LOCK,
@@ -115,6 +127,8 @@ impl Request {
             | Request::KeyPurposes
             | Request::Why
             | Request::LogHead
+            | Request::CardLoaded
+            | Request::ProviderEnv
             | Request::Approvals
             | Request::Approve { .. }
             | Request::UnknownExtension { .. } => id::EXTENSION,
@@ -160,10 +174,12 @@ impl Request {
                 let pin = Zeroizing::new(r.string()?.to_vec());
                 let mut constraints = Vec::new();
                 let mut key = None;
+                let mut tokens = Vec::new();
                 if message_id == id::ADD_SMARTCARD_KEY_CONSTRAINED {
                     while !r.is_empty() {
                         match decode_smartcard_constraint(&mut r)? {
                             SmartcardConstraint::Key(filter) => key = Some(filter),
+                            SmartcardConstraint::Token(label) => tokens.push(label),
                             SmartcardConstraint::Plain(c) => constraints.push(c),
                         }
                     }
@@ -173,6 +189,7 @@ impl Request {
                     pin,
                     constraints,
                     key,
+                    tokens,
                 }
             }
             id::REMOVE_SMARTCARD_KEY => Request::RemoveSmartcardKey {
@@ -194,6 +211,8 @@ impl Request {
                     KEY_PURPOSES_EXTENSION => Request::KeyPurposes,
                     WHY_EXTENSION => Request::Why,
                     LOG_HEAD_EXTENSION => Request::LogHead,
+                    CARD_LOADED_EXTENSION => Request::CardLoaded,
+                    PROVIDER_ENV_EXTENSION => Request::ProviderEnv,
                     APPROVALS_EXTENSION => Request::Approvals,
                     APPROVE_EXTENSION => Request::Approve {
                         id: r.u32()?,
@@ -245,6 +264,7 @@ impl Request {
                 pin,
                 constraints,
                 key,
+                tokens,
             } => {
                 w.string(provider.as_bytes()).string(pin);
                 for c in constraints {
@@ -252,6 +272,9 @@ impl Request {
                 }
                 if let Some(filter) = key {
                     encode_key_filter(&mut w, filter);
+                }
+                for label in tokens {
+                    encode_token(&mut w, label);
                 }
             }
             Request::RemoveSmartcardKey { provider, pin } => {
@@ -268,7 +291,12 @@ impl Request {
                 bind.encode(&mut w);
             }
             Request::TokenSign(req) => encode_token_sign(&mut w, req),
-            Request::KeyPurposes | Request::Why | Request::LogHead | Request::Approvals => {
+            Request::KeyPurposes
+            | Request::Why
+            | Request::LogHead
+            | Request::CardLoaded
+            | Request::ProviderEnv
+            | Request::Approvals => {
                 w.string(named(self).as_bytes());
             }
             Request::Approve { id, yes } => {
@@ -290,6 +318,8 @@ fn named(request: &Request) -> &'static str {
         Request::KeyPurposes => KEY_PURPOSES_EXTENSION,
         Request::Why => WHY_EXTENSION,
         Request::LogHead => LOG_HEAD_EXTENSION,
+        Request::CardLoaded => CARD_LOADED_EXTENSION,
+        Request::ProviderEnv => PROVIDER_ENV_EXTENSION,
         Request::Approvals => APPROVALS_EXTENSION,
         _ => QUERY_EXTENSION,
     }

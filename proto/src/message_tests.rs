@@ -30,6 +30,7 @@ fn smartcard_requests_match_openssh_and_round_trip() {
         pin: Zeroizing::new(b"1234".to_vec()),
         constraints: vec![],
         key: None,
+        tokens: vec![],
     };
     let mut expected = vec![20, 0, 0, 0, 5];
     expected.extend_from_slice(b"/p.so");
@@ -41,6 +42,7 @@ fn smartcard_requests_match_openssh_and_round_trip() {
         pin: Zeroizing::new(b"1234".to_vec()),
         constraints: vec![Constraint::Lifetime(60), Constraint::Confirm],
         key: Some(KeyFilter::Id(vec![0xab, 0x01])),
+        tokens: vec!["officer".into(), "backup".into()],
     };
     let bytes = constrained.encode();
     assert_eq!(bytes[0], id::ADD_SMARTCARD_KEY_CONSTRAINED);
@@ -50,7 +52,9 @@ fn smartcard_requests_match_openssh_and_round_trip() {
             pin,
             constraints,
             key,
+            tokens,
         } => {
+            assert_eq!(tokens, ["officer", "backup"]);
             assert_eq!(provider, "/p.so");
             assert_eq!(&pin[..], b"1234");
             assert_eq!(
@@ -234,5 +238,41 @@ fn an_rsa_certificate_add_round_trips_and_other_certificates_are_refused() {
     assert!(matches!(
         Request::decode(&other.into_vec()),
         Err(Error::NotRsa(name)) if name == "ssh-ed25519-cert-v01@openssh.com"
+    ));
+}
+
+#[test]
+fn pkcs11_replies_round_trip_and_an_old_why_still_decodes() {
+    for response in [
+        Response::Why {
+            code: "token-removed".into(),
+            text: "gone".into(),
+            provider: "/usr/lib/p.so".into(),
+        },
+        Response::Why {
+            code: String::new(),
+            text: String::new(),
+            provider: String::new(),
+        },
+        Response::CardLoaded {
+            keys: vec!["officer/officer2".into()],
+            skipped: vec!["backup: wrong PIN".into()],
+        },
+        Response::ProviderEnv(vec![("SOFTHSM2_CONF".into(), "/h/s.conf".into())]),
+    ] {
+        assert_eq!(
+            Response::decode(&response.encode()).expect("decode"),
+            response
+        );
+    }
+    // A why answer without the provider field (older agents).
+    let mut w = crate::wire::Writer::new();
+    w.u8(id::EXTENSION_RESPONSE)
+        .string(b"why@cloudhsm-mfa")
+        .string(b"locked")
+        .string(b"the agent is locked");
+    assert!(matches!(
+        Response::decode(&w.into_vec()).expect("old why"),
+        Response::Why { provider, .. } if provider.is_empty()
     ));
 }

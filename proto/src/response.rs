@@ -5,10 +5,11 @@ use crate::extensions::{
     decode_approvals, decode_key_purposes, encode_approvals, encode_key_purposes,
 };
 use crate::extensions::{
-    APPROVALS_EXTENSION, KEY_PURPOSES_EXTENSION, LOG_HEAD_EXTENSION, QUERY_EXTENSION,
-    TOKEN_SIGN_EXTENSION, WHY_EXTENSION,
+    APPROVALS_EXTENSION, CARD_LOADED_EXTENSION, KEY_PURPOSES_EXTENSION, LOG_HEAD_EXTENSION,
+    PROVIDER_ENV_EXTENSION, QUERY_EXTENSION, TOKEN_SIGN_EXTENSION, WHY_EXTENSION,
 };
 use crate::ids as id;
+use crate::pkcs11::{read_strings, strings};
 use crate::purpose::KeyPurposes;
 use crate::tokenfile::check_count;
 use crate::wire::{Reader, Writer};
@@ -38,11 +39,22 @@ pub enum Response {
     TokenSign(Vec<Vec<u8>>),
     /// Each listed key's blob and purpose, in the agent's order.
     KeyPurposes(KeyPurposes),
-    /// The cause's name and words; empty when nothing was refused.
+    /// The cause's name and words; empty when nothing was refused. `provider` names the
+    /// PKCS#11 provider a token cause is about (sent only when not empty, so older answers
+    /// still decode).
     Why {
         code: String,
         text: String,
+        provider: String,
     },
+    /// The comments of the keys the last add-smartcard-key loaded, and the tokens it left out
+    /// (one line each).
+    CardLoaded {
+        keys: Vec<String>,
+        skipped: Vec<String>,
+    },
+    /// The provider variables the agent has set: name and value.
+    ProviderEnv(Vec<(String, String)>),
     /// The log's last chain mark; empty before its first line.
     LogHead(String),
     /// The waiting confirmations: id and question.
@@ -62,6 +74,8 @@ impl Response {
             | Response::KeyPurposes(_)
             | Response::Why { .. }
             | Response::LogHead(_)
+            | Response::CardLoaded { .. }
+            | Response::ProviderEnv(_)
             | Response::Approvals(_) => id::EXTENSION_RESPONSE,
         }
     }
@@ -109,7 +123,21 @@ impl Response {
                 WHY_EXTENSION => Response::Why {
                     code: r.utf8()?.to_owned(),
                     text: r.utf8()?.to_owned(),
+                    provider: if r.is_empty() {
+                        String::new()
+                    } else {
+                        r.utf8()?.to_owned()
+                    },
                 },
+                CARD_LOADED_EXTENSION => Response::CardLoaded {
+                    keys: read_strings(&mut r)?,
+                    skipped: read_strings(&mut r)?,
+                },
+                PROVIDER_ENV_EXTENSION => {
+                    let names = read_strings(&mut r)?;
+                    let values = read_strings(&mut r)?;
+                    Response::ProviderEnv(names.into_iter().zip(values).collect())
+                }
                 LOG_HEAD_EXTENSION => Response::LogHead(r.utf8()?.to_owned()),
                 APPROVALS_EXTENSION => Response::Approvals(decode_approvals(&mut r)?),
                 _ => return Err(Error::UnexpectedResponse("reply to an unknown extension")),
@@ -153,10 +181,28 @@ impl Response {
                 w.string(KEY_PURPOSES_EXTENSION.as_bytes());
                 encode_key_purposes(&mut w, keys);
             }
-            Response::Why { code, text } => {
+            Response::Why {
+                code,
+                text,
+                provider,
+            } => {
                 w.string(WHY_EXTENSION.as_bytes())
                     .string(code.as_bytes())
                     .string(text.as_bytes());
+                if !provider.is_empty() {
+                    w.string(provider.as_bytes());
+                }
+            }
+            Response::CardLoaded { keys, skipped } => {
+                w.string(CARD_LOADED_EXTENSION.as_bytes());
+                strings(&mut w, keys);
+                strings(&mut w, skipped);
+            }
+            Response::ProviderEnv(vars) => {
+                w.string(PROVIDER_ENV_EXTENSION.as_bytes());
+                let (names, values): (Vec<String>, Vec<String>) = vars.iter().cloned().unzip();
+                strings(&mut w, &names);
+                strings(&mut w, &values);
             }
             Response::LogHead(head) => {
                 w.string(LOG_HEAD_EXTENSION.as_bytes())

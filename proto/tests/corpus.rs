@@ -30,6 +30,11 @@ fn response_decode_corpus_replays() {
 }
 
 #[test]
+fn helper_decode_corpus_replays() {
+    replay("helper_decode", fuzz_entry::helper);
+}
+
+#[test]
 fn frame_read_corpus_replays() {
     replay("frame_read", fuzz_entry::frames);
 }

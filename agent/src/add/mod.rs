@@ -40,6 +40,8 @@ pub enum Action {
         pin_file: Option<PathBuf>,
         constraints: Vec<Constraint>,
         key: Option<proto::message::KeyFilter>,
+        /// `--token LABEL`: that token only.
+        token: Option<String>,
     },
     /// `-e PROVIDER`.
     RemoveProvider(PathBuf),
@@ -110,15 +112,18 @@ pub fn run(action: &Action, passphrases: &PassphraseSource, any_agent: bool) -> 
             pin_file,
             constraints,
             key,
+            token,
         } => {
             let constraints = &without_purpose_if(plain, constraints);
-            token::add_provider(
-                &mut agent,
+            let load = token::ProviderLoad {
                 provider,
-                pin_file.as_deref(),
+                pin_file: pin_file.as_deref(),
                 constraints,
-                key.clone(),
-            )?;
+                key: key.clone(),
+                token: token.clone(),
+                plain,
+            };
+            token::add_provider(&mut agent, &load)?;
             Ok(Status::SUCCESS)
         }
         Action::RemoveProvider(provider) => {

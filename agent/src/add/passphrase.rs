@@ -1,5 +1,6 @@
 //! Where mfa-add gets passphrases: a file named with --passphrase-file, else the terminal (no
-//! echo), else the MFA_ASKPASS program. Never the command line.
+//! echo), else the MFA_ASKPASS program (else SSH_ASKPASS, as ssh-add asks). Never the command
+//! line. Token PINs come the same way.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -37,15 +38,32 @@ impl PassphraseSource {
                 "the passphrase file",
                 path,
             )?),
-            PassphraseSource::Interactive => match read_hidden(prompt) {
-                Ok(p) => Ok(Zeroizing::new(p)),
-                Err(tty_error) => match std::env::var_os("MFA_ASKPASS").filter(|v| !v.is_empty()) {
-                    Some(program) => askpass(&program, prompt),
-                    None => Err(Error::NoTerminal(tty_error)),
-                },
-            },
+            PassphraseSource::Interactive => ask(prompt, Error::NoTerminal),
         }
     }
+
+    /// Reads a token PIN from the terminal, else the askpass program.
+    pub fn read_pin(&self, prompt: &str) -> Result<Zeroizing<String>> {
+        ask(prompt, Error::NoTerminalForPin)
+    }
+}
+
+/// The terminal, else MFA_ASKPASS, else SSH_ASKPASS; `no_terminal` names the failure when
+/// there is none of them.
+fn ask(prompt: &str, no_terminal: fn(std::io::Error) -> Error) -> Result<Zeroizing<String>> {
+    match read_hidden(prompt) {
+        Ok(p) => Ok(Zeroizing::new(p)),
+        Err(tty_error) => match askpass_program() {
+            Some(program) => askpass(&program, prompt),
+            None => Err(no_terminal(tty_error)),
+        },
+    }
+}
+
+fn askpass_program() -> Option<std::ffi::OsString> {
+    ["MFA_ASKPASS", "SSH_ASKPASS"]
+        .iter()
+        .find_map(|name| std::env::var_os(name).filter(|v| !v.is_empty()))
 }
 
 fn askpass(program: &std::ffi::OsStr, prompt: &str) -> Result<Zeroizing<String>> {

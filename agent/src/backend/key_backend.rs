@@ -31,9 +31,9 @@ impl SshHash {
 pub(crate) enum SignError {
     #[error("OpenSSL: {0}")]
     OpenSsl(#[from] openssl::error::ErrorStack),
-    /// A PKCS#11 token is gone or refused; the text says what to do.
+    /// A PKCS#11 token, or its helper process, failed; the cause goes to our clients.
     #[error("{0}")]
-    Device(String),
+    Token(super::pkcs11::TokenFailure),
     /// The blocking thread that signed panicked (a bug; the agent goes on).
     #[error("the signing thread failed: {0}")]
     Thread(#[from] tokio::task::JoinError),
@@ -57,6 +57,11 @@ pub(crate) trait KeyBackend: Send + Sync {
     /// of up to 4096 bits), so that it may run on an async worker thread; false for a device,
     /// whose round trip can take as long as it likes.
     fn signs_quickly(&self) -> bool;
+
+    /// The PKCS#11 provider (its real path) a token key came from, for `-e` and the hints.
+    fn provider(&self) -> Option<&std::path::Path> {
+        None
+    }
 }
 
 /// Signs each token, in order.

@@ -4,14 +4,12 @@
 
 // The seam: what the agent needs of a key, and which thread signs.
 mod key_backend;
-// PKCS#11 providers: the `-P` allowlist, opening tokens, finding their RSA keys.
-mod provider;
+// PKCS#11 providers: the `-P` allowlist, helper processes, tokens and their keys.
+pub mod pkcs11;
 // An RSA key unlocked into the agent's memory, signing through OpenSSL.
 mod software_key;
-// A key inside a PKCS#11 token, and the token's logged-in session.
-mod token_key;
 
-pub(crate) use key_backend::{sign_ssh, sign_tokens, KeyBackend, SshHash};
-pub use provider::DEFAULT_PROVIDER_ALLOWLIST;
-pub(crate) use provider::{provider_allowed, Providers};
+pub(crate) use key_backend::{sign_ssh, sign_tokens, KeyBackend, SignError, SshHash};
+pub(crate) use pkcs11::provider_allowed;
+pub use pkcs11::DEFAULT_PROVIDER_ALLOWLIST;
 pub(crate) use software_key::SoftwareKey;

@@ -42,6 +42,8 @@ pub enum Mode {
     Kill(Shell),
     /// Run a command beside a forked agent.
     Command(Vec<OsString>),
+    /// Be the helper process that loads this PKCS#11 provider for the agent.
+    Pkcs11Helper(std::path::PathBuf),
 }
 
 /// Runs `mode` and returns the process exit status.
@@ -49,6 +51,9 @@ pub enum Mode {
 /// Call it before any thread starts: it takes systemd's socket-activation variables out of
 /// the environment.
 pub fn run(mode: Mode, settings: &Settings) -> Result<Status> {
+    if let Mode::Pkcs11Helper(provider) = &mode {
+        return crate::backend::pkcs11::run_helper(provider).map(|()| Status::SUCCESS);
+    }
     if settings.log_to == Some(LogTo::Stderr) && !matches!(mode, Mode::Foreground { .. }) {
         return Err(Error::usage(
             "--log stderr needs -D or -d: a forked agent has no terminal (use --log file or --log syslog)",
@@ -75,6 +80,7 @@ pub fn run(mode: Mode, settings: &Settings) -> Result<Status> {
         Mode::Reuse(shell) => reuse::run(shell, settings),
         Mode::Command(command) => detach::run_command(settings, &command),
         Mode::Kill(shell) => kill::kill_agent(shell).map(|()| Status::SUCCESS),
+        Mode::Pkcs11Helper(_) => Ok(Status::SUCCESS),
     }
 }
 

@@ -13,15 +13,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use proto::forwarding::{SessionBind, SESSION_BIND_EXTENSION};
 use proto::message::{
-    Request, Response, KEY_PURPOSES_EXTENSION, LOCKED_MARK, LOG_HEAD_EXTENSION, NO_ASKPASS_MARK,
-    QUERY_EXTENSION, TOKEN_SIGN_EXTENSION, WHY_EXTENSION,
+    Request, Response, CARD_LOADED_EXTENSION, KEY_PURPOSES_EXTENSION, LOCKED_MARK,
+    LOG_HEAD_EXTENSION, NO_ASKPASS_MARK, PROVIDER_ENV_EXTENSION, QUERY_EXTENSION,
+    TOKEN_SIGN_EXTENSION, WHY_EXTENSION,
 };
 
 use super::keys::KeyStore;
 use super::lock::{LockState, UnlockQueue};
 use super::route::Route;
 use super::Confirmer;
-use crate::backend::{self, Providers};
+use crate::backend::{self, pkcs11::Helpers};
 use crate::log::Log;
 use crate::sys::Peer;
 
@@ -43,6 +44,15 @@ pub(crate) struct ConnectionState {
     pub(crate) route: Route,
     /// Why its last request was refused, for `why@cloudhsm-mfa`.
     refused: Option<Refusal>,
+    /// What its last add-smartcard-key loaded, for `card-loaded@cloudhsm-mfa`.
+    card_loaded: Option<CardLoaded>,
+}
+
+/// What one add-smartcard-key loaded: the keys' comments, and the tokens left out.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct CardLoaded {
+    pub(crate) keys: Vec<String>,
+    pub(crate) skipped: Vec<String>,
 }
 
 impl ConnectionState {
@@ -50,6 +60,7 @@ impl ConnectionState {
         ConnectionState {
             route,
             refused: None,
+            card_loaded: None,
         }
     }
 }
@@ -64,7 +75,8 @@ pub(crate) struct Agent {
     confirmer: Confirmer,
     /// `-P`: the PKCS#11 providers that may be loaded.
     provider_allowlist: String,
-    providers: Providers,
+    /// The PKCS#11 helper processes, one per provider.
+    helpers: Helpers,
     pub(crate) log: Log,
 }
 
@@ -83,7 +95,7 @@ impl Agent {
             default_lifetime,
             confirmer,
             provider_allowlist: backend::DEFAULT_PROVIDER_ALLOWLIST.to_owned(),
-            providers: Providers::default(),
+            helpers: Helpers::new(log),
             log,
         }
     }
@@ -122,20 +134,34 @@ impl Agent {
             let refused = state.refused.take();
             return Response::Why {
                 code: refused.as_ref().map_or("", Refusal::code).to_owned(),
+                provider: refused.as_ref().map_or("", Refusal::provider).to_owned(),
                 text: refused.map(|r| r.to_string()).unwrap_or_default(),
             };
         }
-        let route = &mut state.route;
+        if let Request::CardLoaded = request {
+            let loaded = state.card_loaded.clone().unwrap_or_default();
+            return Response::CardLoaded {
+                keys: loaded.keys,
+                skipped: loaded.skipped,
+            };
+        }
+        let ConnectionState {
+            route, card_loaded, ..
+        } = state;
         let name = request_name(&request);
         // A failure of an extension we know is SSH_AGENT_EXTENSION_FAILURE, of any other
         // request (an unknown extension among them) plain FAILURE (PROTOCOL.agent).
         let extension = matches!(
             request,
-            Request::Query | Request::SessionBind(_) | Request::TokenSign(_) | Request::KeyPurposes
+            Request::Query
+                | Request::SessionBind(_)
+                | Request::TokenSign(_)
+                | Request::KeyPurposes
+                | Request::ProviderEnv
         );
         self.log
             .debug(|| format!("{name} from {}", peer.describe()));
-        match self.dispatch(request, peer, route).await {
+        match self.dispatch(request, peer, route, card_loaded).await {
             Ok(response) => {
                 state.refused = None;
                 response
@@ -163,6 +189,7 @@ impl Agent {
         request: Request,
         peer: &Peer,
         route: &mut Route,
+        card_loaded: &mut Option<CardLoaded>,
     ) -> Result<Response, Refusal> {
         // A session binding is verified while locked too (OpenSSH 10.5): it says where the
         // connection comes from, and holds for the requests after the unlock.
@@ -193,9 +220,18 @@ impl Agent {
                 pin,
                 constraints,
                 key,
+                tokens,
             } => {
-                self.add_smartcard(provider, pin, constraints, key, peer, route)
-                    .await
+                let add = smartcard::SmartcardAdd {
+                    provider,
+                    pin,
+                    constraints,
+                    filter: key,
+                    tokens,
+                };
+                let (response, loaded) = self.add_smartcard(add, peer, route).await?;
+                *card_loaded = Some(loaded);
+                Ok(response)
             }
             Request::RemoveSmartcardKey { provider, .. } => self.remove_smartcard(&provider, peer),
             Request::RemoveAllIdentities => self.remove_all(peer),
@@ -206,6 +242,9 @@ impl Agent {
             // Answered by `handle_on`, which keeps the connection's last refusal.
             Request::Why => unknown_extension("why"),
             Request::LogHead => log_head(),
+            Request::ProviderEnv => provider_env(route),
+            // Answered by `handle_on`, which keeps the connection's last load.
+            Request::CardLoaded => unknown_extension("card-loaded"),
             Request::Approvals => self.approvals(route),
             Request::Approve { id, yes } => self.approve(id, yes, peer, route),
         }
@@ -283,6 +322,8 @@ fn query(locked: bool, can_ask: bool) -> Result<Response, Refusal> {
             KEY_PURPOSES_EXTENSION,
             WHY_EXTENSION,
             LOG_HEAD_EXTENSION,
+            CARD_LOADED_EXTENSION,
+            PROVIDER_ENV_EXTENSION,
         ]
     };
     if !can_ask {
@@ -297,6 +338,24 @@ fn query(locked: bool, can_ask: bool) -> Result<Response, Refusal> {
 fn log_head() -> Result<Response, Refusal> {
     Ok(Response::LogHead(
         crate::log::chain::head().unwrap_or_default(),
+    ))
+}
+
+/// The provider variables the agent (and so its helpers) has: told to this machine only.
+fn provider_env(route: &Route) -> Result<Response, Refusal> {
+    if route.is_forwarded() {
+        return Err(Refusal::Forwarding(
+            "the agent's environment is told to this machine only".to_owned(),
+        ));
+    }
+    Ok(Response::ProviderEnv(
+        proto::extensions::PROVIDER_LOCATION_VARIABLES
+            .iter()
+            .filter_map(|name| {
+                let value = std::env::var_os(name)?;
+                Some(((*name).to_owned(), value.to_string_lossy().into_owned()))
+            })
+            .collect(),
     ))
 }
 
@@ -335,6 +394,8 @@ fn request_name(request: &Request) -> &'static str {
         Request::KeyPurposes => "key-purposes",
         Request::Why => "why",
         Request::LogHead => "log-head",
+        Request::CardLoaded => "card-loaded",
+        Request::ProviderEnv => "provider-env",
         Request::Approvals => "approvals",
         Request::Approve { .. } => "approve",
         Request::UnknownExtension { .. } => "unknown-extension",

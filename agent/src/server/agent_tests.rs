@@ -378,6 +378,7 @@ async fn why_tells_the_cause_of_the_connections_last_refusal_once() {
     let nothing = Response::Why {
         code: String::new(),
         text: String::new(),
+        provider: String::new(),
     };
     assert_eq!(
         agent.handle_on(Request::Why, &peer(), &mut other).await,
@@ -388,7 +389,7 @@ async fn why_tells_the_cause_of_the_connections_last_refusal_once() {
         .handle_on(Request::Why, &peer(), &mut connection)
         .await
     {
-        Response::Why { code, text } => {
+        Response::Why { code, text, .. } => {
             assert_eq!(code, "purpose");
             assert!(text.contains("it signs no CloudHSM token"), "{text}");
         }

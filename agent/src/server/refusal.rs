@@ -5,6 +5,10 @@
 
 use std::fmt;
 
+use proto::pkcs11::Pkcs11Cause;
+
+use crate::backend::{KeyBackend, SignError};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Refusal {
     /// The agent is locked.
@@ -21,8 +25,13 @@ pub(crate) enum Refusal {
     Confirmation(String),
     /// The key's device or backend failed to sign (a token removed, say).
     Signing(String),
-    /// A PKCS#11 provider that may not be loaded, or failed to load.
-    Provider(String),
+    /// A PKCS#11 provider or token failed (or may not be loaded): its cause is the code, so
+    /// that clients name it; `provider` is its real path.
+    Pkcs11 {
+        cause: Pkcs11Cause,
+        text: String,
+        provider: String,
+    },
     /// A wrong unlock passphrase.
     Passphrase(String),
     /// Anything else wrong with the request.
@@ -39,10 +48,41 @@ impl Refusal {
             Refusal::Forwarding(why) => Refusal::Forwarding(said(why)),
             Refusal::Confirmation(why) => Refusal::Confirmation(said(why)),
             Refusal::Signing(why) => Refusal::Signing(said(why)),
-            Refusal::Provider(why) => Refusal::Provider(said(why)),
+            Refusal::Pkcs11 {
+                cause,
+                text,
+                provider,
+            } => Refusal::Pkcs11 {
+                cause,
+                text: said(text),
+                provider,
+            },
             Refusal::Passphrase(why) => Refusal::Passphrase(said(why)),
             Refusal::Request(why) => Refusal::Request(said(why)),
             other => other,
+        }
+    }
+
+    /// A signature that failed: a token's cause stays typed.
+    pub(crate) fn signing(e: SignError, signer: &dyn KeyBackend) -> Refusal {
+        match e {
+            SignError::Token(failure) => Refusal::Pkcs11 {
+                cause: failure.cause,
+                text: format!("signing failed: {}", failure.text),
+                provider: signer
+                    .provider()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            },
+            other => Refusal::Signing(format!("signing failed: {other}")),
+        }
+    }
+
+    /// The provider a PKCS#11 cause is about; empty for other causes.
+    pub(crate) fn provider(&self) -> &str {
+        match self {
+            Refusal::Pkcs11 { provider, .. } => provider,
+            _ => "",
         }
     }
 
@@ -56,7 +96,7 @@ impl Refusal {
             Refusal::Forwarding(_) => "forwarding",
             Refusal::Confirmation(_) => "confirmation",
             Refusal::Signing(_) => "signing",
-            Refusal::Provider(_) => "provider",
+            Refusal::Pkcs11 { cause, .. } => cause.as_str(),
             Refusal::Passphrase(_) => "passphrase",
             Refusal::Request(_) => "request",
         }
@@ -73,7 +113,7 @@ impl fmt::Display for Refusal {
             | Refusal::Forwarding(why)
             | Refusal::Confirmation(why)
             | Refusal::Signing(why)
-            | Refusal::Provider(why)
+            | Refusal::Pkcs11 { text: why, .. }
             | Refusal::Passphrase(why)
             | Refusal::Request(why) => f.write_str(why),
         }

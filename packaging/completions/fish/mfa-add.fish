@@ -13,7 +13,8 @@ complete -c mfa-add -s s -d 'Load the RSA keys of the PKCS#11 provider\'s tokens
 complete -c mfa-add -s e -d 'Remove the keys loaded from the PKCS#11 provider (as ssh-add -e)' -r -F
 complete -c mfa-add -l pin-file -d 'Read the token PIN from the first line of FILE (with -s; mode 0600)' -r -F
 complete -c mfa-add -l label -d 'With -s: only the token key with this label (CKA_LABEL)' -r
-complete -c mfa-add -l id -d 'With -s: only the token key with this id (CKA_ID, hex)' -r
+complete -c mfa-add -l id -d 'With -s: only the token key with this id (CKA_ID, hex; also matches the id stored as that text)' -r
+complete -c mfa-add -l token -d 'With -s: only the keys of the token with this label' -r
 complete -c mfa-add -s c -d 'Ask for confirmation (MFA_ASKPASS/SSH_ASKPASS) before each use of the added keys'
 complete -c mfa-add -s l -d 'List the fingerprints of the agent\'s keys'
 complete -c mfa-add -s L -d 'List the agent\'s public keys as PEM (SPKI, BEGIN PUBLIC KEY)'

@@ -64,6 +64,20 @@ impl SoftHsm {
         hsm
     }
 
+    /// A second token in the same configuration, labelled `label`, with user PIN `pin`.
+    pub fn add_token(&self, label: &str, pin: &str) {
+        self.util(&[
+            "--init-token",
+            "--free",
+            "--label",
+            label,
+            "--pin",
+            pin,
+            "--so-pin",
+            SO_PIN,
+        ]);
+    }
+
     /// The variable every process that opens the token needs.
     pub fn env(&self) -> (&'static str, OsString) {
         ("SOFTHSM2_CONF", self.conf.clone().into_os_string())
@@ -86,18 +100,23 @@ impl SoftHsm {
     /// never let it out (CKA_EXTRACTABLE false, CKA_SENSITIVE true), and returns the public
     /// key read back from the token, written as SPKI PEM to `public_out`.
     pub fn import(&self, key: &Path, key_label: &str, id_hex: &str, public_out: &Path) -> PathBuf {
+        self.import_into(&self.label, PIN, key, key_label, id_hex, public_out)
+    }
+
+    /// [`SoftHsm::import`] into the token labelled `token`, whose user PIN is `pin`.
+    pub fn import_into(
+        &self,
+        token: &str,
+        pin: &str,
+        key: &Path,
+        key_label: &str,
+        id_hex: &str,
+        public_out: &Path,
+    ) -> PathBuf {
         let key_path = key.to_str().expect("UTF-8 path");
         self.util(&[
-            "--import",
-            key_path,
-            "--token",
-            &self.label,
-            "--label",
-            key_label,
-            "--id",
-            id_hex,
-            "--pin",
-            PIN,
+            "--import", key_path, "--token", token, "--label", key_label, "--id", id_hex, "--pin",
+            pin,
         ]);
         let id = hex(id_hex);
         // SoftHSM2 reads SOFTHSM2_CONF at C_Initialize: set it for this process only while
@@ -115,12 +134,12 @@ impl SoftHsm {
             .find(|s| {
                 context
                     .get_token_info(*s)
-                    .is_ok_and(|i| i.label().trim_end() == self.label)
+                    .is_ok_and(|i| i.label().trim_end() == token)
             })
             .expect("the test token by its label");
         let session = context.open_rw_session(slot).expect("session");
         session
-            .login(UserType::User, Some(&AuthPin::new(PIN.into())))
+            .login(UserType::User, Some(&AuthPin::new(pin.into())))
             .expect("login");
         let private = session
             .find_objects(&[
@@ -176,6 +195,29 @@ impl SoftHsm {
         let pem = key.to_public_key_pem(LineEnding::LF).expect("PEM");
         fs::write(public_out, pem).expect("write the public key");
         public_out.to_path_buf()
+    }
+}
+
+impl SoftHsm {
+    /// True when the token labelled `token` counts a failed user login (SoftHSM2 then sets
+    /// `CKF_USER_PIN_COUNT_LOW`, and clears it at the next good login).
+    pub fn failed_logins_counted(&self, token: &str) -> bool {
+        let _guard = ENV_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        std::env::set_var("SOFTHSM2_CONF", &self.conf);
+        let context = Pkcs11::new(MODULE).expect("load SoftHSM2");
+        context
+            .initialize(CInitializeArgs::OsThreads)
+            .expect("C_Initialize");
+        let info = context
+            .get_slots_with_initialized_token()
+            .expect("slots")
+            .into_iter()
+            .filter_map(|s| context.get_token_info(s).ok())
+            .find(|i| i.label().trim_end() == token)
+            .expect("the token by its label");
+        context.finalize();
+        std::env::remove_var("SOFTHSM2_CONF");
+        info.user_pin_count_low()
     }
 }
 

@@ -5,7 +5,8 @@
 //! socket modes, other uids, hostile and concurrent clients, connection limits. `flood`: the
 //! owner's ssh-add gets through while hostile connections hold every slot. `daemon`: eval
 //! lines, -k, --. `lock_throttle`: unlock guesses queue agent-wide. `activation`: systemd
-//! socket activation. `pkcs11`: SoftHSM2 token keys. `syslog`: `--log syslog`.
+//! socket activation. `pkcs11`: SoftHSM2 token keys. `pkcs11_tokens`: two
+//! tokens, `--token`, TOKEN/KEY names, helper processes, hints. `syslog`: `--log syslog`.
 //! `logging`: a stalled log and a flood of bad frames.
 
 mod activation;
@@ -19,6 +20,7 @@ mod logging;
 mod openssh;
 mod openssh_semantics;
 mod pkcs11;
+mod pkcs11_tokens;
 mod reuse;
 mod syslog;
 

@@ -18,8 +18,13 @@ PEM (Proc-Type: 4,ENCRYPTED; AES-128/192/256-CBC or DES-EDE3-CBC), OpenSSH priva
 terminal (three tries), else the program named by MFA_ASKPASS.
 
 PKCS#11 (-s PROVIDER, -e PROVIDER, as ssh-add): the token PIN is read from --pin-file, else
-the terminal; mfa-add tries it once before asking the agent, so a wrong PIN never reaches the
-agent. The agent loads only providers its -P allowlist names.
+the terminal, else MFA_ASKPASS or SSH_ASKPASS; no PIN is asked when no chosen token needs a
+login. --token LABEL loads from that token only; --label/--id log in only to tokens that show
+such a key. mfa-add tries the PIN once per token before asking the agent, so a wrong PIN
+never reaches the agent. Keys are listed as TOKEN/KEY (their labels; the hex id for a key
+without one), which --key matches. The agent loads only providers its -P allowlist names,
+each in a helper process of its own, with the agent's environment (SOFTHSM2_CONF,
+TPM2_PKCS11_STORE...). After a token was replugged or got new keys: mfa-add -e P; mfa-add -s P.
 
 Purpose: mfa-add adds keys for CloudHSM tokens only: the agent refuses them every SSH
 signature (logins, ssh-keygen -Y sign). Keys ssh-add adds are SSH keys and sign no token.
@@ -127,9 +132,13 @@ pub struct TokenKeys {
     /// With -s: only the token key with this label (CKA_LABEL).
     #[arg(long, value_name = "LABEL", requires = "provider")]
     pub label: Option<String>,
-    /// With -s: only the token key with this id (CKA_ID, hex).
+    /// With -s: only the token key with this id (CKA_ID, hex; also matches the id stored as
+    /// that text).
     #[arg(long, value_name = "HEX", requires = "provider")]
     pub id: Option<String>,
+    /// With -s: only the keys of the token with this label.
+    #[arg(long = "token", value_name = "LABEL", requires = "provider")]
+    pub token_label: Option<String>,
 }
 
 /// The validated configuration.
@@ -170,6 +179,7 @@ impl Config {
                 pin_file: args.token.pin_file.clone(),
                 constraints: constraints(&args)?,
                 key,
+                token: args.token.token_label.clone(),
             }
         } else if let Some(provider) = &args.token.remove_provider {
             only_adding("-e")?;

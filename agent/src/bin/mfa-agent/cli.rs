@@ -130,6 +130,9 @@ pub struct Internal {
     /// Hidden (tests): seconds for the rest of a frame once its first byte arrived.
     #[arg(long, hide = true, value_name = "SECS", default_value_t = DEFAULT_FRAME_TIMEOUT_SECS)]
     pub frame_timeout: u64,
+    /// Internal: be the PKCS#11 helper process of PROVIDER (the agent starts it).
+    #[arg(long, hide = true, value_name = "PROVIDER")]
+    pub pkcs11_helper: Option<PathBuf>,
     /// Hidden (tests): seconds a confirmation without askpass waits for mfa-add --approve.
     #[arg(long, hide = true, value_name = "SECS")]
     pub approve_wait: Option<u64>,
@@ -153,7 +156,9 @@ impl Config {
         } else {
             Shell::Sh
         };
-        let mode = if args.kill {
+        let mode = if let Some(provider) = args.internal.pkcs11_helper.clone() {
+            Mode::Pkcs11Helper(provider)
+        } else if args.kill {
             Mode::Kill(shell)
         } else if args.internal.detached || args.foreground || args.debug {
             if !args.command.is_empty() {

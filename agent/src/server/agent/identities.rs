@@ -150,6 +150,7 @@ impl Agent {
     /// `ssh-add -D`: every key.
     pub(super) fn remove_all(&self, peer: &Peer) -> Result<Response, Refusal> {
         let n = self.keys().clear();
+        self.helpers.end_all();
         self.log.audit(&format!(
             "removed all {} by {}",
             client::report::count(n, "key"),

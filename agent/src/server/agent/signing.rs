@@ -101,7 +101,7 @@ impl Agent {
         let entry = self.key_for_use(blob, peer, route, usage, &what).await?;
         let signature = backend::sign_ssh(&entry.signer, hash, data)
             .await
-            .map_err(|e| Refusal::Signing(format!("signing failed: {e}")))?;
+            .map_err(|e| Refusal::signing(e, entry.signer.as_ref()))?;
         let origin = entry.signer.origin();
         self.log.signature(
             hash.algorithm(),
@@ -139,7 +139,7 @@ impl Agent {
             .await?;
         let signatures = backend::sign_tokens(&entry.signer, req.tokens)
             .await
-            .map_err(|e| Refusal::Signing(format!("signing failed: {e}")))?;
+            .map_err(|e| Refusal::signing(e, entry.signer.as_ref()))?;
         let origin = entry.signer.origin();
         let mut through = route.describe();
         if !req.about.is_empty() {
