@@ -117,6 +117,16 @@ impl Tpm {
         ]
     }
 
+    /// The variables for reaching the TPM through this test's tpm2-abrmd instead, as a
+    /// machine with a resource manager daemon does (the broker starts with the first token).
+    pub fn env_via_broker(&self) -> Vec<(&'static str, OsString)> {
+        vec![
+            ("TPM2_PKCS11_STORE", self.store.clone().into_os_string()),
+            ("TPM2_PKCS11_TCTI", BROKER_TCTI.into()),
+            ("DBUS_SESSION_BUS_ADDRESS", bus_address(&self.base).into()),
+        ]
+    }
+
     fn log(&self) -> String {
         fs::read_to_string(self.base.join("swtpm.log")).unwrap_or_default()
     }
@@ -320,6 +330,14 @@ fn free_port_pair() -> u16 {
     }
 }
 
+/// The TCTI of a tpm2-abrmd on the session bus.
+const BROKER_TCTI: &str = "tabrmd:bus_type=session";
+
+/// The address of the test's own D-Bus, a socket in the TPM's folder.
+fn bus_address(base: &Path) -> String {
+    format!("unix:path={}", base.join("bus").display())
+}
+
 /// tpm2-abrmd on a D-Bus of its own (a `dbus-daemon` per test), in front of one swtpm.
 #[derive(Debug)]
 struct Broker {
@@ -332,7 +350,7 @@ impl Broker {
     fn start(base: &Path, tcti: &str) -> Broker {
         let socket = base.join("bus");
         let _ = fs::remove_file(&socket);
-        let address = format!("unix:path={}", socket.display());
+        let address = bus_address(base);
         let bus = Command::new("dbus-daemon")
             .args(["--session", "--nofork", "--nopidfile"])
             .arg(format!("--address={address}"))
@@ -397,7 +415,7 @@ impl Broker {
     fn env(&self) -> [(&'static str, &str); 2] {
         [
             ("DBUS_SESSION_BUS_ADDRESS", &self.address),
-            ("TPM2TOOLS_TCTI", "tabrmd:bus_type=session"),
+            ("TPM2TOOLS_TCTI", BROKER_TCTI),
         ]
     }
 }

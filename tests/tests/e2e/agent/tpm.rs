@@ -2,7 +2,8 @@
 //! (judged by openssl with the public key read through the library), unplug and replug then
 //! `-e`/`-s` without restarting the agent, a key made after the first load, two tokens with
 //! different PINs (`--token`, and the TPM's lockout counter does not move), keys listed as
-//! `TOKEN/KEY` and chosen with `--key`, and the hint when the agent lacks the user's store.
+//! `TOKEN/KEY` and chosen with `--key` (the agent behind tpm2-abrmd there), and the hint when
+//! the agent lacks the user's store.
 //! Also a provider that aborts in C_Sign (SoftHSM2 underneath): the agent and its software keys
 //! carry on.
 
@@ -31,22 +32,36 @@ const PIN: &str = "135246";
 /// The backup token's user PIN: not the officer's.
 const PIN2: &str = "975310";
 
+/// How the agent reaches the TPM.
+#[derive(Clone, Copy, PartialEq)]
+enum Reach {
+    /// Directly (`TPM2_PKCS11_TCTI=swtpm:...`), with the user's store.
+    Direct,
+    /// Through the test's tpm2-abrmd (`tabrmd:...` and its D-Bus).
+    Broker,
+    /// Directly, but the agent was started without `TPM2_PKCS11_STORE` (as a systemd-started
+    /// agent is); the clients have it.
+    DirectWithoutStore,
+}
+
 /// A test folder, a software TPM with an empty tpm2-pkcs11 store, and an agent that reaches
 /// both (or, for the hint test, the TPM only).
 struct TpmSetup {
     dir: WorkDir,
     tpm: Tpm,
     module: String,
+    /// The variables of the clients (mfa-add, mfa-sign, ssh-add).
+    env: Vec<(&'static str, std::ffi::OsString)>,
     agent: Agent,
 }
 
 impl TpmSetup {
     /// None (the test is skipped, saying why) when swtpm is not installed outside CI.
     fn new(test: &str) -> Option<TpmSetup> {
-        TpmSetup::with_agent_store(test, true)
+        TpmSetup::reaching(test, Reach::Direct)
     }
 
-    fn with_agent_store(test: &str, agent_has_store: bool) -> Option<TpmSetup> {
+    fn reaching(test: &str, reach: Reach) -> Option<TpmSetup> {
         if !tpm::available(test) {
             return None;
         }
@@ -54,20 +69,25 @@ impl TpmSetup {
         let tpm = Tpm::new(dir.path());
         let module = tpm::module().expect("libtpm2_pkcs11.so");
         let module = module.to_str().expect("UTF-8 path").to_owned();
+        let env = match reach {
+            Reach::Broker => tpm.env_via_broker(),
+            Reach::Direct | Reach::DirectWithoutStore => tpm.env(),
+        };
         let home = dir.mkdir("home", 0o700);
-        let mut env = vec![("HOME", home.into_os_string())];
-        env.extend(
-            tpm.env()
-                .into_iter()
-                .filter(|(name, _)| agent_has_store || *name != "TPM2_PKCS11_STORE"),
+        let mut agent_env = vec![("HOME", home.as_os_str())];
+        agent_env.extend(
+            env.iter()
+                .filter(|(name, _)| {
+                    reach != Reach::DirectWithoutStore || *name != "TPM2_PKCS11_STORE"
+                })
+                .map(|(name, value)| (*name, value.as_os_str())),
         );
-        let env: Vec<(&str, &std::ffi::OsStr)> =
-            env.iter().map(|(n, v)| (*n, v.as_os_str())).collect();
-        let agent = Agent::start_with_env(dir.path(), &[], &env);
+        let agent = Agent::start_with_env(dir.path(), &[], &agent_env);
         Some(TpmSetup {
             dir,
             tpm,
             module,
+            env,
             agent,
         })
     }
@@ -78,7 +98,7 @@ impl TpmSetup {
         command
             .args(args)
             .envs(self.agent.env())
-            .envs(self.tpm.env())
+            .envs(self.env.iter().cloned())
             .env_remove("MFA_ASKPASS")
             .env_remove("SSH_ASKPASS")
             .stdin(Stdio::null());
@@ -213,7 +233,8 @@ fn token_picks_one_of_two_tpm_tokens_and_the_tpm_lockout_counter_does_not_move()
 
 #[test]
 fn tpm_keys_are_listed_as_token_slash_key_and_key_picks_one() {
-    let Some(mut s) = TpmSetup::new("tpm labels") else {
+    // Through tpm2-abrmd this time, as on a machine that runs one.
+    let Some(mut s) = TpmSetup::reaching("tpm labels", Reach::Broker) else {
         return;
     };
     s.tpm.add_token("officer", PIN);
@@ -253,7 +274,7 @@ fn tpm_keys_are_listed_as_token_slash_key_and_key_picks_one() {
 
 #[test]
 fn an_agent_without_the_users_tpm2_pkcs11_store_is_what_the_hint_names() {
-    let Some(mut s) = TpmSetup::with_agent_store("tpm hint", false) else {
+    let Some(mut s) = TpmSetup::reaching("tpm hint", Reach::DirectWithoutStore) else {
         return;
     };
     s.tpm.add_token("officer", PIN);
@@ -268,7 +289,7 @@ fn an_agent_without_the_users_tpm2_pkcs11_store_is_what_the_hint_names() {
     );
     assert!(said.contains(&hint), "{said}");
     assert!(
-        !said.contains("-P ") && !said.contains("check the PIN"),
+        !said.contains("mfa-agent -P") && !said.contains("check the PIN"),
         "{said}"
     );
     assert_eq!(s.tpm.lockout_counter(), 0, "no PIN was tried by the agent");
@@ -317,7 +338,10 @@ fn a_provider_that_aborts_in_c_sign_leaves_the_agent_and_its_software_keys_signi
         error.contains(&crash) && error.contains("died"),
         "the error names the provider whose helper died: {said}"
     );
-    assert!(!said.contains("PIN") && !said.contains("-P "), "{said}");
+    assert!(
+        !said.contains("PIN") && !said.contains("mfa-agent -P"),
+        "{said}"
+    );
 
     // The agent is up, and its software key signs what openssl verifies.
     let software_public = public_key_pem(&software, &dir.join("software.pub"));
