@@ -152,6 +152,12 @@ fn blob_of(public: &Path) -> Vec<u8> {
     proto::key::public_key_blob(&key)
 }
 
+/// The provider's real path, as the agent names it.
+fn real_path(module: &str) -> String {
+    let real = fs::canonicalize(module).expect("the module's real path");
+    real.to_str().expect("UTF-8 path").to_owned()
+}
+
 fn assert_ok(out: &Output, what: &str) {
     assert!(out.status.success(), "{what}: {}", stderr(out));
 }
@@ -179,6 +185,17 @@ fn after_the_tpm_is_unplugged_and_replugged_e_and_s_sign_again_without_restartin
     s.assert_signs(&public);
     s.tpm.stop();
     s.tpm.start();
+    // The library's sessions died with the TPM: a signature now fails, and says what to do.
+    let file = s.dir.join("login.json");
+    write_token_file(&file, 3);
+    let out = s.mfa("mfa-sign", &["--key", "officer/officer1", path_str(&file)]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let said = stderr(&out);
+    let reload = format!("mfa-add -e {0}; mfa-add -s {0}", real_path(&s.module));
+    assert!(
+        said.contains("the token is gone") && said.contains(&reload),
+        "{said}"
+    );
     assert_ok(&s.mfa_add(&["-e", &s.module]), "mfa-add -e");
     assert!(identities(&s.agent).is_empty());
     assert_ok(&s.load(PIN, &[]), "mfa-add -s after the replug");
