@@ -230,7 +230,8 @@ impl Drop for ProviderHelper {
     }
 }
 
-/// Logs each line of a helper's stderr, printable and bounded, until it closes.
+/// Logs each line of a helper's stderr, printable and bounded, until it closes (the helper
+/// ended, or died).
 fn log_lines(stderr: impl Read, named: &str, log: Log) {
     let mut reader = BufReader::new(stderr);
     loop {
@@ -239,7 +240,10 @@ fn log_lines(stderr: impl Read, named: &str, log: Log) {
             .take(MAX_STDERR_LINE)
             .read_until(b'\n', &mut line)
         {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => {
+                log.info(&format!("{named}: ended"));
+                return;
+            }
             Ok(_) => {}
         }
         let text: String = String::from_utf8_lossy(&line)
@@ -298,6 +302,11 @@ impl Helpers {
             )
         })?;
         let helper = Arc::new(ProviderHelper::spawn(exe, provider, Some(self.log))?);
+        self.log.info(&format!(
+            "pkcs11 helper {} ({}): started",
+            helper.pid(),
+            provider.display()
+        ));
         running.insert(provider.to_path_buf(), Arc::downgrade(&helper));
         Ok(helper)
     }

@@ -304,6 +304,13 @@ fn a_killed_helper_costs_only_its_keys_and_says_the_token_is_gone() {
         .expect("kill");
     assert!(killed.success());
     wait_for_helpers(&s.agent, 0);
+    let ended = format!("pkcs11 helper {helper} (");
+    let log = s.agent.log_text();
+    assert!(
+        log.lines()
+            .any(|l| l.contains(&ended) && l.contains("): ended")),
+        "the agent logs that its helper ended:\n{log}"
+    );
 
     // The agent is up and its software key signs.
     let ids = identities(&s.agent);
@@ -460,7 +467,7 @@ fn hints_name_the_allowlist_only_for_the_allowlist_and_the_agents_environment_ot
         "{said}"
     );
     assert!(
-        !said.contains("-P") && !said.contains("check the PIN"),
+        !said.contains("mfa-agent -P") && !said.contains("check the PIN"),
         "{said}"
     );
     // A wrong PIN: "check the PIN", and nothing about -P.
@@ -474,5 +481,5 @@ fn hints_name_the_allowlist_only_for_the_allowlist_and_the_agents_environment_ot
         path_str(&wrong),
     ]);
     assert!(stderr(&out).contains("check the PIN"), "{}", stderr(&out));
-    assert!(!stderr(&out).contains("-P "), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("mfa-agent -P"), "{}", stderr(&out));
 }
