@@ -188,7 +188,10 @@ fn after_the_tpm_is_unplugged_and_replugged_e_and_s_sign_again_without_restartin
     // The library's sessions died with the TPM: a signature now fails, and says what to do.
     let file = s.dir.join("login.json");
     write_token_file(&file, 3);
-    let out = s.mfa("mfa-sign", &["--key", "officer/officer1", path_str(&file)]);
+    let out = s.mfa(
+        "mfa-sign",
+        &["--key", &fingerprint(&public), path_str(&file)],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let said = stderr(&out);
     let reload = format!("mfa-add -e {0}; mfa-add -s {0}", real_path(&s.module));
@@ -317,7 +320,7 @@ fn a_provider_that_aborts_in_c_sign_leaves_the_agent_and_its_software_keys_signi
     let dir = WorkDir::new();
     let hsm = SoftHsm::new(dir.path());
     let key = genrsa(dir.path(), "token.key", 2048);
-    hsm.import(&key, "officer1", "a1", &dir.join("token.pub"));
+    let token_public = hsm.import(&key, "officer1", "a1", &dir.join("token.pub"));
     let crash = crash_provider(dir.path());
     let crash = path_str(&crash).to_owned();
     let (name, value) = hsm.env();
@@ -343,8 +346,10 @@ fn a_provider_that_aborts_in_c_sign_leaves_the_agent_and_its_software_keys_signi
     // The token key's signature aborts its provider: one error line, naming what failed.
     let file = dir.join("login.json");
     write_token_file(&file, 3);
-    let comment = format!("{}/officer1", hsm.label);
-    let out = client("mfa-sign", &["--key", &comment, path_str(&file)]);
+    let out = client(
+        "mfa-sign",
+        &["--key", &fingerprint(&token_public), path_str(&file)],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let said = stderr(&out);
     let errors: Vec<&str> = said.lines().filter(|l| l.contains("error:")).collect();
