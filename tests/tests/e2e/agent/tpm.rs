@@ -47,12 +47,13 @@ enum Reach {
 /// A test folder, a software TPM with an empty tpm2-pkcs11 store, and an agent that reaches
 /// both (or, for the hint test, the TPM only).
 struct TpmSetup {
-    dir: WorkDir,
+    // Dropped in this order: the agent, the TPM, then the folder they use.
+    agent: Agent,
     tpm: Tpm,
     module: String,
     /// The variables of the clients (mfa-add, mfa-sign, ssh-add).
     env: Vec<(&'static str, std::ffi::OsString)>,
-    agent: Agent,
+    dir: WorkDir,
 }
 
 impl TpmSetup {
