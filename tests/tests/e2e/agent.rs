@@ -7,6 +7,7 @@
 //! lines, -k, --. `lock_throttle`: unlock guesses queue agent-wide. `activation`: systemd
 //! socket activation. `pkcs11`: SoftHSM2 token keys. `pkcs11_tokens`: two
 //! tokens, `--token`, TOKEN/KEY names, helper processes, hints. `syslog`: `--log syslog`.
+//! `tpm`: tpm2-pkcs11 keys on a software TPM, and a provider that crashes.
 //! `logging`: a stalled log and a flood of bad frames.
 
 mod activation;
@@ -23,6 +24,7 @@ mod pkcs11;
 mod pkcs11_tokens;
 mod reuse;
 mod syslog;
+mod tpm;
 
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
