@@ -9,6 +9,7 @@ pub mod authdata;
 pub mod bins;
 pub mod crash;
 pub mod openssl;
+pub mod output;
 pub mod pty;
 pub mod softhsm;
 pub mod sshd;

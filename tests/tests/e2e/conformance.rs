@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use cloudhsm_mfa_tests::harness::openssl::genrsa;
+use cloudhsm_mfa_tests::harness::output::{assert_ok, assert_refused, text};
 use cloudhsm_mfa_tests::harness::sshd::{quote, Sshd};
 use cloudhsm_mfa_tests::harness::workdir::WorkDir;
 
@@ -157,29 +158,6 @@ fn fingerprints(output: &str) -> Vec<String> {
         .filter(|w| w.starts_with("SHA256:"))
         .map(str::to_owned)
         .collect()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn assert_ok(output: &Output, what: &str) {
-    assert!(
-        output.status.success(),
-        "{what} failed ({}): {}{}",
-        output.status,
-        text(&output.stdout),
-        text(&output.stderr)
-    );
-}
-
-fn assert_refused(output: &Output, what: &str) {
-    assert!(
-        !output.status.success(),
-        "{what} succeeded: {}{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
 }
 
 /// A key file made by ssh-keygen (`-t KIND`, no passphrase): CA keys and other keys that

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use cloudhsm_mfa_tests::harness::bins::bin;
+use cloudhsm_mfa_tests::harness::output::text;
 use cloudhsm_mfa_tests::harness::workdir::WorkDir;
 
 const PROGRAMS: [&str; 5] = [
@@ -40,10 +41,6 @@ fn run(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("run {program:?}: {e}"))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// The one file in `dir` whose name ends with `suffix`.

@@ -7,9 +7,10 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use cloudhsm_mfa_tests::harness::agent::Agent;
+use cloudhsm_mfa_tests::harness::output::assert_ok;
 use cloudhsm_mfa_tests::harness::sshd::Sshd;
 use cloudhsm_mfa_tests::harness::workdir::WorkDir;
 
@@ -62,15 +63,6 @@ fn listed(agent: &Agent) -> Vec<String> {
         .filter(|l| !l.contains("has no identities"))
         .map(str::to_owned)
         .collect()
-}
-
-fn assert_ok(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed: {}{}",
-        stdout(out),
-        stderr(out)
-    );
 }
 
 #[test]

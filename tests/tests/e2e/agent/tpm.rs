@@ -17,6 +17,7 @@ use cloudhsm_mfa_tests::harness::crash::crash_provider;
 use cloudhsm_mfa_tests::harness::openssl::{
     genrsa, public_key_pem, random_token, verify_openssl, write_token_file,
 };
+use cloudhsm_mfa_tests::harness::output::assert_ok;
 use cloudhsm_mfa_tests::harness::softhsm::{SoftHsm, PIN as SOFTHSM_PIN};
 use cloudhsm_mfa_tests::harness::tpm::{self, Tpm};
 use cloudhsm_mfa_tests::harness::workdir::WorkDir;
@@ -157,10 +158,6 @@ fn blob_of(public: &Path) -> Vec<u8> {
 fn real_path(module: &str) -> String {
     let real = fs::canonicalize(module).expect("the module's real path");
     real.to_str().expect("UTF-8 path").to_owned()
-}
-
-fn assert_ok(out: &Output, what: &str) {
-    assert!(out.status.success(), "{what}: {}", stderr(out));
 }
 
 #[test]
