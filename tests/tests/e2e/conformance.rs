@@ -19,6 +19,7 @@ use std::process::{Command, Output, Stdio};
 
 use cloudhsm_mfa_tests::harness::openssl::genrsa;
 use cloudhsm_mfa_tests::harness::output::{assert_ok, assert_refused, text};
+use cloudhsm_mfa_tests::harness::skip;
 use cloudhsm_mfa_tests::harness::sshd::{quote, Sshd};
 use cloudhsm_mfa_tests::harness::workdir::WorkDir;
 
@@ -33,7 +34,7 @@ fn host(
     match Sshd::start_with(&dir.mkdir(name, 0o700), extra) {
         Ok(sshd) => Some(sshd),
         Err(why) => {
-            eprintln!("skipped: sshd cannot run here: {why}");
+            skip(&format!("sshd cannot run here: {why}"));
             None
         }
     }

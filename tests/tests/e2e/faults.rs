@@ -11,6 +11,7 @@ use cloudhsm_mfa_tests::harness::agent::wait_until_accepting;
 use cloudhsm_mfa_tests::harness::agent::Agent;
 use cloudhsm_mfa_tests::harness::bins::bin;
 use cloudhsm_mfa_tests::harness::openssl::{genrsa, read_signatures};
+use cloudhsm_mfa_tests::harness::skip;
 use cloudhsm_mfa_tests::harness::workdir::{mode, set_mode, WorkDir};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::{geteuid, Pid};
@@ -106,7 +107,7 @@ fn token_file_rewrite_on_a_full_filesystem_fails_cleanly() {
     let tiny = match TinyFs::mount(dir.join("full")) {
         Ok(tiny) => tiny,
         Err(reason) => {
-            eprintln!("skipped token_file_rewrite_on_a_full_filesystem_fails_cleanly: {reason}");
+            skip(&format!("no small filesystem to fill: {reason}"));
             return;
         }
     };

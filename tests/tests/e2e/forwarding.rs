@@ -14,6 +14,7 @@ use cloudhsm_mfa_tests::harness::agent::{Agent, PlainAgent};
 use cloudhsm_mfa_tests::harness::bins::bin;
 use cloudhsm_mfa_tests::harness::openssl::{genrsa, public_key_pem, write_token_file};
 use cloudhsm_mfa_tests::harness::output::{assert_ok, text};
+use cloudhsm_mfa_tests::harness::skip;
 use cloudhsm_mfa_tests::harness::sshd::{remote_line, Sshd};
 use cloudhsm_mfa_tests::harness::workdir::WorkDir;
 
@@ -24,7 +25,7 @@ fn sshd(dir: &WorkDir) -> Option<Sshd> {
     match Sshd::start(dir.path()) {
         Ok(sshd) => Some(sshd),
         Err(why) => {
-            eprintln!("skipped: sshd cannot run here: {why}");
+            skip(&format!("sshd cannot run here: {why}"));
             None
         }
     }

@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 
 use cloudhsm_mfa_tests::harness::bins::bin;
 use cloudhsm_mfa_tests::harness::output::text;
+use cloudhsm_mfa_tests::harness::skip;
 use cloudhsm_mfa_tests::harness::workdir::WorkDir;
 
 const PROGRAMS: [&str; 5] = [
@@ -84,7 +85,7 @@ fn build_packages(out: &Path) -> Output {
 #[test]
 fn the_deb_unpacks_into_a_folder_that_runs_and_holds_every_file_and_the_rpm_lists_them() {
     if !has("dpkg-deb") {
-        eprintln!("skipped: dpkg-deb is not installed (apt-get install dpkg)");
+        skip("dpkg-deb is not installed (apt-get install dpkg)");
         return;
     }
     let dir = WorkDir::new();
@@ -261,11 +262,11 @@ fn assert_deb_files(root: &Path, program: &str) {
 
 fn check_rpm(out: &Path) {
     let Some(rpm) = built(out, ".rpm") else {
-        eprintln!("skipped the .rpm check: rpmbuild is not installed (apt-get install rpm)");
+        skip("the .rpm check: rpmbuild is not installed (apt-get install rpm)");
         return;
     };
     if !has("rpm") {
-        eprintln!("skipped the .rpm check: rpm is not installed");
+        skip("the .rpm check: rpm is not installed");
         return;
     }
     let listed = run("rpm", &["-qlp", rpm.to_str().expect("path")]);

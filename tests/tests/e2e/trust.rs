@@ -13,6 +13,7 @@ use std::process::{Command, Output, Stdio};
 use cloudhsm_mfa_tests::harness::bins::bin;
 use cloudhsm_mfa_tests::harness::openssl::write_token_file;
 use cloudhsm_mfa_tests::harness::pty::Pty;
+use cloudhsm_mfa_tests::harness::skip;
 use cloudhsm_mfa_tests::harness::users::OtherUser;
 use cloudhsm_mfa_tests::harness::workdir::{mode, set_mode};
 use cloudhsm_mfa_tests::sim::commands::{PASSWORD_PROMPT, SIGNED_TOKEN_PROMPT};
@@ -24,7 +25,7 @@ fn mallory() -> Option<OtherUser> {
     match OtherUser::create() {
         Ok(user) => Some(user),
         Err(why) => {
-            eprintln!("skipped: {why}");
+            skip(&why);
             None
         }
     }

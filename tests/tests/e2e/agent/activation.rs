@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use cloudhsm_mfa_tests::harness::bins::bin;
 use cloudhsm_mfa_tests::harness::openssl::{genrsa, random_token, sign_token_openssl};
+use cloudhsm_mfa_tests::harness::skip;
 use cloudhsm_mfa_tests::harness::workdir::WorkDir;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -156,7 +157,7 @@ fn env_dumping_askpass(dir: &WorkDir) -> (PathBuf, PathBuf) {
 #[test]
 fn socket_activated_agent_serves_ssh_add_and_hides_the_variables() {
     if !have("systemd-socket-activate") && !have("python3") {
-        println!("skipped: neither systemd-socket-activate nor python3 is installed");
+        skip("neither systemd-socket-activate nor python3 is installed");
         return;
     }
     let dir = WorkDir::new();
@@ -215,7 +216,7 @@ fn socket_activated_agent_serves_ssh_add_and_hides_the_variables() {
 #[test]
 fn fds_for_another_pid_are_not_taken_and_fork_mode_refuses_them() {
     if !have("python3") {
-        println!("skipped: python3 is not installed");
+        skip("python3 is not installed");
         return;
     }
     let dir = WorkDir::new();
@@ -261,7 +262,7 @@ fn fds_for_another_pid_are_not_taken_and_fork_mode_refuses_them() {
 #[test]
 fn dash_a_must_name_the_passed_socket() {
     if !have("python3") {
-        println!("skipped: python3 is not installed");
+        skip("python3 is not installed");
         return;
     }
     let dir = WorkDir::new();

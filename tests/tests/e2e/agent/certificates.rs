@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 
 use cloudhsm_mfa_tests::harness::agent::Agent;
 use cloudhsm_mfa_tests::harness::output::assert_ok;
+use cloudhsm_mfa_tests::harness::skip;
 use cloudhsm_mfa_tests::harness::sshd::Sshd;
 use cloudhsm_mfa_tests::harness::workdir::WorkDir;
 
@@ -145,7 +146,7 @@ fn ssh_add_holds_an_rsa_certificate_that_logs_in_signs_and_is_removed() {
     }) {
         Ok(sshd) => Some(sshd),
         Err(why) => {
-            eprintln!("ssh login part skipped: sshd cannot run here: {why}");
+            skip(&format!("the ssh login part: sshd cannot run here: {why}"));
             None
         }
     };

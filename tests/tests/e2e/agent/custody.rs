@@ -13,6 +13,7 @@ use cloudhsm_mfa_tests::harness::agent::wait_until_accepting;
 use cloudhsm_mfa_tests::harness::agent::Agent;
 use cloudhsm_mfa_tests::harness::bins::bin;
 use cloudhsm_mfa_tests::harness::openssl::{random_token, sign_token_openssl};
+use cloudhsm_mfa_tests::harness::skip;
 use cloudhsm_mfa_tests::harness::workdir::{mode, set_mode, WorkDir};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -54,11 +55,11 @@ fn socket_is_0600_in_a_0700_folder_and_the_agent_is_hardened() {
 #[test]
 fn another_uid_is_refused_even_when_the_socket_mode_allows_it() {
     if !nix::unistd::Uid::effective().is_root() {
-        println!("skipped: needs root to run a client as a second user (nobody)");
+        skip("needs root to run a client as a second user (nobody)");
         return;
     }
     if Command::new("setpriv").arg("--version").output().is_err() {
-        println!("skipped: setpriv is not installed");
+        skip("setpriv is not installed");
         return;
     }
     let dir = WorkDir::new();
@@ -398,7 +399,7 @@ fn a_key_added_again_and_removed_leaves_no_private_number_in_the_agents_memory()
     use rsa::pkcs8::DecodePrivateKey;
     use rsa::traits::PrivateKeyParts;
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: only root may read the agent's memory (CI runs as root)");
+        skip("only root may read the agent's memory (CI runs as root)");
         return;
     }
     let dir = WorkDir::new();

@@ -8,6 +8,7 @@ use cloudhsm_mfa_tests::harness::agent::Agent;
 use cloudhsm_mfa_tests::harness::bins::bin;
 use cloudhsm_mfa_tests::harness::openssl::{genrsa, write_token_file};
 use cloudhsm_mfa_tests::harness::output::{assert_ok, text};
+use cloudhsm_mfa_tests::harness::skip;
 use cloudhsm_mfa_tests::harness::sshd::Sshd;
 use cloudhsm_mfa_tests::harness::workdir::WorkDir;
 
@@ -125,7 +126,7 @@ fn ssh_add_h_matches_a_host_certificate_against_its_cert_authority() {
     }) {
         Ok(sshd) => sshd,
         Err(why) => {
-            eprintln!("skipped: sshd cannot run here: {why}");
+            skip(&format!("sshd cannot run here: {why}"));
             return;
         }
     };
