@@ -134,6 +134,21 @@ impl Agent {
         }
     }
 
+    /// True once the log holds `needle`: the agent writes its log from a thread of its own, so
+    /// a line may land a moment after the answer it belongs to. Waits up to 10 s.
+    pub fn logged(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if fs::read_to_string(&self.log).is_ok_and(|text| text.contains(needle)) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The variables a client needs: MFA_AUTH_SOCK, and SSH_AUTH_SOCK for OpenSSH's tools.
     pub fn env(&self) -> Vec<(&'static str, OsString)> {
         vec![

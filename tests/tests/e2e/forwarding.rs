@@ -196,7 +196,7 @@ fn forwarded_deny_refuses_through_the_hop_and_confirm_asks_naming_the_host() {
         before,
         "file untouched"
     );
-    assert!(agent.log_text().contains(&format!(
+    assert!(agent.logged(&format!(
         "--forwarded deny and the request came through an agent forwarded to host key {host}"
     )));
     // Locally the same key signs.
@@ -284,9 +284,7 @@ fn ssh_dash_r_forwards_the_socket_and_counts_as_forwarded_from_an_unknown_host()
     assert!(!out.status.success(), "a deny key signed through ssh -R");
     assert_eq!(sign_lines(&agent).len(), 1, "{}", agent.log_text());
     assert!(
-        agent.log_text().contains(
-            "--forwarded deny and the request came through ssh without a session binding"
-        ),
+        agent.logged("--forwarded deny and the request came through ssh without a session binding"),
         "{}",
         agent.log_text()
     );

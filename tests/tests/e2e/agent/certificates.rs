@@ -98,7 +98,7 @@ fn ssh_add_holds_an_rsa_certificate_that_logs_in_signs_and_is_removed() {
             .any(|l| l.starts_with("ssh-rsa-cert-v01@openssh.com ") && l.contains(cert_blob)),
         "{public}"
     );
-    assert!(agent.log_text().contains("added certificate of"));
+    assert!(agent.logged("added certificate of"));
 
     // ssh-keygen -Y sign with the certificate, verified against the CA as a cert-authority.
     let file = dir.path().join("message.txt");

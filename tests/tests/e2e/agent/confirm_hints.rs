@@ -76,7 +76,7 @@ fn without_askpass_mfa_add_c_says_so_and_mfa_add_approve_answers_from_another_te
     for (token, signature) in tokens.iter().zip(read_signatures(&file)) {
         assert!(verify_openssl(&public, token, &signature));
     }
-    assert!(agent.log_text().contains("approved confirmation"));
+    assert!(agent.logged("approved confirmation"));
     // OpenSSH's ssh-add -c is taken as OpenSSH's agent takes it (and refused at use).
     let added = Command::new("ssh-add")
         .arg("-c")

@@ -273,11 +273,7 @@ fn confirm_on_use_asks_the_askpass_program() {
         token_sign(agent.socket(), &blob, &[random_token()]),
         Response::ExtensionFailure
     );
-    assert!(
-        agent.log_text().contains("confirmation"),
-        "{}",
-        agent.log_text()
-    );
+    assert!(agent.logged("confirmation"), "{}", agent.log_text());
     drop(agent);
 
     // Nothing to ask: ssh-add -c is taken (as OpenSSH's agent takes it) and every use refused.

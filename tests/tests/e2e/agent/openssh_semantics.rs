@@ -113,7 +113,7 @@ fn ssh_add_h_user_names_over_256_bytes_fail_the_add() {
     };
     let refused = add(&"u".repeat(257));
     assert!(!refused.status.success(), "a 257-byte user name was taken");
-    assert!(agent.log_text().contains("longer than 256 bytes"));
+    assert!(agent.logged("longer than 256 bytes"));
     let out = add(&"u".repeat(256));
     assert!(out.status.success(), "ssh-add -h: {}", stderr(&out));
 }

@@ -223,7 +223,7 @@ fn a_provider_outside_the_allowlist_is_refused() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("refused to load"), "{}", stderr(&out));
     assert!(
-        s.agent.log_text().contains("not in the allowlist"),
+        s.agent.logged("not in the allowlist"),
         "{}",
         s.agent.log_text()
     );
@@ -253,11 +253,7 @@ fn a_wrong_pin_is_one_clear_error_and_does_not_lock_the_token() {
     // ssh-add's wrong PIN reaches the agent, which tries it once and says so in its log.
     let out = s.ssh_add(&["-s", MODULE], "000000");
     assert!(!out.status.success());
-    assert!(
-        s.agent.log_text().contains("wrong PIN"),
-        "{}",
-        s.agent.log_text()
-    );
+    assert!(s.agent.logged("wrong PIN"), "{}", s.agent.log_text());
     // Not locked: the right PIN still works.
     let out = s.mfa_add(&["-s", MODULE, "--pin-file", path_str(&s.pin_file)]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -326,11 +322,7 @@ fn lifetime_and_confirm_constraints_apply_to_token_keys() {
         },
     );
     assert_eq!(refused, Response::Failure);
-    assert!(
-        s.agent.log_text().contains("confirmation"),
-        "{}",
-        s.agent.log_text()
-    );
+    assert!(s.agent.logged("confirmation"), "{}", s.agent.log_text());
     // ssh-add -s -t 1: the key is gone a second later.
     let out = s.ssh_add(&["-e", MODULE], PIN);
     assert!(out.status.success(), "{}", stderr(&out));
