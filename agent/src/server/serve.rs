@@ -202,18 +202,22 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
         // Waiting for a request has no limit but the cap: at the cap, the connection that has
         // waited longest (idle, or stalled in a frame) makes way for a new one. Once a
         // request starts, it must arrive in time.
+        // Eviction is checked first: a connection told to make way is not served, even when
+        // its next request is already there.
         let mut first = [0u8; 1];
         let read = tokio::select! {
-            read = stream.read(&mut first) => read,
+            biased;
             () = slot.evicted() => return made_way(&agent, &peer),
+            read = stream.read(&mut first) => read,
         };
         match read {
             Ok(1) => {}
             _ => return,
         }
         let framed = tokio::select! {
-            framed = timeout(frame_timeout, read_frame(&mut stream, first[0])) => framed,
+            biased;
             () = slot.evicted() => return made_way(&agent, &peer),
+            framed = timeout(frame_timeout, read_frame(&mut stream, first[0])) => framed,
         };
         slot.serving();
         let body = match framed {
@@ -253,8 +257,11 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
             }
         };
         drop(body);
+        // Waiting from the moment the reply goes out, before the client can read it: so
+        // connections served one after another wait in that order, however the tasks run.
+        slot.waiting();
         match timeout(frame_timeout, send(&mut stream, &response)).await {
-            Ok(Ok(())) => slot.waiting(),
+            Ok(Ok(())) => {}
             Ok(Err(_)) => return,
             Err(_) => {
                 agent.log.info(&format!(

@@ -61,7 +61,7 @@ impl Slot {
         *self.occupant.waiting_since() = None;
     }
 
-    /// The request was answered: the connection waits for the next one from now.
+    /// The reply is going out: the connection waits for the next request from now.
     pub(crate) fn waiting(&self) {
         *self.occupant.waiting_since() = Some(Instant::now());
     }

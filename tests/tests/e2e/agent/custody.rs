@@ -315,13 +315,24 @@ fn over_the_connection_cap_the_longest_waiting_connection_makes_way() {
         assert!(Instant::now() < deadline, "no free slot after clients left");
         thread::sleep(std::time::Duration::from_millis(20));
     }
+    // A connection made before the agent saw the ten leave also made way: the longest-waiting
+    // of those still held. Count them, so the episode's total can be checked exactly.
+    let late = held
+        .iter_mut()
+        .map(|stream| !query(stream))
+        .filter(|&gone| gone)
+        .count();
     let log = agent.log_text();
     assert_eq!(
         log.matches("connections open, the limit").count(),
         1,
         "the cap must be logged once per episode:\n{log}"
     );
-    assert!(log.contains("closed 3 waiting connections"), "{log}");
+    let closed = 3 + late;
+    assert!(
+        log.contains(&format!("closed {closed} waiting connections")),
+        "{log}"
+    );
 }
 
 #[test]

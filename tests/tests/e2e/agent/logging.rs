@@ -118,8 +118,10 @@ fn with_stderr_on_a_stalled_pipe_2000_bad_frames_later_a_token_still_signs() {
 
 #[test]
 fn a_debug_log_that_fills_the_pipe_drops_and_counts_lines_instead_of_blocking() {
-    // With -d every frame is a debug line or two: far more than the pipe and the queue hold.
-    let log = flood_then_sign("-d", 3 * BAD_FRAMES);
+    // With -d each unknown message id (a third of the frames) is a debug line: 4000 lines,
+    // more than the pipe (64 KiB, some 350 lines), the queue (1024) and the batch the writer
+    // is stuck writing (up to 1024 more) can hold, however the writer's turns fall.
+    let log = flood_then_sign("-d", 6 * BAD_FRAMES);
     assert!(log.contains("log stalled: dropped "), "{log}");
     assert!(
         log.contains("sign token key=SHA256:") || log.contains("audit lines"),

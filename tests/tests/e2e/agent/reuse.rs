@@ -55,13 +55,20 @@ fn eval_lines(out: &Output) -> (PathBuf, u32, bool) {
     )
 }
 
-/// Kills the agent and waits until it is gone (a zombie nobody reaped counts as gone).
+/// Kills the agent and waits until it is gone (a zombie nobody reaped counts as gone). The
+/// thread listed first turns zombie while the agent's other threads may still hold its
+/// files, the listening socket among them: gone means no thread is left.
 fn kill_hard(pid: u32) {
     let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
     let alive = || {
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-            stat.rsplit_once(')')
-                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return false;
+        };
+        threads.flatten().any(|thread| {
+            std::fs::read_to_string(thread.path().join("stat")).is_ok_and(|stat| {
+                stat.rsplit_once(')')
+                    .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+            })
         })
     };
     let deadline = Instant::now() + DEADLINE;
