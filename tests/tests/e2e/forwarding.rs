@@ -5,6 +5,7 @@
 //! ssh-agent gives the one-line hint. Each test skips, saying why, where sshd cannot run.
 
 mod constraints;
+mod locked;
 
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
