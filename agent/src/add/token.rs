@@ -13,7 +13,9 @@ use proto::pkcs11::Pkcs11Cause;
 use zeroize::Zeroizing;
 
 use super::PassphraseSource;
-use crate::backend::pkcs11::{chosen, open_chosen, pin_prompt, Library, TokenFailure};
+use crate::backend::pkcs11::{
+    chosen, open_chosen, pin_prompt, several_logins_note, Library, TokenFailure,
+};
 use crate::{Error, Result};
 
 /// `mfa-add -s PROVIDER` and its options.
@@ -142,7 +144,7 @@ fn check_tokens(
         Ok(chosen) => chosen,
         Err(failure) => return Ok(Err(failure)),
     };
-    for note in notes {
+    for note in notes.into_iter().chain(several_logins_note(&tokens)) {
         eprintln!("Note: {note}");
     }
     let pin = match pin_prompt(&tokens) {

@@ -102,16 +102,35 @@ pub fn choose_tokens<S: Copy>(
 /// The PIN prompt for the chosen `tokens`, naming those that need a login; `None` when none
 /// does (`CKF_LOGIN_REQUIRED` clear): then no PIN is asked or sent.
 pub fn pin_prompt<S>(tokens: &[(S, TokenFacts)]) -> Option<String> {
-    let needing: Vec<&str> = tokens
-        .iter()
-        .filter(|(_, t)| t.login_required)
-        .map(|(_, t)| t.label.as_str())
-        .collect();
-    match needing.as_slice() {
+    match needing_login(tokens).as_slice() {
         [] => None,
         [one] => Some(format!("Enter PIN for token {one}: ")),
         many => Some(format!("Enter PIN for tokens {}: ", many.join(", "))),
     }
+}
+
+/// What a PIN costs when several chosen `tokens` need a login: one try on each, and each that
+/// refuses it counts a failed login (a TPM counts those of all its tokens in one lockout).
+/// `None` for one token or none.
+pub fn several_logins_note<S>(tokens: &[(S, TokenFacts)]) -> Option<String> {
+    let needing = needing_login(tokens);
+    (needing.len() > 1).then(|| {
+        format!(
+            "the PIN goes to {} tokens ({}), once each, and each that refuses it counts a failed \
+             login (on a TPM against one lockout for all): --token LABEL sends it to one",
+            needing.len(),
+            needing.join(", ")
+        )
+    })
+}
+
+/// The labels of the `tokens` that need a login (`CKF_LOGIN_REQUIRED`).
+fn needing_login<S>(tokens: &[(S, TokenFacts)]) -> Vec<&str> {
+    tokens
+        .iter()
+        .filter(|(_, t)| t.login_required)
+        .map(|(_, t)| t.label.as_str())
+        .collect()
 }
 
 /// `label officer2` or `id 01`, as the messages name a filter.
@@ -253,6 +272,20 @@ mod tests {
             .as_deref(),
             Some("Enter PIN for tokens officer, backup: ")
         );
+    }
+
+    #[test]
+    fn several_tokens_needing_a_login_are_named_with_what_a_wrong_pin_costs() {
+        let free = (1u64, token("free", false));
+        let officer = (2u64, token("officer", true));
+        assert_eq!(several_logins_note(&[free.clone(), officer.clone()]), None);
+        let note = several_logins_note(&[officer, free, (3, token("backup", true))])
+            .expect("two tokens need a login");
+        assert!(
+            note.starts_with("the PIN goes to 2 tokens (officer, backup), once each"),
+            "{note}"
+        );
+        assert!(note.ends_with("--token LABEL sends it to one"), "{note}");
     }
 
     #[test]

@@ -20,7 +20,7 @@ mod token_key;
 
 pub(crate) use allowlist::provider_allowed;
 pub use allowlist::DEFAULT_PROVIDER_ALLOWLIST;
-pub use choice::{describe_filter, pin_prompt, TokenFacts, TokenFailure};
+pub use choice::{describe_filter, pin_prompt, several_logins_note, TokenFacts, TokenFailure};
 pub(crate) use helper::{Helpers, LOAD_TIMEOUT};
 pub use helper_process::run_helper;
 pub use library::Library;

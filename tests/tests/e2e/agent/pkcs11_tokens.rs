@@ -183,6 +183,7 @@ fn token_picks_one_of_two_tokens_with_different_pins_and_the_other_is_not_tried(
     ]);
     assert!(out.status.success(), "mfa-add --token: {}", stderr(&out));
     let said = stderr(&out);
+    assert!(!said.contains("the PIN goes to"), "{said}");
     assert!(
         said.contains(&format!("(1 key: {}/backup1)", s.backup)),
         "the count and names are what the agent loaded: {said}"
@@ -200,6 +201,11 @@ fn token_picks_one_of_two_tokens_with_different_pins_and_the_other_is_not_tried(
     assert!(
         said.contains(&format!("Skipped token {}", s.backup)),
         "{said}"
+    );
+    assert!(
+        said.contains("Note: the PIN goes to 2 tokens (")
+            && said.contains("--token LABEL sends it to one"),
+        "what a PIN sent to two tokens costs is said first: {said}"
     );
     assert!(
         said.contains(&format!("(1 key: {}/officer1)", s.officer)),
