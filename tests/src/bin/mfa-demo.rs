@@ -283,10 +283,11 @@ impl AgentProcess {
             .context("start mfa-agent")?;
         let agent = AgentProcess(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
+        // The socket file appears at bind, a moment before the agent listens.
+        while std::os::unix::net::UnixStream::connect(socket).is_err() {
             ensure!(
                 Instant::now() < deadline,
-                "mfa-agent did not create its socket"
+                "mfa-agent did not accept connections on its socket"
             );
             std::thread::sleep(Duration::from_millis(20));
         }

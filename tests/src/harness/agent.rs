@@ -208,7 +208,8 @@ impl Drop for Agent {
 pub struct PlainAgent(Child);
 
 impl PlainAgent {
-    /// `ssh-agent -D -a SOCKET`, once its socket is there.
+    /// `ssh-agent -D -a SOCKET`, once it accepts connections (its socket file appears at
+    /// bind, a moment before it listens).
     pub fn start(socket: &Path) -> PlainAgent {
         let agent = PlainAgent(
             Command::new("ssh-agent")
@@ -220,9 +221,7 @@ impl PlainAgent {
                 .spawn()
                 .expect("ssh-agent"),
         );
-        while !socket.exists() {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        wait_until_accepting(socket);
         agent
     }
 }
