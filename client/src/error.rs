@@ -83,9 +83,9 @@ pub enum SecretProblem {
     NotASmallFile,
 }
 
-/// Where a forked agent's log says why it refused (the default of `mfa-agent --log-file`).
-pub const AGENT_LOG_SAYS: &str = "the agent's log says which (by default \
-                                  ~/.local/state/cloudhsm-mfa/agent.log)";
+/// The agent's log, named in hints with where a forked agent keeps it by default (the
+/// default of `mfa-agent --log-file`).
+pub const AGENT_LOG: &str = "the agent's log (by default ~/.local/state/cloudhsm-mfa/agent.log)";
 
 impl Error {
     /// What the user can do about it.
@@ -132,11 +132,9 @@ impl Error {
                 "the agent is locked (unlock it: mfa-add -X), the key is gone, its use was \
                  not confirmed (a mfa-add -c key needs MFA_ASKPASS where the agent runs), or it \
                  may not be used through this forwarded agent (mfa-add --forwarded, ssh-add -h); \
-                 {AGENT_LOG_SAYS}"
+                 {AGENT_LOG} says which"
             ),
-            Error::Refused(_) => "the agent's log says why (by default \
-                                  ~/.local/state/cloudhsm-mfa/agent.log)"
-                .to_owned(),
+            Error::Refused(_) => format!("{AGENT_LOG} says why"),
             Error::BadSignature => "restart mfa-agent and load the key again".to_owned(),
             Error::SecretFile { problem, path, .. } => match problem {
                 SecretProblem::OthersMayRead(_) => format!("chmod 600 {}", path.display()),
@@ -179,10 +177,10 @@ impl Refusal {
                                askpass question (the agent needs MFA_ASKPASS or SSH_ASKPASS and \
                                a display), then try again"
                 .to_owned(),
-            "signing" => format!("the key could not sign: {AGENT_LOG_SAYS}"),
+            "signing" => format!("the key could not sign: {AGENT_LOG} says which"),
             code => match proto::pkcs11::Pkcs11Cause::parse(code) {
                 Some(cause) => crate::pkcs11_hint::hint(cause, &self.provider, None),
-                None => AGENT_LOG_SAYS.to_owned(),
+                None => format!("{AGENT_LOG} says which"),
             },
         }
     }

@@ -51,9 +51,12 @@ pub fn hint(cause: Pkcs11Cause, provider: &str, agent_env: Option<&[(String, Str
                  run mfa-add -e {provider}; mfa-add -s {provider}"
             )
         }
-        Pkcs11Cause::TokenFailed => "the token refused; the agent's log has its error (by default \
-             ~/.local/state/cloudhsm-mfa/agent.log)"
-            .to_owned(),
+        Pkcs11Cause::TokenFailed => {
+            format!(
+                "the token refused; {} has its error",
+                crate::error::AGENT_LOG
+            )
+        }
     }
 }
 

@@ -30,9 +30,15 @@ pub fn send<S: Write>(stream: &mut S, request: &Request) -> Result<()> {
 
 /// Reads the reply to the oldest request not yet answered.
 pub fn receive<S: Read>(stream: &mut S) -> Result<Response> {
+    Response::decode(&read_frame(stream)?)
+}
+
+/// Reads one frame's body (its length checked by [`frame_len`]); wiped when dropped, since a
+/// body may carry a key or a PIN. Also the framing of the agent's PKCS#11 helper pipes.
+pub fn read_frame<S: Read>(stream: &mut S) -> Result<Zeroizing<Vec<u8>>> {
     let mut header = [0u8; 4];
     stream.read_exact(&mut header)?;
-    let mut reply = vec![0u8; frame_len(header)?];
-    stream.read_exact(&mut reply)?;
-    Response::decode(&reply)
+    let mut body = Zeroizing::new(vec![0u8; frame_len(header)?]);
+    stream.read_exact(&mut body)?;
+    Ok(body)
 }

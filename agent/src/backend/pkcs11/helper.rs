@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use proto::pkcs11::{HelperRequest, HelperResponse, Pkcs11Cause};
-use proto::wire::{frame, frame_len};
+use proto::wire::frame;
 use zeroize::Zeroizing;
 
 use super::choice::TokenFailure;
@@ -258,10 +258,7 @@ fn log_lines(stderr: impl Read, named: &str, log: Log) {
 }
 
 fn read_reply(stdout: &mut impl Read) -> Option<HelperResponse> {
-    let mut header = [0u8; 4];
-    stdout.read_exact(&mut header).ok()?;
-    let mut body = vec![0u8; frame_len(header).ok()?];
-    stdout.read_exact(&mut body).ok()?;
+    let body = proto::client::read_frame(stdout).ok()?;
     HelperResponse::decode(&body).ok()
 }
 

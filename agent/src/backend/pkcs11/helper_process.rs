@@ -4,12 +4,12 @@
 //! takes only this process with it. It holds the logged-in sessions and the PIN (zeroized) so
 //! a token unplugged and plugged back in is reopened by label at the next signature.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 
 use cryptoki::session::Session;
 use proto::pkcs11::{HelperRequest, HelperResponse, Pkcs11Cause, TokenKeyInfo};
-use proto::wire::{frame, frame_len};
+use proto::wire::frame;
 use zeroize::Zeroizing;
 
 use super::choice::{TokenFacts, TokenFailure};
@@ -44,14 +44,10 @@ pub fn run_helper(provider: &Path) -> crate::Result<()> {
     let mut input = std::io::stdin().lock();
     let mut output = std::io::stdout().lock();
     loop {
-        let mut header = [0u8; 4];
-        if input.read_exact(&mut header).is_err() {
+        // The agent closed the pipe (or broke the framing): this helper is done either way.
+        let Ok(body) = proto::client::read_frame(&mut input) else {
             return Ok(());
-        }
-        let mut body = Zeroizing::new(vec![0u8; frame_len(header)?]);
-        input
-            .read_exact(&mut body)
-            .map_err(crate::Error::io("read the agent's request"))?;
+        };
         let response = match HelperRequest::decode(&body) {
             Ok(request) => helper.handle(request),
             Err(e) => HelperResponse::Failed {

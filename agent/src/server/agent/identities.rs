@@ -66,18 +66,12 @@ impl Agent {
             }
             None => "",
         };
-        self.log.audit(&format!(
-            "added {kind}{} {:?} purpose={} lifetime={} confirm={} forwarded={} destinations={} by {} {}",
-            entry.fingerprint,
-            entry.comment,
-            policy.purpose,
-            lifetime.map_or_else(|| "forever".to_owned(), |s| format!("{s}s")),
-            confirm,
-            policy.forwarded.as_str(),
-            policy.destinations.len(),
-            peer.describe(),
-            route.describe()
-        ));
+        self.log_added(
+            &format!("{kind}{} {:?}", entry.fingerprint, entry.comment),
+            (lifetime, confirm, &policy),
+            peer,
+            route,
+        );
         let for_tokens_only = !policy.purpose.ssh;
         entry.policy = policy;
         let fingerprint = entry.fingerprint.clone();
@@ -91,6 +85,25 @@ impl Agent {
             ));
         }
         Ok(Response::Success)
+    }
+
+    /// The audit line of an added key (`what`: its fingerprint and name) with its constraints.
+    pub(super) fn log_added(
+        &self,
+        what: &str,
+        (lifetime, confirm, policy): (Option<u32>, bool, &UsePolicy),
+        peer: &Peer,
+        route: &Route,
+    ) {
+        self.log.audit(&format!(
+            "added {what} purpose={} lifetime={} confirm={confirm} forwarded={} destinations={} by {} {}",
+            policy.purpose,
+            lifetime.map_or_else(|| "forever".to_owned(), |s| format!("{s}s")),
+            policy.forwarded.as_str(),
+            policy.destinations.len(),
+            peer.describe(),
+            route.describe()
+        ));
     }
 
     /// A certificate signs SSH requests as its key does: never CloudHSM tokens (CloudHSM

@@ -124,15 +124,12 @@ impl Agent {
                 confirm,
             );
             entry.provider = Some(real.clone());
-            self.log.audit(&format!(
-                "added {} ({origin}) purpose={} lifetime={} confirm={confirm} forwarded={} destinations={} by {}",
-                entry.fingerprint,
-                policy.purpose,
-                lifetime.map_or_else(|| "forever".to_owned(), |s| format!("{s}s")),
-                policy.forwarded.as_str(),
-                policy.destinations.len(),
-                peer.describe()
-            ));
+            self.log_added(
+                &format!("{} ({origin})", entry.fingerprint),
+                (lifetime, confirm, &policy),
+                peer,
+                route,
+            );
             entry.policy = policy;
             self.keys().add(entry);
             loaded.keys.push(comment);
