@@ -127,6 +127,26 @@ pub fn genrsa(dir: &Path, name: &str, bits: u32) -> PathBuf {
     out
 }
 
+/// A new P-256 EC key `dir/name` (PKCS#8 PEM): the kind of key the agent refuses.
+pub fn genec(dir: &Path, name: &str) -> PathBuf {
+    let out = dir.join(name);
+    let path = out.to_str().expect("UTF-8 path");
+    openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            path,
+        ],
+        b"",
+    );
+    set_mode(&out, 0o600);
+    out
+}
+
 /// Like [`genrsa`] but always a new key, never cached.
 pub fn genrsa_fresh(dir: &Path, name: &str, bits: u32) -> PathBuf {
     let out = dir.join(name);

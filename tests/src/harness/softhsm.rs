@@ -11,6 +11,7 @@ use std::process::Command;
 use cryptoki::context::{CInitializeArgs, Pkcs11};
 use cryptoki::object::{Attribute, AttributeType, ObjectClass};
 use cryptoki::session::UserType;
+use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use rsa::{BigUint, RsaPublicKey};
@@ -119,8 +120,20 @@ impl SoftHsm {
             pin,
         ]);
         let id = hex(id_hex);
-        // SoftHSM2 reads SOFTHSM2_CONF at C_Initialize: set it for this process only while
-        // the library is open, one test at a time.
+        let (n, e) = self.with_token(token, |context, slot| {
+            public_of_imported(context, slot, pin, id)
+        });
+        let key = RsaPublicKey::new(BigUint::from_bytes_be(&n), BigUint::from_bytes_be(&e))
+            .expect("an RSA public key");
+        let pem = key.to_public_key_pem(LineEnding::LF).expect("PEM");
+        fs::write(public_out, pem).expect("write the public key");
+        public_out.to_path_buf()
+    }
+
+    /// Runs `f` with SoftHSM2 loaded and the slot of the token labelled `token`. SoftHSM2
+    /// reads SOFTHSM2_CONF at C_Initialize: it is set for this process only while the library
+    /// is open, one test at a time.
+    fn with_token<T>(&self, token: &str, f: impl FnOnce(&Pkcs11, Slot) -> T) -> T {
         let _guard = ENV_LOCK.lock().unwrap_or_else(|p| p.into_inner());
         std::env::set_var("SOFTHSM2_CONF", &self.conf);
         let context = Pkcs11::new(MODULE).expect("load SoftHSM2");
@@ -136,89 +149,76 @@ impl SoftHsm {
                     .get_token_info(*s)
                     .is_ok_and(|i| i.label().trim_end() == token)
             })
-            .expect("the test token by its label");
-        let session = context.open_rw_session(slot).expect("session");
-        session
-            .login(UserType::User, Some(&AuthPin::new(pin.into())))
-            .expect("login");
-        let private = session
-            .find_objects(&[
-                Attribute::Class(ObjectClass::PRIVATE_KEY),
-                Attribute::Id(id.clone()),
-            ])
-            .expect("find the private key");
-        let private = *private.first().expect("the imported private key");
-        let marks = [AttributeType::Extractable, AttributeType::Sensitive];
-        let before = session
-            .get_attributes(private, &marks)
-            .expect("read the key's marks");
-        if !before.contains(&Attribute::Extractable(false)) {
-            // softhsm2-util may import keys extractable; a key may always be made less so.
-            session
-                .update_attributes(private, &[Attribute::Extractable(false)])
-                .expect("mark the key not extractable");
-        }
-        let attributes = session
-            .get_attributes(
-                private,
-                &[AttributeType::Extractable, AttributeType::Sensitive],
-            )
-            .expect("read the key's marks");
-        assert!(
-            attributes.contains(&Attribute::Extractable(false))
-                && attributes.contains(&Attribute::Sensitive(true)),
-            "the imported key must not be extractable: {attributes:?}"
-        );
-        let public = session
-            .find_objects(&[Attribute::Class(ObjectClass::PUBLIC_KEY), Attribute::Id(id)])
-            .expect("find the public key");
-        let public = *public.first().expect("the imported public key");
-        let (mut n, mut e) = (Vec::new(), Vec::new());
-        for attribute in session
-            .get_attributes(
-                public,
-                &[AttributeType::Modulus, AttributeType::PublicExponent],
-            )
-            .expect("read the public key")
-        {
-            match attribute {
-                Attribute::Modulus(v) => n = v,
-                Attribute::PublicExponent(v) => e = v,
-                _ => {}
-            }
-        }
-        drop(session);
+            .expect("the token by its label");
+        let result = f(&context, slot);
         context.finalize();
         std::env::remove_var("SOFTHSM2_CONF");
-        let key = RsaPublicKey::new(BigUint::from_bytes_be(&n), BigUint::from_bytes_be(&e))
-            .expect("an RSA public key");
-        let pem = key.to_public_key_pem(LineEnding::LF).expect("PEM");
-        fs::write(public_out, pem).expect("write the public key");
-        public_out.to_path_buf()
+        result
     }
-}
 
-impl SoftHsm {
     /// True when the token labelled `token` counts a failed user login (SoftHSM2 then sets
     /// `CKF_USER_PIN_COUNT_LOW`, and clears it at the next good login).
     pub fn failed_logins_counted(&self, token: &str) -> bool {
-        let _guard = ENV_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-        std::env::set_var("SOFTHSM2_CONF", &self.conf);
-        let context = Pkcs11::new(MODULE).expect("load SoftHSM2");
-        context
-            .initialize(CInitializeArgs::OsThreads)
-            .expect("C_Initialize");
-        let info = context
-            .get_slots_with_initialized_token()
-            .expect("slots")
-            .into_iter()
-            .filter_map(|s| context.get_token_info(s).ok())
-            .find(|i| i.label().trim_end() == token)
-            .expect("the token by its label");
-        context.finalize();
-        std::env::remove_var("SOFTHSM2_CONF");
-        info.user_pin_count_low()
+        self.with_token(token, |context, slot| {
+            context
+                .get_token_info(slot)
+                .expect("the token's info")
+                .user_pin_count_low()
+        })
     }
+}
+
+/// Logs in to the token in `slot`, makes sure the key `id` is not extractable and is
+/// sensitive, and returns its public key's modulus and exponent as read from the token.
+fn public_of_imported(context: &Pkcs11, slot: Slot, pin: &str, id: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
+    let session = context.open_rw_session(slot).expect("session");
+    session
+        .login(UserType::User, Some(&AuthPin::new(pin.into())))
+        .expect("login");
+    let private = session
+        .find_objects(&[
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::Id(id.clone()),
+        ])
+        .expect("find the private key");
+    let private = *private.first().expect("the imported private key");
+    let marks = [AttributeType::Extractable, AttributeType::Sensitive];
+    let before = session
+        .get_attributes(private, &marks)
+        .expect("read the key's marks");
+    if !before.contains(&Attribute::Extractable(false)) {
+        // softhsm2-util may import keys extractable; a key may always be made less so.
+        session
+            .update_attributes(private, &[Attribute::Extractable(false)])
+            .expect("mark the key not extractable");
+    }
+    let attributes = session
+        .get_attributes(private, &marks)
+        .expect("read the key's marks");
+    assert!(
+        attributes.contains(&Attribute::Extractable(false))
+            && attributes.contains(&Attribute::Sensitive(true)),
+        "the imported key must not be extractable: {attributes:?}"
+    );
+    let public = session
+        .find_objects(&[Attribute::Class(ObjectClass::PUBLIC_KEY), Attribute::Id(id)])
+        .expect("find the public key");
+    let public = *public.first().expect("the imported public key");
+    let (mut n, mut e) = (Vec::new(), Vec::new());
+    for attribute in session
+        .get_attributes(
+            public,
+            &[AttributeType::Modulus, AttributeType::PublicExponent],
+        )
+        .expect("read the public key")
+    {
+        match attribute {
+            Attribute::Modulus(v) => n = v,
+            Attribute::PublicExponent(v) => e = v,
+            _ => {}
+        }
+    }
+    (n, e)
 }
 
 /// SoftHSM2 reads SOFTHSM2_CONF once per C_Initialize: tests that open a token in this

@@ -34,7 +34,7 @@ use std::time::Duration;
 use cloudhsm_mfa_tests::harness::agent::Agent;
 use cloudhsm_mfa_tests::harness::bins::bin;
 use cloudhsm_mfa_tests::harness::openssl::{
-    encrypt_pkcs8, encrypt_traditional, genrsa, openssl, public_key_pem, random_token,
+    encrypt_pkcs8, encrypt_traditional, genec, genrsa, openssl, public_key_pem, random_token,
     sign_token_openssl,
 };
 use cloudhsm_mfa_tests::harness::pty::{Exit, Pty};
@@ -317,19 +317,7 @@ fn mfa_add_errors_are_one_clear_line() {
         .expect("ssh-keygen");
     assert!(status.success());
     one_error(&agent.mfa_add(&[path_str(&ed)]), "not an RSA key");
-    let ec = dir.join("ec.pem");
-    openssl(
-        &[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            path_str(&ec),
-        ],
-        b"",
-    );
+    let ec = genec(dir.path(), "ec.pem");
     one_error(&agent.mfa_add(&[path_str(&ec)]), "not an RSA key");
     assert!(identities(&agent).is_empty());
 

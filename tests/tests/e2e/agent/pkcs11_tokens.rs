@@ -94,6 +94,11 @@ impl TwoTokens {
             .expect("run mfa-add")
     }
 
+    /// `mfa-add -s MODULE --token TOKEN --pin-file PIN`.
+    fn load_token(&self, token: &str, pin: &Path) -> Output {
+        self.mfa_add(&["-s", MODULE, "--token", token, "--pin-file", path_str(pin)])
+    }
+
     fn comments(&self) -> Vec<String> {
         let mut comments: Vec<String> = identities(&self.agent)
             .into_iter()
@@ -173,14 +178,7 @@ fn wait_for_helpers(agent: &Agent, count: usize) -> Vec<u32> {
 #[test]
 fn token_picks_one_of_two_tokens_with_different_pins_and_the_other_is_not_tried() {
     let s = TwoTokens::new(&[]);
-    let out = s.mfa_add(&[
-        "-s",
-        MODULE,
-        "--token",
-        &s.backup,
-        "--pin-file",
-        path_str(&s.pin2),
-    ]);
+    let out = s.load_token(&s.backup, &s.pin2);
     assert!(out.status.success(), "mfa-add --token: {}", stderr(&out));
     let said = stderr(&out);
     assert!(!said.contains("the PIN goes to"), "{said}");
@@ -233,14 +231,7 @@ fn token_picks_one_of_two_tokens_with_different_pins_and_the_other_is_not_tried(
         assert_signed_by(&s.public, &file, 3);
     }
     // A wrong --token is named, with the tokens there are.
-    let out = s.mfa_add(&[
-        "-s",
-        MODULE,
-        "--token",
-        "nope",
-        "--pin-file",
-        path_str(&s.pin),
-    ]);
+    let out = s.load_token("nope", &s.pin);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("no token labelled nope") && stderr(&out).contains(&s.officer),
@@ -290,14 +281,7 @@ fn a_key_made_after_the_first_load_shows_after_e_and_s_through_a_fresh_helper() 
 #[test]
 fn a_killed_helper_costs_only_its_keys_and_says_the_token_is_gone() {
     let s = TwoTokens::new(&[]);
-    let out = s.mfa_add(&[
-        "-s",
-        MODULE,
-        "--token",
-        &s.officer,
-        "--pin-file",
-        path_str(&s.pin),
-    ]);
+    let out = s.load_token(&s.officer, &s.pin);
     assert!(out.status.success(), "{}", stderr(&out));
     let software = genrsa(s.dir.path(), "software.key", 2048);
     s.agent.add_key(&software);
@@ -349,14 +333,7 @@ fn a_killed_helper_costs_only_its_keys_and_says_the_token_is_gone() {
 
     // -e and -s bring it back with a new helper.
     assert!(s.mfa_add(&["-e", MODULE]).status.success());
-    let out = s.mfa_add(&[
-        "-s",
-        MODULE,
-        "--token",
-        &s.officer,
-        "--pin-file",
-        path_str(&s.pin),
-    ]);
+    let out = s.load_token(&s.officer, &s.pin);
     assert!(out.status.success(), "{}", stderr(&out));
     let file = s.token_file("reloaded.json");
     let out = s.mfa_sign(&["--key", "officer1", path_str(&file)]);
@@ -478,14 +455,7 @@ fn hints_name_the_allowlist_only_for_the_allowlist_and_the_agents_environment_ot
     );
     // A wrong PIN: "check the PIN", and nothing about -P.
     let wrong = s.dir.write("wrong", "000000\n");
-    let out = s.mfa_add(&[
-        "-s",
-        MODULE,
-        "--token",
-        &s.officer,
-        "--pin-file",
-        path_str(&wrong),
-    ]);
+    let out = s.load_token(&s.officer, &wrong);
     assert!(stderr(&out).contains("check the PIN"), "{}", stderr(&out));
     assert!(!stderr(&out).contains("mfa-agent -P"), "{}", stderr(&out));
 }

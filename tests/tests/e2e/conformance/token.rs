@@ -5,7 +5,7 @@
 use std::process::{Command, Output};
 
 use cloudhsm_mfa_tests::harness::agent::Agent;
-use cloudhsm_mfa_tests::harness::openssl::{genrsa, openssl};
+use cloudhsm_mfa_tests::harness::openssl::{genec, genrsa};
 use cloudhsm_mfa_tests::harness::softhsm::{SoftHsm, MODULE, PIN};
 use cloudhsm_mfa_tests::harness::workdir::WorkDir;
 
@@ -20,19 +20,7 @@ fn ssh_add_s_of_a_token_with_rsa_and_ec_keys_loads_the_rsa_key_and_logs_in() {
     let hsm = SoftHsm::new(dir.path());
     let rsa = genrsa(dir.path(), "conf-token.key", 2048);
     hsm.import(&rsa, "rsa1", "a1", &dir.join("conf-token.pem"));
-    let ec = dir.join("conf-token-ec.key");
-    openssl(
-        &[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            ec.to_str().expect("UTF-8"),
-        ],
-        b"",
-    );
+    let ec = genec(dir.path(), "conf-token-ec.key");
     let (conf_name, conf) = hsm.env();
     let imported = Command::new("softhsm2-util")
         .args(["--import"])
