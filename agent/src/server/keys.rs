@@ -20,8 +20,6 @@ use super::forwarding::UsePolicy;
 /// One key held by the agent.
 pub struct KeyEntry {
     pub signer: Arc<dyn KeyBackend>,
-    /// The PKCS#11 provider (its real path) a token key came from, for `ssh-add -e`.
-    pub provider: Option<std::path::PathBuf>,
     pub blob: Vec<u8>,
     pub comment: String,
     pub fingerprint: String,
@@ -54,7 +52,6 @@ impl KeyEntry {
         KeyEntry {
             fingerprint: fingerprint(&blob),
             signer,
-            provider: None,
             blob,
             comment,
             expires: lifetime.map(|s| Instant::now() + Duration::from_secs(u64::from(s))),
@@ -113,7 +110,7 @@ impl KeyStore {
     pub fn remove_provider(&mut self, provider: &std::path::Path) -> usize {
         let before = self.entries.len();
         self.entries
-            .retain(|e| e.provider.as_deref() != Some(provider));
+            .retain(|e| e.signer.provider() != Some(provider));
         before - self.entries.len()
     }
 

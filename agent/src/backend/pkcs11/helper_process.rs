@@ -13,7 +13,7 @@ use proto::wire::frame;
 use zeroize::Zeroizing;
 
 use super::choice::{TokenFacts, TokenFailure};
-use super::library::{is_gone, rsa_keys, sign_with, token_error, Library};
+use super::library::{is_gone, rsa_keys, sign_with, token_error, token_gone, Library};
 use super::load::{chosen, open_chosen};
 
 /// One token this helper opened.
@@ -148,20 +148,11 @@ impl Helper {
             }
         }
         let label = token.facts.label.clone();
-        let gone = || {
-            token_error(
-                &label,
-                cryptoki::error::Error::Pkcs11(
-                    cryptoki::error::RvError::TokenNotPresent,
-                    cryptoki::context::Function::OpenSession,
-                ),
-            )
-        };
-        let (slot, facts) = library.find(&label).ok_or_else(gone)?;
+        let (slot, facts) = library.find(&label).ok_or_else(|| token_gone(&label))?;
         let pin = token.pin.as_deref().map(String::as_str);
         let session = library.open_session(slot, &facts, pin).map_err(|f| {
             if f.cause == Pkcs11Cause::TokenFailed {
-                gone()
+                token_gone(&label)
             } else {
                 f
             }

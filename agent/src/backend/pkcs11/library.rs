@@ -149,14 +149,19 @@ impl Library {
 /// A token's error as a failure: a token gone, or another error.
 pub fn token_error(label: &str, e: CkError) -> TokenFailure {
     if is_gone(&e) {
-        return TokenFailure::new(
-            Pkcs11Cause::TokenRemoved,
-            format!("PKCS#11 token {label:?} is not present: plug it back in"),
-        );
+        return token_gone(label);
     }
     TokenFailure::new(
         Pkcs11Cause::TokenFailed,
         format!("PKCS#11 token {label:?}: {e}"),
+    )
+}
+
+/// The token labelled `label` is not there (removed, reset, or not found again).
+pub fn token_gone(label: &str) -> TokenFailure {
+    TokenFailure::new(
+        Pkcs11Cause::TokenRemoved,
+        format!("PKCS#11 token {label:?} is not present: plug it back in"),
     )
 }
 

@@ -123,7 +123,6 @@ impl Agent {
                 lifetime,
                 confirm,
             );
-            entry.provider = Some(real.clone());
             self.log_added(
                 &format!("{} ({origin})", entry.fingerprint),
                 (lifetime, confirm, &policy),
