@@ -19,6 +19,10 @@ pub fn hint(cause: Pkcs11Cause, provider: &str, agent_env: Option<&[(String, Str
             "the provider must match mfa-agent -P (default /usr/lib*/*,/usr/local/lib*/*): \
              start the agent with -P {provider}"
         ),
+        Pkcs11Cause::NotAProvider => format!(
+            "{provider} is not a PKCS#11 library: name the provider's .so (e.g. \
+             /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so)"
+        ),
         // SoftHSM2 without its SOFTHSM2_CONF fails to initialise: the environment again.
         Pkcs11Cause::ProviderLoadFailed => {
             agent_env.and_then(environment_differs).unwrap_or_else(|| {

@@ -16,7 +16,11 @@ use crate::{Error, Result};
 pub enum Pkcs11Cause {
     /// The provider's real path does not match the agent's `-P` allowlist.
     ProviderNotAllowed,
-    /// The library could not be loaded or initialised.
+    /// The file is not a library that can be loaded (dlopen fails): the same for every
+    /// environment, so no PIN is asked for it.
+    NotAProvider,
+    /// The library was loaded but could not be initialised (often its environment: e.g.
+    /// SoftHSM2 without its `SOFTHSM2_CONF`).
     ProviderLoadFailed,
     /// No (chosen) token is there.
     NoToken,
@@ -36,8 +40,9 @@ pub enum Pkcs11Cause {
     TokenFailed,
 }
 
-const CAUSES: [Pkcs11Cause; 10] = [
+const CAUSES: [Pkcs11Cause; 11] = [
     Pkcs11Cause::ProviderNotAllowed,
+    Pkcs11Cause::NotAProvider,
     Pkcs11Cause::ProviderLoadFailed,
     Pkcs11Cause::NoToken,
     Pkcs11Cause::PinIncorrect,
@@ -53,6 +58,7 @@ impl Pkcs11Cause {
     pub fn as_str(self) -> &'static str {
         match self {
             Pkcs11Cause::ProviderNotAllowed => "provider-not-allowed",
+            Pkcs11Cause::NotAProvider => "not-a-provider",
             Pkcs11Cause::ProviderLoadFailed => "provider-load-failed",
             Pkcs11Cause::NoToken => "no-token",
             Pkcs11Cause::PinIncorrect => "pin-incorrect",

@@ -36,16 +36,16 @@ pub struct FoundKey {
 impl Library {
     /// Loads and initialises the library at `path`.
     pub fn open(path: &Path) -> Result<Library, TokenFailure> {
-        let failed = |e: CkError| {
+        let failed = |cause, e: CkError| {
             TokenFailure::new(
-                Pkcs11Cause::ProviderLoadFailed,
+                cause,
                 format!("cannot load PKCS#11 provider {}: {e}", path.display()),
             )
         };
-        let context = Pkcs11::new(path).map_err(failed)?;
+        let context = Pkcs11::new(path).map_err(|e| failed(Pkcs11Cause::NotAProvider, e))?;
         context
             .initialize(CInitializeArgs::OsThreads)
-            .map_err(failed)?;
+            .map_err(|e| failed(Pkcs11Cause::ProviderLoadFailed, e))?;
         Ok(Library { context })
     }
 

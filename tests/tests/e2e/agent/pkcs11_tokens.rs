@@ -423,6 +423,16 @@ fn hints_name_the_allowlist_only_for_the_allowlist_and_the_agents_environment_ot
         stderr(&out)
     );
 
+    // A file that is no library at all: said at once, no PIN asked, the agent not bothered.
+    let not_a_library = s.dir.write("not-a-library.so", "#!/bin/sh\n");
+    let out = s.mfa_add(&["-s", path_str(&not_a_library)]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not a PKCS#11 library") && !stderr(&out).contains("PIN"),
+        "{}",
+        stderr(&out)
+    );
+
     // An agent started without the user's SOFTHSM2_CONF (as a systemd-started one is).
     let dir = WorkDir::new();
     let bare = Agent::start(dir.path());
