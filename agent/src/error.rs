@@ -100,9 +100,9 @@ pub enum Error {
     NoProviderKeys(String),
     #[error("wrong passphrase for {0}")]
     WrongPassphrase(String),
-    #[error("a passphrase is needed but there is no terminal to ask ({0})")]
+    #[error("a passphrase is needed but there is no terminal to ask ({})", client::report::plain(.0))]
     NoTerminal(std::io::Error),
-    #[error("a token PIN is needed but there is no terminal to ask ({0})")]
+    #[error("a token PIN is needed but there is no terminal to ask ({})", client::report::plain(.0))]
     NoTerminalForPin(std::io::Error),
     #[error("the passphrase prompt was cancelled")]
     PromptCancelled,
