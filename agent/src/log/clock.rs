@@ -4,10 +4,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The current time as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn utc_now() -> String {
-    let secs = SystemTime::now()
+    format_utc(unix_now())
+}
+
+/// Seconds since 1970 (0 for a clock set before it).
+pub fn unix_now() -> u64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    format_utc(secs)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn format_utc(secs: u64) -> String {

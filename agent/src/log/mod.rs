@@ -13,3 +13,4 @@ mod clock;
 mod queue;
 
 pub(crate) use audit::{Destination, Log, MAX_LOG_BYTES};
+pub(crate) use clock::unix_now;

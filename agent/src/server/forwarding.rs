@@ -273,7 +273,7 @@ fn matches_hop(key: &[u8], hop: &Hop) -> bool {
     hop.keys
         .iter()
         .any(|k| k.is_ca && k.blob == cert.signature_key)
-        && host_certificate_valid(&cert, host, unix_now())
+        && host_certificate_valid(&cert, host, crate::log::unix_now())
 }
 
 /// A host certificate valid now for `host`: a host certificate, within its validity period,
@@ -291,12 +291,6 @@ fn host_certificate_valid(cert: &Certificate<'_>, host: &str, now: u64) -> bool 
         && cert
             .signature_algorithm()
             .is_ok_and(|a| a != "ssh-rsa" && a != "ssh-dss")
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]
