@@ -3,7 +3,7 @@
 //! key, as ssh-agent does, and signs with it as with the key; it checks the blob's shape and
 //! that its private key matches, and leaves the CA's signature to the server that trusts it.
 
-use crate::key::{public_key_blob_of, SSH_RSA};
+use crate::key::SSH_RSA;
 use crate::wire::{Reader, Writer};
 use crate::{Error, Result};
 
@@ -159,17 +159,9 @@ pub fn is_certificate(blob: &[u8]) -> bool {
         .is_ok_and(|name| name.ends_with(CERT_SUFFIX))
 }
 
-/// The plain `ssh-rsa` blob of a key or of the key an RSA certificate certifies: what
-/// fingerprints are taken over (`ssh-add -l` prints a certificate with its key's).
-pub fn plain_blob(blob: &[u8]) -> Vec<u8> {
-    match rsa_certificate_key(blob) {
-        Ok((e, n)) => public_key_blob_of(e, n),
-        Err(_) => blob.to_vec(),
-    }
-}
-
 /// The plain key blob of any key or certificate blob (a blob that does not read as a
-/// certificate is returned as it is): what a host key's fingerprint is taken over.
+/// certificate is returned as it is): what fingerprints are taken over (`ssh-add -l` prints
+/// a certificate with its key's).
 pub fn plain_key_of(blob: &[u8]) -> Vec<u8> {
     match Certificate::parse(blob) {
         Ok(cert) => cert.plain_key(),
@@ -193,6 +185,7 @@ pub fn userauth_algorithms(key_blob: &[u8]) -> &'static [&'static str] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::key::public_key_blob_of;
 
     /// A certificate blob's shape, with made-up CA fields.
     fn certificate(kind: u32) -> Vec<u8> {
@@ -224,13 +217,13 @@ mod tests {
         let (e, n) = rsa_certificate_key(&blob).expect("key");
         assert_eq!((e, n), (&[1, 0, 1][..], &[0xc5; 256][..]));
         let cert = Certificate::parse(&blob).expect("parse");
-        assert_eq!(cert.plain_key(), plain_blob(&blob));
+        assert_eq!(cert.plain_key(), public_key_blob_of(e, n));
         assert_eq!(cert.signature, b"ca signature");
         assert_eq!(cert.signature_key, b"ca key");
         assert_eq!(cert.signed.len(), blob.len() - 4 - b"ca signature".len());
         assert_eq!((cert.valid_after, cert.valid_before), (0, u64::MAX));
         assert!(is_certificate(&blob));
-        assert_eq!(plain_blob(&blob), public_key_blob_of(e, n));
+        assert_eq!(plain_key_of(&blob), public_key_blob_of(e, n));
         assert_eq!(userauth_algorithms(&blob).len(), 3);
     }
 

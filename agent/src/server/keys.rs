@@ -101,7 +101,7 @@ impl KeyStore {
     pub fn remove_certificates_of(&mut self, blob: &[u8]) -> usize {
         let before = self.entries.len();
         self.entries.retain(|e| {
-            !(proto::cert::is_certificate(&e.blob) && proto::cert::plain_blob(&e.blob) == blob)
+            !(proto::cert::is_certificate(&e.blob) && proto::cert::plain_key_of(&e.blob) == blob)
         });
         before - self.entries.len()
     }
