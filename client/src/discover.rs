@@ -48,11 +48,15 @@ pub fn per_user_socket() -> Option<PathBuf> {
 /// Where a forked agent logs when not told otherwise: `$XDG_STATE_HOME/cloudhsm-mfa/agent.log`,
 /// else `~/.local/state/cloudhsm-mfa/agent.log`.
 pub fn default_log_file() -> Option<PathBuf> {
+    Some(xdg_base("XDG_STATE_HOME", ".local/state")?.join("cloudhsm-mfa/agent.log"))
+}
+
+/// An XDG base folder: `$VARIABLE` when set, else `$HOME/UNDER_HOME` (its default).
+pub fn xdg_base(variable: &str, under_home: &str) -> Option<PathBuf> {
     let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
-    let state = var("XDG_STATE_HOME")
+    var(variable)
         .map(PathBuf::from)
-        .or_else(|| var("HOME").map(|home| Path::new(&home).join(".local/state")))?;
-    Some(state.join("cloudhsm-mfa/agent.log"))
+        .or_else(|| var("HOME").map(|home| Path::new(&home).join(under_home)))
 }
 
 /// A running agent, reached through its socket. Each [`Agent::connect`] opens a new

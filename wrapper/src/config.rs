@@ -69,11 +69,7 @@ impl ConfigFileError {
 
 /// Where the file is: `$XDG_CONFIG_HOME/cloudhsm-mfa/config.toml`, else `~/.config/...`.
 pub fn path() -> Option<PathBuf> {
-    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
-    let base = var("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| var("HOME").map(|home| Path::new(&home).join(".config")))?;
-    Some(base.join("cloudhsm-mfa/config.toml"))
+    Some(client::discover::xdg_base("XDG_CONFIG_HOME", ".config")?.join("cloudhsm-mfa/config.toml"))
 }
 
 /// The file at [`path`]; an empty configuration when there is none.
